@@ -1,0 +1,38 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { LoggerModule } from 'nestjs-pino';
+import { AuthModule } from './auth/auth.module';
+import { ClientsModule } from './clients/clients.module';
+import { allConfig } from './config/configuration';
+import { validateEnv } from './config/env.validation';
+import { loggerOptions } from './common/logger.options';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { InferenceModule } from './inference/inference.module';
+import { KeysModule } from './keys/keys.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { RbacModule } from './rbac/rbac.module';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({
+      isGlobal: true,
+      ignoreEnvFile: true,
+      load: allConfig,
+      validate: (env) => {
+        validateEnv(env as Record<string, string | undefined>);
+        return env;
+      },
+    }),
+    LoggerModule.forRoot(loggerOptions(validateEnv(process.env).logLevel)),
+    DatabaseModule,
+    RbacModule,
+    MetricsModule,
+    KeysModule,
+    ClientsModule,
+    AuthModule,
+    InferenceModule,
+    HealthModule,
+  ],
+})
+export class AppModule {}

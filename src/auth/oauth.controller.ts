@@ -1,0 +1,112 @@
+import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { OAuthError } from '../common/errors';
+import { Public } from './decorators/public.decorator';
+import { ClientCredentials, OAuthService, TokenResponse } from './oauth.service';
+
+type Form = Record<string, unknown>;
+
+function field(body: Form, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new OAuthError('invalid_request', `${name} must be a string`);
+  return value;
+}
+
+/**
+ * RFC 6749 §2.3.1: client_secret_basic (the id and secret are form-urlencoded inside Basic) or
+ * client_secret_post, never both.
+ */
+export function clientCredentialsFrom(authorization: string | undefined, body: Form): ClientCredentials {
+  const postId = field(body, 'client_id');
+  const postSecret = field(body, 'client_secret');
+  if (authorization && /^basic /i.test(authorization)) {
+    if (postSecret) throw new OAuthError('invalid_request', 'Use one client authentication method, not both');
+    const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new OAuthError('invalid_client', 'Malformed Basic credentials');
+    try {
+      const clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+      const clientSecret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+      if (postId && postId !== clientId) throw new OAuthError('invalid_request', 'client_id does not match the Basic credentials');
+      return { clientId, clientSecret };
+    } catch (error) {
+      if (error instanceof OAuthError) throw error;
+      throw new OAuthError('invalid_client', 'Malformed Basic credentials');
+    }
+  }
+  if (!postId || !postSecret) throw new OAuthError('invalid_client', 'Client authentication is required');
+  return { clientId: postId, clientSecret: postSecret };
+}
+
+function body(raw: unknown): Form {
+  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Form) : {};
+}
+
+function noStore(reply: FastifyReply): void {
+  // RFC 6749 §5.1: token responses must not be cached.
+  reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+}
+
+@ApiTags('oauth')
+@Controller()
+@Public()
+export class OAuthController {
+  constructor(private readonly oauth: OAuthService) {}
+
+  @Post('oauth/token')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'RFC 6749 token endpoint (client_credentials)' })
+  @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['grant_type'],
+      properties: {
+        grant_type: { type: 'string', example: 'client_credentials' },
+        scope: { type: 'string', example: 'model:invoke' },
+        client_id: { type: 'string' },
+        client_secret: { type: 'string' },
+      },
+    },
+  })
+  @ApiOkResponse({ description: 'access_token, token_type, expires_in, scope' })
+  async token(
+    @Body() raw: unknown,
+    @Headers('authorization') authorization: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponse> {
+    const form = body(raw);
+    const grantType = field(form, 'grant_type');
+    if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required');
+    noStore(reply);
+    switch (grantType) {
+      case 'client_credentials':
+        return this.oauth.clientCredentials(clientCredentialsFrom(authorization, form), field(form, 'scope'));
+      default:
+        throw new OAuthError('unsupported_grant_type', `Unsupported grant_type "${grantType}"`);
+    }
+  }
+
+  /** The capability-token prototype's endpoint: JSON client credentials, same answer. */
+  @Post('token')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Client credentials as JSON {client_id, client_secret, scope?}' })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['client_id', 'client_secret'],
+      properties: { client_id: { type: 'string' }, client_secret: { type: 'string' }, scope: { type: 'string' } },
+    },
+  })
+  async simpleToken(@Body() raw: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
+    const form = body(raw);
+    const clientId = field(form, 'client_id');
+    const clientSecret = field(form, 'client_secret');
+    if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
+    if (!clientSecret) throw new OAuthError('invalid_request', 'client_secret is required');
+    noStore(reply);
+    return this.oauth.clientCredentials({ clientId, clientSecret }, field(form, 'scope'));
+  }
+}

@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { OAuthError } from '../common/errors';
+import { ClientsService, ClientView } from '../clients/clients.service';
+import { TokenService } from './token.service';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+}
+
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** RFC 6749 §3.3 scope tokens: printable ASCII except space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** The token endpoint's logic: client authentication, grants, scopes (RFC 6749). */
+@Injectable()
+export class OAuthService {
+  constructor(
+    private readonly clients: ClientsService,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async authenticateClient(credentials: ClientCredentials): Promise<ClientView> {
+    const client = await this.clients.authenticate(credentials.clientId, credentials.clientSecret);
+    if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
+    return client;
+  }
+
+  /** RFC 6749 §4.4: client credentials. Scope defaults to everything the client is allowed. */
+  async clientCredentials(credentials: ClientCredentials, scope?: string): Promise<TokenResponse> {
+    const client = await this.authenticateClient(credentials);
+    if (!client.grantTypes.includes('client_credentials')) {
+      throw new OAuthError('unauthorized_client', 'This client may not use the client_credentials grant');
+    }
+    const scopes = grantedScopes(client.scopes, scope);
+    const minted = this.tokens.mint({ subject: client.id, clientId: client.id, scopes, roles: client.roles });
+    return { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope: scopes.join(' ') };
+  }
+}
+
+/** Every requested scope must be one the client is allowed (RFC 6749 §3.3); none requested means all. */
+export function grantedScopes(allowed: string[], requested?: string): string[] {
+  if (requested === undefined || requested.trim() === '') return [...allowed];
+  const wanted = [...new Set(requested.trim().split(/ +/))];
+  const malformed = wanted.find((s) => !SCOPE_TOKEN.test(s));
+  if (malformed) throw new OAuthError('invalid_scope', `Malformed scope "${malformed}"`);
+  const denied = wanted.filter((s) => !allowed.includes(s));
+  if (denied.length) throw new OAuthError('invalid_scope', `Scope not allowed for this client: ${denied.join(' ')}`);
+  return wanted;
+}

@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { InvalidTokenError } from '../common/errors';
+import { AccessTokenClaims } from './access-token';
+import { Principal } from './principal';
+
+/**
+ * Checks the claims a signature check does not (RFC 9068 §4: exp, sub, jti, iat, nbf must be
+ * there; parents and refresh tokens are not access tokens) and builds the {@link Principal}.
+ */
+@Injectable()
+export class PrincipalFactory {
+  fromAccessToken(claims: AccessTokenClaims, keyId?: string): Principal {
+    if (typeof claims.exp !== 'number') throw new InvalidTokenError('missing exp');
+    if (typeof claims.nbf !== 'number') throw new InvalidTokenError('missing nbf');
+    if (typeof claims.iat !== 'number') throw new InvalidTokenError('missing iat');
+    if (typeof claims.sub !== 'string' || claims.sub === '') throw new InvalidTokenError('missing sub');
+    if (typeof claims.jti !== 'string' || claims.jti === '') throw new InvalidTokenError('missing jti');
+    const tokenType = claims.token_type ?? 'access';
+    if (tokenType !== 'access' && tokenType !== 'child') {
+      throw new InvalidTokenError(`a ${tokenType} token is not an access token`);
+    }
+    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+    const scopes = typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : [];
+    return {
+      subject: claims.sub,
+      clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined,
+      scopes,
+      roles,
+      method: 'jwt',
+      tokenType,
+      tokenId: claims.jti,
+      keyId,
+      expiresAt: claims.exp,
+      claims,
+    };
+  }
+}

@@ -1,0 +1,21 @@
+/** Who is calling, however they authenticated. Handlers partition data by `subject`. */
+export interface Principal {
+  /** `sub` of the token (client id for client credentials, user oid for people), or the API key id. */
+  subject: string;
+  clientId?: string;
+  scopes: string[];
+  roles: string[];
+  method: 'jwt' | 'api_key' | 'none';
+  tokenType?: 'access' | 'child';
+  /** `jti`, `kid` and `exp` of the presented token. */
+  tokenId?: string;
+  keyId?: string;
+  expiresAt?: number;
+  claims: Readonly<Record<string, unknown>>;
+}
+
+/** The request as the guards see it: Fastify's request with the principal attached. */
+export interface AuthenticatedRequest {
+  headers: Record<string, string | string[] | undefined>;
+  user?: Principal;
+}

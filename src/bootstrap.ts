@@ -1,0 +1,60 @@
+import { ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { ValidationFailedError } from './common/errors';
+import { ProblemDetailsFilter, toProblem } from './common/problem-details.filter';
+
+/**
+ * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
+ * form bodies for OAuth, validation that names the bad field, problem+json errors, OpenAPI.
+ */
+export async function createApp(options: { logger?: boolean } = {}): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ routerOptions: { ignoreTrailingSlash: true }, bodyLimit: 1024 * 1024, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  if (options.logger !== false) app.useLogger(app.get(Logger));
+  else app.useLogger(false);
+
+  // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
+  const fastify = app.getHttpAdapter().getInstance();
+  // Errors raised by Fastify itself (bad JSON, unsupported media type) also answer problem+json.
+  fastify.setErrorHandler((error, _request, reply) => {
+    const { body, headers } = toProblem(error);
+    reply.headers(headers).status(body.status).type('application/problem+json').send(body);
+  });
+
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      stopAtFirstError: true,
+      forbidUnknownValues: false,
+      transform: true,
+      exceptionFactory: (errors) => {
+        const messages = errors.flatMap(function flatten(e): string[] {
+          const own = Object.values(e.constraints ?? {});
+          return [...own, ...(e.children ?? []).flatMap(flatten)];
+        });
+        return new ValidationFailedError(messages.join('; ') || 'Invalid request body');
+      },
+    }),
+  );
+  app.useGlobalFilters(new ProblemDetailsFilter());
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Tessera')
+      .setDescription('Token and access service for AI inference APIs')
+      .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
+  return app;
+}

@@ -1,0 +1,46 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { ClientsService } from './clients.service';
+import { CreateClientDto, UpdateClientDto } from './dto/create-client.dto';
+
+@ApiTags('admin')
+@Controller('admin/clients')
+@RequirePermissions('clients:manage')
+export class ClientsController {
+  constructor(private readonly clients: ClientsService) {}
+
+  @Get()
+  list() {
+    return this.clients.list();
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string) {
+    return this.clients.get(id);
+  }
+
+  /** The response carries `client_secret`: the only time it is shown. */
+  @Post()
+  async create(@Body() dto: CreateClientDto) {
+    const { client, secret } = await this.clients.create(dto);
+    return { ...client, client_secret: secret };
+  }
+
+  @Patch(':id')
+  update(@Param('id') id: string, @Body() dto: UpdateClientDto) {
+    return this.clients.update(id, dto);
+  }
+
+  @Post(':id/secret')
+  async resetSecret(@Param('id') id: string) {
+    const { client, secret } = await this.clients.resetSecret(id);
+    return { ...client, client_secret: secret };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id') id: string): Promise<void> {
+    await this.clients.remove(id);
+  }
+}

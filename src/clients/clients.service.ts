@@ -1,0 +1,200 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
+import { BootstrapClient } from '../config/env.validation';
+import { clientsConfig } from '../config/configuration';
+import { RbacService } from '../rbac/rbac.service';
+import { ClientEntity } from './client.entity';
+import { digestSecret, DUMMY_DIGEST, generateSecret, secretMatches } from './client-secret';
+
+export const DEFAULT_CLIENT_SCOPES = ['model:invoke'];
+export const SUPPORTED_CLIENT_GRANTS = ['client_credentials', 'password', 'refresh_token'];
+
+export interface ClientView {
+  id: string;
+  name: string | null;
+  roles: string[];
+  scopes: string[];
+  grantTypes: string[];
+  disabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CreateClientInput {
+  id?: string;
+  name?: string;
+  secret?: string;
+  roles?: string[];
+  scopes?: string[];
+  grantTypes?: string[];
+}
+
+/** OAuth clients: authentication, bootstrap from the environment, and administration. */
+@Injectable()
+export class ClientsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Clients');
+
+  constructor(
+    @InjectRepository(ClientEntity) private readonly clients: Repository<ClientEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(clientsConfig.KEY) private readonly config: ConfigType<typeof clientsConfig>,
+    private readonly rbac: RbacService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bootstrap(this.config.bootstrap);
+  }
+
+  /**
+   * Returns the client when id and secret match, else undefined. An unknown id costs the same
+   * digest and comparison as a wrong secret, so timing does not reveal which clients exist.
+   */
+  async authenticate(id: string, secret: string): Promise<ClientView | undefined> {
+    const client = id.length <= 200 ? await this.clients.findOneBy({ id }) : null;
+    const ok = secretMatches(secret, client?.secretDigest ?? DUMMY_DIGEST);
+    return client && ok && !client.disabled ? view(client) : undefined;
+  }
+
+  async list(): Promise<ClientView[]> {
+    return (await this.clients.find({ order: { createdAt: 'ASC' } })).map(view);
+  }
+
+  async get(id: string): Promise<ClientView> {
+    const client = await this.clients.findOneBy({ id });
+    if (!client) throw new NotFoundError(`No client with id "${id}"`);
+    return view(client);
+  }
+
+  /** Creates a client and returns its secret: the only time the secret is ever shown. */
+  async create(input: CreateClientInput): Promise<{ client: ClientView; secret: string }> {
+    const id = input.id ?? `client-${generateSecret().slice(0, 12)}`;
+    if (await this.clients.existsBy({ id })) throw new ConflictError(`A client with id "${id}" already exists`);
+    this.checkRoles(input.roles);
+    this.checkGrants(input.grantTypes);
+    const secret = input.secret ?? generateSecret();
+    const entity = this.clients.create({
+      id,
+      name: input.name ?? null,
+      secretDigest: digestSecret(secret),
+      roles: input.roles?.length ? input.roles : [this.rbac.defaultRole],
+      scopes: input.scopes ?? DEFAULT_CLIENT_SCOPES,
+      grantTypes: input.grantTypes ?? ['client_credentials'],
+    });
+    await this.clients.insert(entity);
+    return { client: view(await this.clients.findOneByOrFail({ id })), secret };
+  }
+
+  async update(id: string, changes: Omit<CreateClientInput, 'id' | 'secret'> & { disabled?: boolean }): Promise<ClientView> {
+    const client = await this.clients.findOneBy({ id });
+    if (!client) throw new NotFoundError(`No client with id "${id}"`);
+    this.checkRoles(changes.roles);
+    this.checkGrants(changes.grantTypes);
+    if (changes.name !== undefined) client.name = changes.name;
+    if (changes.roles !== undefined) client.roles = changes.roles.length ? changes.roles : [this.rbac.defaultRole];
+    if (changes.scopes !== undefined) client.scopes = changes.scopes;
+    if (changes.grantTypes !== undefined) client.grantTypes = changes.grantTypes;
+    if (changes.disabled !== undefined) client.disabled = changes.disabled;
+    client.updatedAt = new Date();
+    await this.clients.save(client);
+    return view(client);
+  }
+
+  /** A new secret replaces the old one at once; returned once. */
+  async resetSecret(id: string): Promise<{ client: ClientView; secret: string }> {
+    const client = await this.clients.findOneBy({ id });
+    if (!client) throw new NotFoundError(`No client with id "${id}"`);
+    const secret = generateSecret();
+    client.secretDigest = digestSecret(secret);
+    client.updatedAt = new Date();
+    await this.clients.save(client);
+    return { client: view(client), secret };
+  }
+
+  async remove(id: string): Promise<void> {
+    const result = await this.clients.delete({ id });
+    if (!result.affected) throw new NotFoundError(`No client with id "${id}"`);
+  }
+
+  /**
+   * Idempotent start-up sync of AUTH_CLIENT_ID/SECRET and AUTH_CLIENTS_JSON: creates missing
+   * clients, updates a changed secret (and roles/scopes when given). Then, if no client holds
+   * the admin role, creates `admin` and prints its secret once, like Keycloak's bootstrap admin.
+   */
+  async bootstrap(clients: BootstrapClient[]): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['tessera:clients-bootstrap']);
+      const repo = manager.getRepository(ClientEntity);
+      for (const wanted of clients) {
+        const digest = digestSecret(wanted.secret);
+        const existing = await repo.findOneBy({ id: wanted.id });
+        if (!existing) {
+          await repo.insert(
+            repo.create({
+              id: wanted.id,
+              secretDigest: digest,
+              roles: wanted.roles?.length ? wanted.roles : [this.rbac.defaultRole],
+              scopes: wanted.scopes ?? DEFAULT_CLIENT_SCOPES,
+              grantTypes: ['client_credentials'],
+            }),
+          );
+          this.logger.log(`Created client "${wanted.id}" from the environment`);
+          continue;
+        }
+        const changed =
+          existing.secretDigest !== digest ||
+          (wanted.roles !== undefined && !sameList(existing.roles, wanted.roles)) ||
+          (wanted.scopes !== undefined && !sameList(existing.scopes, wanted.scopes));
+        if (changed) {
+          existing.secretDigest = digest;
+          if (wanted.roles !== undefined) existing.roles = wanted.roles.length ? wanted.roles : [this.rbac.defaultRole];
+          if (wanted.scopes !== undefined) existing.scopes = wanted.scopes;
+          existing.updatedAt = new Date();
+          await repo.save(existing);
+          this.logger.log(`Updated client "${wanted.id}" from the environment`);
+        }
+      }
+      const [{ count }] = await manager.query(`SELECT count(*)::int AS count FROM clients WHERE 'admin' = ANY(roles)`);
+      if (count === 0 && !(await repo.existsBy({ id: 'admin' }))) {
+        const secret = generateSecret();
+        await repo.insert(
+          repo.create({ id: 'admin', name: 'Bootstrap administrator', secretDigest: digestSecret(secret), roles: ['admin'], scopes: DEFAULT_CLIENT_SCOPES }),
+        );
+        // Printed once, to the terminal, not to the structured log.
+        process.stdout.write(
+          '\n  Tessera created a bootstrap admin client (shown only this once):\n' +
+            `    client_id:     admin\n    client_secret: ${secret}\n\n`,
+        );
+      }
+    });
+  }
+
+  private checkRoles(roles?: string[]): void {
+    const unknown = (roles ?? []).filter((role) => !this.rbac.isKnownRole(role));
+    if (unknown.length) throw new ValidationFailedError(`roles: unknown role(s) ${unknown.join(', ')}`);
+  }
+
+  private checkGrants(grants?: string[]): void {
+    const unknown = (grants ?? []).filter((g) => !SUPPORTED_CLIENT_GRANTS.includes(g));
+    if (unknown.length) throw new ValidationFailedError(`grantTypes: unsupported grant type(s) ${unknown.join(', ')}`);
+  }
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function view(client: ClientEntity): ClientView {
+  return {
+    id: client.id,
+    name: client.name,
+    roles: client.roles,
+    scopes: client.scopes,
+    grantTypes: client.grantTypes,
+    disabled: client.disabled,
+    createdAt: client.createdAt,
+    updatedAt: client.updatedAt,
+  };
+}

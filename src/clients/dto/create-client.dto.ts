@@ -1,0 +1,68 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { SUPPORTED_CLIENT_GRANTS } from '../clients.service';
+
+export class CreateClientDto {
+  @ApiPropertyOptional({ example: 'inference-gateway', description: 'Generated when omitted' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'id must be 1-128 characters of A-Z a-z 0-9 . _ : -' })
+  id?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+
+  @ApiPropertyOptional({ type: [String], example: ['operator'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  roles?: string[];
+
+  @ApiPropertyOptional({ type: [String], example: ['model:invoke'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { each: true, message: 'each scope must be a RFC 6749 scope token' })
+  scopes?: string[];
+
+  @ApiPropertyOptional({ type: [String], example: ['client_credentials'] })
+  @IsOptional()
+  @IsArray()
+  @IsIn(SUPPORTED_CLIENT_GRANTS, { each: true })
+  grantTypes?: string[];
+}
+
+export class UpdateClientDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  roles?: string[];
+
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsArray()
+  @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { each: true, message: 'each scope must be a RFC 6749 scope token' })
+  scopes?: string[];
+
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsArray()
+  @IsIn(SUPPORTED_CLIENT_GRANTS, { each: true })
+  grantTypes?: string[];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  disabled?: boolean;
+}

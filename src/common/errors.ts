@@ -1,0 +1,112 @@
+/**
+ * Domain errors. Services throw these; {@link ProblemDetailsFilter} maps each code to an HTTP status
+ * and the SPEC's `detail` string, exhaustively, so a new code without a mapping does not compile.
+ */
+export enum ErrorCode {
+  NotAuthenticated = 'not_authenticated',
+  TokenExpired = 'token_expired',
+  InvalidToken = 'invalid_token',
+  RevokedToken = 'revoked_token',
+  InsufficientPermissions = 'insufficient_permissions',
+  RateLimited = 'rate_limited',
+  Misconfigured = 'misconfigured',
+  ValidationFailed = 'validation_failed',
+  NotFound = 'not_found',
+  Conflict = 'conflict',
+  ServiceUnavailable = 'service_unavailable',
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    /** Extra members for the problem body, e.g. the permissions that were required. */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message ?? code);
+    this.name = new.target.name;
+  }
+}
+
+export class NotAuthenticatedError extends DomainError {
+  constructor() {
+    super(ErrorCode.NotAuthenticated, 'Not authenticated');
+  }
+}
+
+export class TokenExpiredError extends DomainError {
+  constructor() {
+    super(ErrorCode.TokenExpired, 'Token has expired');
+  }
+}
+
+export class InvalidTokenError extends DomainError {
+  /** `reason` is for logs only; the client always sees the same detail. */
+  constructor(readonly reason = 'invalid token') {
+    super(ErrorCode.InvalidToken, 'Invalid authentication credentials');
+  }
+}
+
+export class RevokedTokenError extends DomainError {
+  constructor() {
+    super(ErrorCode.RevokedToken, 'Token has been revoked');
+  }
+}
+
+export class InsufficientPermissionsError extends DomainError {
+  constructor(required: string[]) {
+    super(ErrorCode.InsufficientPermissions, 'Insufficient permissions', { required });
+  }
+}
+
+export class MisconfiguredError extends DomainError {
+  constructor(reason: string) {
+    super(ErrorCode.Misconfigured, reason);
+  }
+}
+
+export class ValidationFailedError extends DomainError {
+  constructor(detail: string) {
+    super(ErrorCode.ValidationFailed, detail);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(detail: string) {
+    super(ErrorCode.NotFound, detail);
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(detail: string) {
+    super(ErrorCode.Conflict, detail);
+  }
+}
+
+export class ServiceUnavailableError extends DomainError {
+  constructor(detail: string) {
+    super(ErrorCode.ServiceUnavailable, detail);
+  }
+}
+
+/** RFC 6749 §5.2 error codes (plus RFC 7009 / 7662 usage); answered in OAuth form, not problem+json. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'unsupported_token_type';
+
+export class OAuthError extends Error {
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+    /** invalid_client with HTTP Basic auth answers 401 with a Basic challenge (RFC 6749 §5.2). */
+    readonly status = error === 'invalid_client' ? 401 : 400,
+  ) {
+    super(description);
+    this.name = 'OAuthError';
+  }
+}

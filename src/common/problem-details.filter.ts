@@ -1,0 +1,157 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { DomainError, ErrorCode, OAuthError } from './errors';
+
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  [extra: string]: unknown;
+}
+
+const PROBLEM_BASE = 'https://tessera.dev/problems/';
+
+function assertNever(value: never): never {
+  throw new Error(`Unmapped error code: ${String(value)}`);
+}
+
+/** Exhaustive: adding an ErrorCode without a case here is a compile error. */
+export function statusFor(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCode.NotAuthenticated:
+    case ErrorCode.TokenExpired:
+    case ErrorCode.InvalidToken:
+    case ErrorCode.RevokedToken:
+      return HttpStatus.UNAUTHORIZED;
+    case ErrorCode.InsufficientPermissions:
+      return HttpStatus.FORBIDDEN;
+    case ErrorCode.RateLimited:
+      return HttpStatus.TOO_MANY_REQUESTS;
+    case ErrorCode.Misconfigured:
+      return HttpStatus.INTERNAL_SERVER_ERROR;
+    case ErrorCode.ValidationFailed:
+      return HttpStatus.BAD_REQUEST;
+    case ErrorCode.NotFound:
+      return HttpStatus.NOT_FOUND;
+    case ErrorCode.Conflict:
+      return HttpStatus.CONFLICT;
+    case ErrorCode.ServiceUnavailable:
+      return HttpStatus.SERVICE_UNAVAILABLE;
+    default:
+      return assertNever(code);
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+const CODES_BY_STATUS: Record<number, string> = {
+  400: ErrorCode.ValidationFailed,
+  401: ErrorCode.NotAuthenticated,
+  403: ErrorCode.InsufficientPermissions,
+  404: ErrorCode.NotFound,
+  409: ErrorCode.Conflict,
+  429: ErrorCode.RateLimited,
+  503: ErrorCode.ServiceUnavailable,
+};
+
+export function problem(status: number, detail: string, code: string, extra: Record<string, unknown> = {}): ProblemDetails {
+  return {
+    type: `${PROBLEM_BASE}${code}`,
+    title: TITLES[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error'),
+    status,
+    detail,
+    code,
+    ...extra,
+  };
+}
+
+/** Turns any thrown value into a problem+json body (and its extra headers). Never leaks a stack. */
+export function toProblem(exception: unknown): { body: ProblemDetails; headers: Record<string, string> } {
+  const headers: Record<string, string> = {};
+  if (exception instanceof DomainError) {
+    const status = statusFor(exception.code);
+    if (status === HttpStatus.UNAUTHORIZED) {
+      // RFC 6750 §3: a missing token gets a bare challenge, a bad one names the error.
+      headers['WWW-Authenticate'] =
+        exception.code === ErrorCode.NotAuthenticated
+          ? 'Bearer realm="tessera"'
+          : `Bearer realm="tessera", error="invalid_token", error_description="${exception.message}"`;
+    }
+    return { body: problem(status, exception.message, exception.code, exception.extra), headers };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    let detail = exception.message;
+    const extra: Record<string, unknown> = {};
+    if (typeof response === 'object' && response !== null) {
+      // Terminus readiness failures carry per-check details worth showing.
+      const details = (response as { details?: unknown }).details;
+      if (details !== undefined) {
+        extra.checks = details;
+        detail = 'Service is not ready';
+      }
+      const message = (response as { message?: unknown }).message;
+      if (Array.isArray(message)) detail = message.join('; ');
+      else if (typeof message === 'string') detail = message;
+    }
+    if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(detail)) {
+      detail = `No route for ${detail.replace(/^Cannot /, '')}`;
+    }
+    return { body: problem(status, detail, CODES_BY_STATUS[status] ?? `http_${status}`, extra), headers };
+  }
+  // Fastify's own errors (bad JSON, unsupported media type, body too large) carry a 4xx statusCode.
+  const fastifyError = exception as { statusCode?: unknown; message?: unknown; code?: unknown };
+  if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    const status = fastifyError.statusCode;
+    const detail =
+      typeof fastifyError.code === 'string' && fastifyError.code.startsWith('FST_ERR_CTP_INVALID_JSON')
+        ? 'Request body is not valid JSON'
+        : typeof fastifyError.message === 'string'
+          ? fastifyError.message
+          : TITLES[status];
+    return { body: problem(status, detail, CODES_BY_STATUS[status] ?? `http_${status}`), headers };
+  }
+  return { body: problem(500, 'Internal server error', 'internal_error'), headers };
+}
+
+function oauthBody(exception: OAuthError) {
+  return { error: exception.error, error_description: exception.description };
+}
+
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    if (reply.sent) return;
+    if (exception instanceof OAuthError) {
+      // RFC 6749 §5.2: JSON body, no caching; a failed Basic auth gets a Basic challenge.
+      reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+      if (exception.status === 401) reply.header('WWW-Authenticate', 'Basic realm="tessera"');
+      reply.status(exception.status).type('application/json').send(oauthBody(exception));
+      return;
+    }
+    const { body, headers } = toProblem(exception);
+    if (body.status >= 500) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    }
+    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    reply.status(body.status).type('application/problem+json').send(body);
+  }
+}

@@ -1,0 +1,81 @@
+import { registerAs } from '@nestjs/config';
+import { validateEnv } from './env.validation';
+
+/*
+ * One namespace per concern; each module injects only its own
+ * (`@Inject(keysConfig.KEY) cfg: ConfigType<typeof keysConfig>`).
+ * ConfigModule's `validate` hook has already rejected a bad environment before these run.
+ */
+const env = () => validateEnv(process.env);
+
+export const appConfig = registerAs('app', () => {
+  const e = env();
+  return {
+    nodeEnv: e.nodeEnv,
+    production: e.production,
+    port: e.port,
+    host: e.host,
+    logLevel: e.logLevel,
+    upstreamUrl: e.upstreamUrl,
+  };
+});
+
+export const databaseConfig = registerAs('database', () => {
+  const e = env();
+  return { url: e.databaseUrl, dataDir: e.dataDir };
+});
+
+export const jwtConfig = registerAs('jwt', () => {
+  const e = env();
+  return {
+    issuer: e.jwtIssuer,
+    audience: e.jwtAudience,
+    algorithm: e.jwtAlgorithm,
+    secretKey: e.jwtSecretKey,
+    accessTokenTtl: e.accessTokenTtl,
+    parentTokenTtl: e.parentTokenTtl,
+    refreshTokenTtl: e.refreshTokenTtl,
+    allowNonExpiringTokens: e.allowNonExpiringTokens,
+  };
+});
+
+export const keysConfig = registerAs('keys', () => {
+  const e = env();
+  return {
+    algorithm: e.jwtAlgorithm,
+    secretKey: e.jwtSecretKey,
+    encryptionKey: e.keyEncryptionKey,
+    production: e.production,
+    dataDir: e.dataDir,
+    privateKeyPath: e.privateKeyPath,
+    publicKeyPath: e.publicKeyPath,
+    rotationInterval: e.keyRotationInterval,
+    jwksMaxAge: e.jwksMaxAge,
+    // A retiring key must verify every token it signed: the longest lifetime any token can have.
+    maxTokenLifetime: Math.max(e.accessTokenTtl, e.parentTokenTtl, e.refreshTokenTtl),
+  };
+});
+
+export const clientsConfig = registerAs('clients', () => ({
+  bootstrap: env().bootstrapClients,
+}));
+
+export const renewalConfig = registerAs('renewal', () => {
+  const e = env();
+  return { thresholdSeconds: e.autoRenewThresholdSeconds, intervalSeconds: e.autoRenewWorkerInterval };
+});
+
+export const policyConfig = registerAs('policy', () => {
+  const e = env();
+  return { file: e.authPolicyFile, redisUrl: e.redisUrl, production: e.production };
+});
+
+export const allConfig = [
+  appConfig,
+  databaseConfig,
+  jwtConfig,
+  keysConfig,
+  clientsConfig,
+  renewalConfig,
+  policyConfig,
+];

@@ -1,0 +1,232 @@
+import { parseDuration } from '../common/duration';
+
+/** Thrown when an environment variable is invalid; the message is the one line printed at start. */
+export class ConfigValidationError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'HS256'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+export interface BootstrapClient {
+  id: string;
+  secret: string;
+  roles?: string[];
+  scopes?: string[];
+}
+
+/** Every variable of SPEC.md, parsed and checked. Services never read `process.env` themselves. */
+export interface TesseraEnv {
+  nodeEnv: string;
+  production: boolean;
+  port: number;
+  host: string;
+  logLevel: string;
+  databaseUrl?: string;
+  dataDir: string;
+  redisUrl?: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+  jwtAlgorithm: SigningAlgorithm;
+  jwtSecretKey?: string;
+  accessTokenTtl: number;
+  parentTokenTtl: number;
+  refreshTokenTtl: number;
+  keyEncryptionKey?: Buffer;
+  privateKeyPath?: string;
+  publicKeyPath?: string;
+  keyRotationInterval: number;
+  jwksMaxAge: number;
+  authPolicyFile: string;
+  bootstrapClients: BootstrapClient[];
+  autoRenewThresholdSeconds: number;
+  autoRenewWorkerInterval: number;
+  upstreamUrl?: string;
+  allowNonExpiringTokens: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigValidationError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function duration(env: Env, name: string, fallback: string): number {
+  const raw = read(env, name) ?? fallback;
+  const seconds = parseDuration(raw);
+  if (seconds === undefined) {
+    throw new ConfigValidationError(
+      name,
+      `must be a duration such as 3600s, 30m, 24h, 7d or 4w (got "${raw}")`,
+    );
+  }
+  return seconds;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigValidationError(name, `must be a URL (${protocols.join(', ')})`);
+  }
+  if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
+    throw new ConfigValidationError(name, `must use one of ${protocols.join(', ')} (got "${parsed.protocol}")`);
+  }
+  return raw;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigValidationError(name, `must be true or false (got "${raw}")`);
+}
+
+/** Accepts 32 bytes as 64 hex characters or as base64; anything else is refused. */
+export function parseKeyEncryptionKey(raw: string, name = 'KEY_ENCRYPTION_KEY'): Buffer {
+  if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, 'hex');
+  if (/^[A-Za-z0-9+/_-]{42,44}={0,2}$/.test(raw)) {
+    const bytes = Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (bytes.length === 32) return bytes;
+  }
+  throw new ConfigValidationError(
+    name,
+    'must be 32 random bytes as 64 hex characters or base64 (generate one with: openssl rand -base64 32)',
+  );
+}
+
+function stringList(value: unknown, where: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.trim() === '')) {
+    throw new ConfigValidationError('AUTH_CLIENTS_JSON', `${where} must be an array of strings`);
+  }
+  return value as string[];
+}
+
+/** `{"id": "secret"}` or `{"id": {"secret": "...", "roles": [...], "scopes": [...]}}`. */
+export function parseClientsJson(raw: string): BootstrapClient[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigValidationError('AUTH_CLIENTS_JSON', 'must be a JSON object mapping client ids to secrets');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigValidationError('AUTH_CLIENTS_JSON', 'must be a JSON object mapping client ids to secrets');
+  }
+  return Object.entries(parsed as Record<string, unknown>).map(([id, value]) => {
+    if (typeof value === 'string') {
+      if (value.length === 0) throw new ConfigValidationError('AUTH_CLIENTS_JSON', `client "${id}" has an empty secret`);
+      return { id, secret: value };
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new ConfigValidationError('AUTH_CLIENTS_JSON', `client "${id}" must be a secret string or an object`);
+    }
+    const entry = value as Record<string, unknown>;
+    if (typeof entry.secret !== 'string' || entry.secret.length === 0) {
+      throw new ConfigValidationError('AUTH_CLIENTS_JSON', `client "${id}" needs a non-empty "secret"`);
+    }
+    return {
+      id,
+      secret: entry.secret,
+      roles: stringList(entry.roles, `client "${id}" roles`),
+      scopes: stringList(entry.scopes, `client "${id}" scopes`),
+    };
+  });
+}
+
+/** Parses and validates the whole environment. Throws {@link ConfigValidationError} on the first bad value. */
+export function validateEnv(env: Env): TesseraEnv {
+  const nodeEnv = read(env, 'NODE_ENV') ?? 'development';
+  const production = nodeEnv === 'production';
+
+  const algorithmRaw = (read(env, 'JWT_ALGORITHM') ?? 'RS256').toUpperCase();
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(algorithmRaw)) {
+    throw new ConfigValidationError(
+      'JWT_ALGORITHM',
+      `must be one of ${SIGNING_ALGORITHMS.join(', ')} (got "${read(env, 'JWT_ALGORITHM')}")`,
+    );
+  }
+  const jwtAlgorithm = algorithmRaw as SigningAlgorithm;
+  const jwtSecretKey = read(env, 'JWT_SECRET_KEY');
+  if (jwtAlgorithm === 'HS256' && (jwtSecretKey === undefined || jwtSecretKey.length < 32)) {
+    throw new ConfigValidationError('JWT_SECRET_KEY', 'must be set and at least 32 characters long when JWT_ALGORITHM=HS256');
+  }
+
+  const kekRaw = read(env, 'KEY_ENCRYPTION_KEY');
+  if (production && kekRaw === undefined && jwtAlgorithm !== 'HS256') {
+    throw new ConfigValidationError('KEY_ENCRYPTION_KEY', 'is required when NODE_ENV=production');
+  }
+
+  const privateKeyPath = read(env, 'PRIVATE_KEY_PATH');
+  const publicKeyPath = read(env, 'PUBLIC_KEY_PATH');
+  if (publicKeyPath && !privateKeyPath) {
+    throw new ConfigValidationError('PRIVATE_KEY_PATH', 'must be set when PUBLIC_KEY_PATH is set');
+  }
+
+  const clients: BootstrapClient[] = [];
+  const clientId = read(env, 'AUTH_CLIENT_ID');
+  const clientSecret = read(env, 'AUTH_CLIENT_SECRET');
+  if (clientId && !clientSecret) {
+    throw new ConfigValidationError('AUTH_CLIENT_SECRET', 'must be set when AUTH_CLIENT_ID is set');
+  }
+  if (clientSecret && !clientId) {
+    throw new ConfigValidationError('AUTH_CLIENT_ID', 'must be set when AUTH_CLIENT_SECRET is set');
+  }
+  if (clientId && clientSecret) clients.push({ id: clientId, secret: clientSecret });
+  const clientsJson = read(env, 'AUTH_CLIENTS_JSON');
+  if (clientsJson) clients.push(...parseClientsJson(clientsJson));
+
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const jwtIssuer = url(env, 'JWT_ISSUER', ['http', 'https']) ?? `http://localhost:${port || 3000}`;
+
+  return {
+    nodeEnv,
+    production,
+    port,
+    host: read(env, 'HOST') ?? '127.0.0.1',
+    logLevel: read(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'warn' : 'info'),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
+    dataDir: read(env, 'DATA_DIR') ?? './.data',
+    redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),
+    jwtIssuer,
+    jwtAudience: read(env, 'JWT_AUDIENCE') ?? 'tessera',
+    jwtAlgorithm,
+    jwtSecretKey,
+    accessTokenTtl: duration(env, 'ACCESS_TOKEN_TTL', '15m'),
+    parentTokenTtl: duration(env, 'PARENT_TOKEN_TTL', '30d'),
+    refreshTokenTtl: duration(env, 'REFRESH_TOKEN_TTL', '30d'),
+    keyEncryptionKey: kekRaw === undefined ? undefined : parseKeyEncryptionKey(kekRaw),
+    privateKeyPath,
+    publicKeyPath,
+    keyRotationInterval: duration(env, 'KEY_ROTATION_INTERVAL', '30d'),
+    jwksMaxAge: integer(env, 'JWKS_MAX_AGE', 300, 0, 86400),
+    authPolicyFile: read(env, 'AUTH_POLICY_FILE') ?? 'config/auth.yaml',
+    bootstrapClients: clients,
+    autoRenewThresholdSeconds: integer(env, 'AUTO_RENEW_THRESHOLD_SECONDS', 120, 1, 86400),
+    autoRenewWorkerInterval: integer(env, 'AUTO_RENEW_WORKER_INTERVAL', 30, 1, 86400),
+    upstreamUrl: url(env, 'UPSTREAM_URL', ['http', 'https']),
+    allowNonExpiringTokens: boolean(env, 'ALLOW_NON_EXPIRING_TOKENS', false),
+  };
+}

@@ -1,0 +1,49 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import type { DataSource } from 'typeorm';
+import { databaseConfig } from '../config/configuration';
+import { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
+
+/**
+ * Knows where the database is: `DATABASE_URL`, or an embedded PostgreSQL it starts under
+ * `DATA_DIR` and stops on shutdown (after the DataSource has closed its connections).
+ */
+@Injectable()
+export class DatabaseLocator implements OnApplicationShutdown {
+  private readonly logger = new Logger('Database');
+  private embedded?: EmbeddedDatabase;
+  private dataSource?: DataSource;
+  private resolved?: Promise<string>;
+
+  constructor(@Inject(databaseConfig.KEY) private readonly config: ConfigType<typeof databaseConfig>) {}
+
+  /** The connection URL; starts the embedded PostgreSQL the first time when `DATABASE_URL` is unset. */
+  url(): Promise<string> {
+    this.resolved ??= this.resolve();
+    return this.resolved;
+  }
+
+  get isEmbedded(): boolean {
+    return this.embedded !== undefined;
+  }
+
+  attach(dataSource: DataSource): void {
+    this.dataSource = dataSource;
+  }
+
+  private async resolve(): Promise<string> {
+    if (this.config.url) return this.config.url;
+    this.logger.log(`DATABASE_URL is unset: starting embedded PostgreSQL in ${this.config.dataDir}/pg`);
+    this.embedded = await startEmbeddedPostgres(this.config.dataDir, 'tessera', (line) => this.logger.debug(line));
+    this.logger.log(`Embedded PostgreSQL is running on ${new URL(this.embedded.url).host}`);
+    return this.embedded.url;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.embedded) return;
+    if (this.dataSource?.isInitialized) await this.dataSource.destroy();
+    await this.embedded.stop();
+    this.embedded = undefined;
+    this.logger.log('Embedded PostgreSQL stopped');
+  }
+}

@@ -1,0 +1,5 @@
+import { ClientEntity } from '../clients/client.entity';
+import { SigningKeyEntity } from '../keys/signing-key.entity';
+
+/** Every entity, for the one DataSource options object that Nest and the TypeORM CLI share. */
+export const ENTITIES = [SigningKeyEntity, ClientEntity];

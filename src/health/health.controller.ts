@@ -1,0 +1,36 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { Public } from '../auth/decorators/public.decorator';
+import { KeysService } from '../keys/keys.service';
+
+@ApiTags('health')
+@Controller('health')
+@Public()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly db: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    private readonly keys: KeysService,
+  ) {}
+
+  /** Liveness: the process answers. Also at `/health/`. */
+  @Get()
+  live() {
+    return { status: 'ok' };
+  }
+
+  /** Readiness: the database answers and the signing keys are loaded. */
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => this.db.pingCheck('database', { timeout: 2000 }),
+      () => {
+        const indicator = this.indicators.check('keys');
+        return this.keys.isReady ? indicator.up() : indicator.down({ reason: 'signing keys not loaded' });
+      },
+    ]);
+  }
+}

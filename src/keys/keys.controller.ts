@@ -1,0 +1,50 @@
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { RotateKeysDto } from './dto/rotate-keys.dto';
+import { KeysService } from './keys.service';
+
+@ApiTags('admin')
+@Controller('admin/keys')
+export class KeysController {
+  constructor(private readonly keys: KeysService) {}
+
+  @Get()
+  @RequirePermissions('keys:read')
+  list() {
+    return this.keys.list();
+  }
+
+  @Post('rotate')
+  @HttpCode(200)
+  @RequirePermissions('keys:rotate')
+  @ApiOperation({ summary: 'Rotate the signing key (soft by default, or hard)' })
+  rotate(@Body() dto: RotateKeysDto) {
+    return this.keys.rotate(dto.mode ?? 'soft');
+  }
+
+  @Post(':kid/retire')
+  @HttpCode(200)
+  @RequirePermissions('keys:rotate')
+  @ApiOperation({ summary: 'Retire a non-active key now: its tokens stop verifying' })
+  retire(@Param('kid') kid: string) {
+    return this.keys.retire(kid);
+  }
+}
+
+/** The capability-token prototype's rotation endpoint. */
+@ApiTags('admin')
+@Controller('secrets')
+export class SecretsController {
+  constructor(private readonly keys: KeysService) {}
+
+  @Post('refresh')
+  @HttpCode(200)
+  @RequirePermissions('keys:rotate')
+  @ApiOperation({ summary: 'Rotate the signing key: {mode: "soft" | "hard"}' })
+  async refresh(@Body() dto: RotateKeysDto) {
+    const mode = dto.mode ?? 'soft';
+    const key = await this.keys.rotate(mode);
+    return { rotated: true, mode, kid: key.kid, active_kids: this.keys.jwks().keys.map((k) => (k as { kid: string }).kid) };
+  }
+}

@@ -1,0 +1,385 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash, createPrivateKey, createPublicKey, createSecretKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DataSource, EntityManager } from 'typeorm';
+import { ConflictError, MisconfiguredError, NotFoundError, ValidationFailedError } from '../common/errors';
+import { keysConfig } from '../config/configuration';
+import { PgListener } from '../database/pg-listener';
+import {
+  AsymmetricAlgorithm,
+  decryptPrivateKey,
+  encryptPrivateKey,
+  generateSigningKeyPair,
+  jwkThumbprint,
+  keyFitsAlgorithm,
+  parsePublicKey,
+  publicKeyPem,
+  toPublicJwk,
+} from './key-crypto';
+import { resolveKeyEncryptionKey } from './key-encryption-key';
+import { KeyRing, SigningKey, VerificationKey } from './key-ring';
+import { KeyStatus, SigningKeyEntity } from './signing-key.entity';
+
+export type RotationMode = 'soft' | 'hard';
+
+export interface KeySummary {
+  kid: string;
+  algorithm: string;
+  status: KeyStatus;
+  imported: boolean;
+  createdAt: Date;
+  activatedAt: Date | null;
+  retiringAt: Date | null;
+  retireAfter: Date | null;
+  retiredAt: Date | null;
+}
+
+const KEYS_CHANNEL = 'tessera_keys';
+const KEYS_LOCK = 'tessera:keys';
+/** How often the automatic rotation and retirement job looks at the keys. */
+const MAINTENANCE_INTERVAL_MS = 60_000;
+/** An unknown kid triggers at most one reload per this window (a forged kid cannot flood the DB). */
+const UNKNOWN_KID_RELOAD_MS = 5_000;
+
+/**
+ * Owns the signing keys: creation, import, soft/hard rotation, retirement, and the in-memory
+ * {@link KeyRing} every replica verifies with. Changes are made in one transaction under an
+ * advisory lock and announced with NOTIFY, so all replicas reload at once.
+ */
+@Injectable()
+export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Keys');
+  private ring = KeyRing.empty();
+  private kek?: Buffer;
+  private timer?: NodeJS.Timeout;
+  private lastReload = 0;
+  private loaded = false;
+
+  constructor(
+    @Inject(keysConfig.KEY) private readonly config: ConfigType<typeof keysConfig>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly listener: PgListener,
+  ) {}
+
+  /** HS256 mode: one shared secret, nothing in the database, nothing published. */
+  get symmetric(): boolean {
+    return this.config.algorithm === 'HS256';
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.symmetric) {
+      this.ring = this.symmetricRing();
+      this.loaded = true;
+      return;
+    }
+    this.kek = resolveKeyEncryptionKey(this.config.encryptionKey, this.config.dataDir, this.logger);
+    await this.ensureSigningKey();
+    await this.reload();
+    await this.listener.subscribe(
+      KEYS_CHANNEL,
+      () => void this.reload().catch((e: Error) => this.logger.error(`Key reload failed: ${e.message}`)),
+      () => this.reload(),
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.symmetric) return;
+    this.timer = setInterval(() => {
+      this.maintain().catch((e: Error) => this.logger.error(`Key maintenance failed: ${e.message}`));
+    }, MAINTENANCE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  get isReady(): boolean {
+    return this.loaded && this.ring.signing !== undefined;
+  }
+
+  /** The key that signs new tokens. */
+  signingKey(): SigningKey {
+    const key = this.ring.signing;
+    if (!key) throw new MisconfiguredError('Authentication system misconfigured');
+    return key;
+  }
+
+  /** Hot path: a map lookup, no I/O. */
+  verificationKey(kid: string): VerificationKey | undefined {
+    return this.ring.verificationKey(kid);
+  }
+
+  /**
+   * For a kid this replica does not know: reload once (rate-limited) in case another replica
+   * has just rotated and its notification is still in flight, then look again.
+   */
+  async verificationKeyWithRefresh(kid: string): Promise<VerificationKey | undefined> {
+    const known = this.ring.verificationKey(kid);
+    if (known || this.symmetric) return known;
+    if (Date.now() - this.lastReload < UNKNOWN_KID_RELOAD_MS) return undefined;
+    await this.reload();
+    return this.ring.verificationKey(kid);
+  }
+
+  /** The JWKS document (`{keys: [...]}`), cached until the keys change. */
+  jwks(): { keys: unknown[] } {
+    return this.ring.jwks;
+  }
+
+  async list(): Promise<KeySummary[]> {
+    this.assertAsymmetric();
+    const rows = await this.dataSource
+      .getRepository(SigningKeyEntity)
+      .find({ order: { createdAt: 'DESC' } });
+    return rows.map(summarize);
+  }
+
+  /**
+   * Soft: the new key signs, older keys keep verifying until their tokens have expired.
+   * Hard: every older key is retired at once and its tokens fail immediately.
+   */
+  async rotate(mode: RotationMode): Promise<KeySummary> {
+    this.assertAsymmetric();
+    const created = await this.dataSource.transaction(async (manager) => {
+      await lock(manager);
+      return this.rotateLocked(manager, mode);
+    });
+    await this.reload();
+    this.logger.log(`Rotated signing key (${mode}); new kid ${created.kid}`);
+    return summarize(created);
+  }
+
+  /** Retires a non-active key now: tokens it signed stop verifying on every replica. */
+  async retire(kid: string): Promise<KeySummary> {
+    this.assertAsymmetric();
+    const retired = await this.dataSource.transaction(async (manager) => {
+      await lock(manager);
+      const repo = manager.getRepository(SigningKeyEntity);
+      const key = await repo.findOneBy({ kid });
+      if (!key) throw new NotFoundError(`No signing key with kid "${kid}"`);
+      if (key.status === 'active') {
+        throw new ConflictError('The active signing key cannot be retired; rotate first');
+      }
+      if (key.status !== 'retired') {
+        key.status = 'retired';
+        key.retiredAt = new Date();
+        await repo.save(key);
+        await notify(manager, kid);
+      }
+      return key;
+    });
+    await this.reload();
+    return summarize(retired);
+  }
+
+  /**
+   * The scheduled job: retires keys whose tokens have all expired, and soft-rotates when the
+   * active key is older than KEY_ROTATION_INTERVAL. Safe on several replicas at once.
+   */
+  async maintain(now = new Date()): Promise<{ retired: string[]; rotated?: string }> {
+    if (this.symmetric) return { retired: [] };
+    const result = await this.dataSource.transaction(async (manager) => {
+      await lock(manager);
+      const retiredRows: Array<{ kid: string }> = await manager.query(
+        `UPDATE signing_keys SET status = 'retired', retired_at = $1
+          WHERE status = 'retiring' AND retire_after <= $1 RETURNING kid`,
+        [now],
+      );
+      const retired = retiredRows.map((r) => r.kid);
+      if (retired.length) await notify(manager, retired.join(','));
+      const active = await manager.getRepository(SigningKeyEntity).findOneBy({ status: 'active' });
+      const since = active?.activatedAt ?? active?.createdAt;
+      let rotated: string | undefined;
+      if (active && since && now.getTime() - since.getTime() >= this.config.rotationInterval * 1000) {
+        rotated = (await this.rotateLocked(manager, 'soft')).kid;
+      }
+      return { retired, rotated };
+    });
+    if (result.retired.length || result.rotated) {
+      await this.reload();
+      if (result.rotated) this.logger.log(`Automatic soft rotation; new kid ${result.rotated}`);
+      if (result.retired.length) this.logger.log(`Retired keys ${result.retired.join(', ')}`);
+    }
+    return result;
+  }
+
+  /** Rebuilds the key ring from the database (all replicas call this on NOTIFY). */
+  async reload(): Promise<void> {
+    if (this.symmetric) return;
+    this.lastReload = Date.now();
+    const rows = await this.dataSource.getRepository(SigningKeyEntity).find({
+      where: [{ status: 'active' }, { status: 'retiring' }],
+      order: { createdAt: 'DESC' },
+    });
+    const verification: VerificationKey[] = [];
+    const jwks = [];
+    let signing: SigningKey | undefined;
+    for (const row of rows) {
+      const key = parsePublicKey(row.publicKeyPem);
+      verification.push({ kid: row.kid, algorithm: row.algorithm, key });
+      jwks.push(toPublicJwk(key, row.kid, row.algorithm));
+      if (row.status === 'active') {
+        signing = { kid: row.kid, algorithm: row.algorithm, key, privateKey: this.decrypt(row) };
+      }
+    }
+    this.ring = new KeyRing(signing, verification, jwks);
+    this.loaded = true;
+  }
+
+  private decrypt(row: SigningKeyEntity) {
+    try {
+      return decryptPrivateKey(row.privateKeyEncrypted, this.requireKek(), row.kid);
+    } catch {
+      throw new MisconfiguredError(
+        `Cannot decrypt signing key ${row.kid}: KEY_ENCRYPTION_KEY is not the key it was encrypted with`,
+      );
+    }
+  }
+
+  /** At start: import PRIVATE_KEY_PATH if given, create a key on an empty table, follow JWT_ALGORITHM. */
+  private async ensureSigningKey(): Promise<void> {
+    const imported = this.config.privateKeyPath ? this.readImportedKey() : undefined;
+    await this.dataSource.transaction(async (manager) => {
+      await lock(manager);
+      const repo = manager.getRepository(SigningKeyEntity);
+      const active = await repo.findOneBy({ status: 'active' });
+      if (imported) {
+        const existing = await repo.findOneBy({ kid: imported.kid });
+        if (!existing) {
+          await this.demoteActive(manager, 'soft');
+          await repo.insert(this.newRow(imported.kid, imported.privateKey, imported.publicKey, true));
+          await notify(manager, imported.kid);
+          this.logger.log(`Imported signing key ${imported.kid} from ${this.config.privateKeyPath}`);
+        }
+        return;
+      }
+      if (!active) {
+        await this.rotateLocked(manager, 'soft');
+      } else if (active.algorithm !== this.config.algorithm) {
+        this.logger.log(`JWT_ALGORITHM changed from ${active.algorithm} to ${this.config.algorithm}: soft rotation`);
+        await this.rotateLocked(manager, 'soft');
+      }
+    });
+  }
+
+  private readImportedKey() {
+    const path = this.config.privateKeyPath as string;
+    let privateKey;
+    try {
+      privateKey = createPrivateKey(readFileSync(path));
+    } catch (error) {
+      throw new MisconfiguredError(`PRIVATE_KEY_PATH: cannot read a PEM private key from ${path} (${(error as Error).message})`);
+    }
+    const publicKey = createPublicKey(privateKey);
+    if (this.config.publicKeyPath) {
+      let given;
+      try {
+        given = createPublicKey(readFileSync(this.config.publicKeyPath));
+      } catch (error) {
+        throw new MisconfiguredError(`PUBLIC_KEY_PATH: cannot read a PEM public key (${(error as Error).message})`);
+      }
+      if (jwkThumbprint(given) !== jwkThumbprint(publicKey)) {
+        throw new MisconfiguredError('PUBLIC_KEY_PATH does not match the key in PRIVATE_KEY_PATH');
+      }
+    }
+    if (!keyFitsAlgorithm(publicKey, this.config.algorithm)) {
+      throw new MisconfiguredError(`PRIVATE_KEY_PATH holds a key that cannot sign ${this.config.algorithm}`);
+    }
+    return { kid: jwkThumbprint(publicKey), privateKey, publicKey };
+  }
+
+  private async rotateLocked(manager: EntityManager, mode: RotationMode): Promise<SigningKeyEntity> {
+    const algorithm = this.config.algorithm as AsymmetricAlgorithm;
+    const { privateKey, publicKey } = generateSigningKeyPair(algorithm);
+    const kid = jwkThumbprint(publicKey);
+    await this.demoteActive(manager, mode);
+    const row = this.newRow(kid, privateKey, publicKey, false);
+    await manager.getRepository(SigningKeyEntity).insert(row);
+    await notify(manager, kid);
+    return row;
+  }
+
+  private async demoteActive(manager: EntityManager, mode: RotationMode): Promise<void> {
+    if (mode === 'hard') {
+      await manager.query(
+        `UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status <> 'retired'`,
+      );
+    } else {
+      await manager.query(
+        `UPDATE signing_keys SET status = 'retiring', retiring_at = now(),
+                retire_after = now() + make_interval(secs => $1)
+          WHERE status = 'active'`,
+        [this.config.maxTokenLifetime],
+      );
+    }
+  }
+
+  private newRow(kid: string, privateKey: import('node:crypto').KeyObject, publicKey: import('node:crypto').KeyObject, imported: boolean): SigningKeyEntity {
+    const now = new Date();
+    return Object.assign(new SigningKeyEntity(), {
+      kid,
+      algorithm: this.config.algorithm,
+      status: 'active' as const,
+      publicKeyPem: publicKeyPem(publicKey),
+      privateKeyEncrypted: encryptPrivateKey(privateKey, this.requireKek(), kid),
+      imported,
+      createdAt: now,
+      activatedAt: now,
+      retiringAt: null,
+      retireAfter: null,
+      retiredAt: null,
+    });
+  }
+
+  private symmetricRing(): KeyRing {
+    const secret = this.config.secretKey;
+    if (!secret || secret.length < 32) throw new MisconfiguredError('Authentication system misconfigured');
+    const key = createSecretKey(Buffer.from(secret, 'utf8'));
+    const kid = 'hs256-' + createHash('sha256').update(secret).digest('base64url').slice(0, 16);
+    return new KeyRing({ kid, algorithm: 'HS256', key, privateKey: key }, [{ kid, algorithm: 'HS256', key }], []);
+  }
+
+  private requireKek(): Buffer {
+    if (!this.kek) throw new MisconfiguredError('Authentication system misconfigured');
+    return this.kek;
+  }
+
+  private assertAsymmetric(): void {
+    if (this.symmetric) {
+      throw new ValidationFailedError('Key rotation is not available with JWT_ALGORITHM=HS256 (a shared secret)');
+    }
+  }
+}
+
+async function lock(manager: EntityManager): Promise<void> {
+  await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [KEYS_LOCK]);
+}
+
+/** Delivered to every replica when (and only if) the transaction commits. */
+async function notify(manager: EntityManager, payload: string): Promise<void> {
+  await manager.query('SELECT pg_notify($1, $2)', [KEYS_CHANNEL, payload]);
+}
+
+function summarize(row: SigningKeyEntity): KeySummary {
+  return {
+    kid: row.kid,
+    algorithm: row.algorithm,
+    status: row.status,
+    imported: row.imported,
+    createdAt: row.createdAt,
+    activatedAt: row.activatedAt,
+    retiringAt: row.retiringAt,
+    retireAfter: row.retireAfter,
+    retiredAt: row.retiredAt,
+  };
+}
