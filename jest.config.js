@@ -1,5 +1,5 @@
 /** Two tiers: unit tests beside the code, end-to-end tests over HTTP against a real PostgreSQL. */
-const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }];
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 
 module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',

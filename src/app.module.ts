@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
+import { ConfigModule, ConfigType } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import { ClientsModule } from './clients/clients.module';
-import { allConfig } from './config/configuration';
+import { allConfig, appConfig } from './config/configuration';
 import { validateEnv } from './config/env.validation';
 import { loggerOptions } from './common/logger.options';
 import { DatabaseModule } from './database/database.module';
@@ -24,7 +24,10 @@ import { RbacModule } from './rbac/rbac.module';
         return env;
       },
     }),
-    LoggerModule.forRoot(loggerOptions(validateEnv(process.env).logLevel)),
+    LoggerModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: (app: ConfigType<typeof appConfig>) => loggerOptions(app.logLevel),
+    }),
     DatabaseModule,
     RbacModule,
     MetricsModule,

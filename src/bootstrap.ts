@@ -5,7 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
-import { ProblemDetailsFilter, toProblem } from './common/problem-details.filter';
+import { ProblemDetailsFilter } from './common/problem-details.filter';
 
 /**
  * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
@@ -21,12 +21,6 @@ export async function createApp(options: { logger?: boolean } = {}): Promise<Nes
   else app.useLogger(false);
 
   // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
-  const fastify = app.getHttpAdapter().getInstance();
-  // Errors raised by Fastify itself (bad JSON, unsupported media type) also answer problem+json.
-  fastify.setErrorHandler((error, _request, reply) => {
-    const { body, headers } = toProblem(error);
-    reply.headers(headers).status(body.status).type('application/problem+json').send(body);
-  });
 
   app.useGlobalPipes(
     new ValidationPipe({

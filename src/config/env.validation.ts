@@ -51,6 +51,8 @@ export interface TesseraEnv {
   allowNonExpiringTokens: boolean;
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 type Env = Record<string, string | undefined>;
 
 function read(env: Env, name: string): string | undefined {
@@ -199,6 +201,10 @@ export function validateEnv(env: Env): TesseraEnv {
   if (clientsJson) clients.push(...parseClientsJson(clientsJson));
 
   const port = integer(env, 'PORT', 3000, 0, 65535);
+  const logLevel = read(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'warn' : 'info');
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigValidationError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  }
   const jwtIssuer = url(env, 'JWT_ISSUER', ['http', 'https']) ?? `http://localhost:${port || 3000}`;
 
   return {
@@ -206,7 +212,7 @@ export function validateEnv(env: Env): TesseraEnv {
     production,
     port,
     host: read(env, 'HOST') ?? '127.0.0.1',
-    logLevel: read(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'warn' : 'info'),
+    logLevel,
     databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
     dataDir: read(env, 'DATA_DIR') ?? './.data',
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),

@@ -1,0 +1,83 @@
+import { bearer, CLIENTS, tokenFor } from './support/factories';
+import { startTestApp, TestApp } from './support/app';
+
+/** The README's curl walk-through, step by step, over real HTTP against a real PostgreSQL. */
+describe('README walk-through: token → infer → soft rotation → hard rotation', () => {
+  let sut: TestApp;
+
+  beforeAll(async () => {
+    sut = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await sut.close();
+  });
+
+  const infer = (token: string, prompt = 'Hello from Tessera') =>
+    sut.http().post('/v1/infer').set(bearer(token)).send({ prompt });
+
+  it('runs the whole flow', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    const first = await tokenFor(sut.url, CLIENTS.operator);
+
+    const ok = await infer(first);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ ok: true, prompt: 'Hello from Tessera', sub: CLIENTS.operator.id, scope: 'model:invoke sync:write' });
+    expect(typeof ok.body.jti).toBe('string');
+    expect(typeof ok.body.exp).toBe('number');
+    const firstKid = ok.body.kid as string;
+    const jwks1 = await sut.http().get('/.well-known/jwks.json');
+    expect(jwks1.body.keys.map((k: { kid: string }) => k.kid)).toEqual([firstKid]);
+
+    const soft = await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'soft' });
+    expect(soft.status).toBe(200);
+    expect(soft.body.kid).not.toBe(firstKid);
+
+    // The old token keeps working: its key is retiring, still published and still verifying.
+    expect((await infer(first)).status).toBe(200);
+    const jwks2 = await sut.http().get('/jwks.json');
+    expect(jwks2.body.keys.map((k: { kid: string }) => k.kid).sort()).toEqual([firstKid, soft.body.kid].sort());
+
+    const second = await tokenFor(sut.url, CLIENTS.operator);
+    const afterSoft = await infer(second);
+    expect(afterSoft.status).toBe(200);
+    expect(afterSoft.body.kid).toBe(soft.body.kid);
+
+    const hard = await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'hard' });
+    expect(hard.status).toBe(200);
+
+    for (const old of [first, second, admin]) {
+      const rejected = await infer(old);
+      expect(rejected.status).toBe(401);
+      expect(rejected.body.detail).toBe('Invalid authentication credentials');
+    }
+    const jwks3 = await sut.http().get('/.well-known/jwks.json');
+    expect(jwks3.body.keys.map((k: { kid: string }) => k.kid)).toEqual([hard.body.kid]);
+
+    const fresh = await tokenFor(sut.url, CLIENTS.operator);
+    const final = await infer(fresh);
+    expect(final.status).toBe(200);
+    expect(final.body.kid).toBe(hard.body.kid);
+  });
+
+  it('answers 400 naming the field for an empty or missing prompt', async () => {
+    const token = await tokenFor(sut.url, CLIENTS.operator);
+    for (const body of [{}, { prompt: '' }, { prompt: 42 }]) {
+      const response = await sut.http().post('/v1/infer').set(bearer(token)).send(body);
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.body.detail).toMatch(/prompt/);
+    }
+  });
+
+  it('publishes public members only, with a cache lifetime', async () => {
+    const response = await sut.http().get('/.well-known/jwks.json');
+    expect(response.status).toBe(200);
+    expect(response.headers['cache-control']).toMatch(/max-age=\d+/);
+    for (const key of response.body.keys) {
+      expect(key).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
+      expect(typeof key.kid).toBe('string');
+      for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(key).not.toHaveProperty(secret);
+    }
+  });
+});
