@@ -1,10 +1,12 @@
 import 'reflect-metadata';
-import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { describeStartupError } from './common/startup-error';
+import { ConfigValidationError, validateEnv } from './config/env.validation';
+import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
 
 async function main(): Promise<void> {
-  // Validate before anything else so a bad variable is one clear line, not a stack trace.
+  // Validate before anything else so a bad variable or policy is one clear line, not a stack trace.
   const env = validateEnv(process.env);
+  loadAuthPolicy(env.authPolicyFile, env.production, env.authPolicyFileRequired);
   const { createApp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
@@ -12,8 +14,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    (error instanceof ConfigValidationError ? error.message : describeStartupError(error)) + '\n',
-  );
+  const known = error instanceof ConfigValidationError || error instanceof PolicyError;
+  process.stderr.write((known ? (error as Error).message : describeStartupError(error)) + '\n');
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { validateEnv } from './env.validation';
+import { loadAuthPolicy } from './policy/auth-policy';
 
 /*
  * One namespace per concern; each module injects only its own
@@ -65,9 +66,14 @@ export const renewalConfig = registerAs('renewal', () => {
   return { thresholdSeconds: e.autoRenewThresholdSeconds, intervalSeconds: e.autoRenewWorkerInterval };
 });
 
+/** The declarative policy file (roles, permissions, rate limits, API keys, trusted issuers). */
 export const policyConfig = registerAs('policy', () => {
   const e = env();
-  return { file: e.authPolicyFile, redisUrl: e.redisUrl, production: e.production };
+  return {
+    ...loadAuthPolicy(e.authPolicyFile, e.production, e.authPolicyFileRequired),
+    redisUrl: e.redisUrl,
+    production: e.production,
+  };
 });
 
 export const allConfig = [

@@ -44,6 +44,8 @@ export interface TesseraEnv {
   keyRotationInterval: number;
   jwksMaxAge: number;
   authPolicyFile: string;
+  /** AUTH_POLICY_FILE was set: a missing file is then an error, not the built-in defaults. */
+  authPolicyFileRequired: boolean;
   bootstrapClients: BootstrapClient[];
   autoRenewThresholdSeconds: number;
   autoRenewWorkerInterval: number;
@@ -229,6 +231,7 @@ export function validateEnv(env: Env): TesseraEnv {
     keyRotationInterval: duration(env, 'KEY_ROTATION_INTERVAL', '30d'),
     jwksMaxAge: integer(env, 'JWKS_MAX_AGE', 300, 0, 86400),
     authPolicyFile: read(env, 'AUTH_POLICY_FILE') ?? 'config/auth.yaml',
+    authPolicyFileRequired: read(env, 'AUTH_POLICY_FILE') !== undefined,
     bootstrapClients: clients,
     autoRenewThresholdSeconds: integer(env, 'AUTO_RENEW_THRESHOLD_SECONDS', 120, 1, 86400),
     autoRenewWorkerInterval: integer(env, 'AUTO_RENEW_WORKER_INTERVAL', 30, 1, 86400),

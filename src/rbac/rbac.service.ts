@@ -1,14 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { policyConfig } from '../config/configuration';
 import { grantsAll } from './permission-matcher';
-
-/** Built-in roles until the policy file (RBAC issue) makes them declarative. */
-export const BUILT_IN_ROLES: Record<string, string[]> = {
-  admin: ['*'],
-  operator: ['invoke', 'view_metrics'],
-  viewer: ['view_metrics'],
-};
-
-export const DEFAULT_ROLE = 'operator';
 
 /**
  * Every permission name the service checks. README lists them; the route snapshot test
@@ -27,14 +20,19 @@ export const KNOWN_PERMISSIONS = [
   'audit:read',
 ] as const;
 
-/** Resolves roles to permissions. Role sets are compiled once and cached, never per request. */
+/**
+ * Resolves roles to permissions, from the policy file's roles. Role sets are compiled once
+ * and cached, never per request.
+ */
 @Injectable()
 export class RbacService {
-  private readonly roles = new Map<string, string[]>(Object.entries(BUILT_IN_ROLES));
+  private readonly roles: Map<string, string[]>;
   private readonly cache = new Map<string, ReadonlySet<string>>();
+  readonly defaultRole: string;
 
-  get defaultRole(): string {
-    return DEFAULT_ROLE;
+  constructor(@Inject(policyConfig.KEY) policy: ConfigType<typeof policyConfig>) {
+    this.roles = new Map(policy.roles.map((role) => [role.name, role.permissions]));
+    this.defaultRole = policy.defaultRole;
   }
 
   roleNames(): string[] {
