@@ -11,8 +11,14 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
  * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
  * form bodies for OAuth, validation that names the bad field, problem+json errors, OpenAPI.
  */
-export async function createApp(options: { logger?: boolean } = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ routerOptions: { ignoreTrailingSlash: true }, bodyLimit: 1024 * 1024, trustProxy: true });
+export async function createApp(
+  options: { logger?: boolean } = {},
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    routerOptions: { ignoreTrailingSlash: true },
+    bodyLimit: 1024 * 1024,
+    trustProxy: true,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     bufferLogs: true,
     abortOnError: false,
@@ -49,6 +55,9 @@ export async function createApp(options: { logger?: boolean } = {}): Promise<Nes
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'openapi.json',
+    yamlDocumentUrl: 'openapi.yaml',
+  });
   return app;
 }

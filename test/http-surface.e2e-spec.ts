@@ -24,7 +24,10 @@ describe('HTTP surface: health, discovery, docs and problem+json errors', () => 
     const response = await sut.http().get('/health/ready');
     expect(response.status).toBe(200);
     expect(response.body.status).toBe('ok');
-    expect(response.body.details).toMatchObject({ database: { status: 'up' }, keys: { status: 'up' } });
+    expect(response.body.details).toMatchObject({
+      database: { status: 'up' },
+      keys: { status: 'up' },
+    });
   });
 
   it('publishes OIDC discovery metadata that points at its own endpoints', async () => {
@@ -42,7 +45,10 @@ describe('HTTP surface: health, discovery, docs and problem+json errors', () => 
   it('serves the OpenAPI document with the bearer scheme, and Swagger UI', async () => {
     const doc = await sut.http().get('/openapi.json');
     expect(doc.status).toBe(200);
-    expect(doc.body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.body.components.securitySchemes.bearer).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
     expect(doc.body.paths['/v1/infer'].post.security).toEqual([{ bearer: [] }]);
     const ui = await sut.http().get('/docs');
     expect(ui.status).toBe(200);
@@ -72,7 +78,12 @@ describe('HTTP surface: health, discovery, docs and problem+json errors', () => 
 
   it('answers an unsupported media type with a 4xx problem', async () => {
     const token = await tokenFor(sut.url, CLIENTS.operator);
-    const response = await sut.http().post('/v1/infer').set(bearer(token)).set('Content-Type', 'text/xml').send('<a/>');
+    const response = await sut
+      .http()
+      .post('/v1/infer')
+      .set(bearer(token))
+      .set('Content-Type', 'text/xml')
+      .send('<a/>');
     expect(response.status).toBe(415);
     expect(response.headers['content-type']).toContain('application/problem+json');
   });
@@ -92,7 +103,11 @@ describe('HTTP surface: health, discovery, docs and problem+json errors', () => 
       .http()
       .post('/v1/chat/completions')
       .set(bearer(token))
-      .send({ model: 'tessera-echo', stream: true, messages: [{ role: 'user', content: 'Hello there' }] });
+      .send({
+        model: 'tessera-echo',
+        stream: true,
+        messages: [{ role: 'user', content: 'Hello there' }],
+      });
     expect(stream.headers['content-type']).toContain('text/event-stream');
     expect(stream.text.trim().endsWith('data: [DONE]')).toBe(true);
   });

@@ -22,28 +22,43 @@ describe('README walk-through: token → infer → soft rotation → hard rotati
 
     const ok = await infer(first);
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ ok: true, prompt: 'Hello from Tessera', sub: CLIENTS.operator.id, scope: 'model:invoke sync:write' });
+    expect(ok.body).toMatchObject({
+      ok: true,
+      prompt: 'Hello from Tessera',
+      sub: CLIENTS.operator.id,
+      scope: 'model:invoke sync:write',
+    });
     expect(typeof ok.body.jti).toBe('string');
     expect(typeof ok.body.exp).toBe('number');
     const firstKid = ok.body.kid as string;
     const jwks1 = await sut.http().get('/.well-known/jwks.json');
     expect(jwks1.body.keys.map((k: { kid: string }) => k.kid)).toEqual([firstKid]);
 
-    const soft = await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'soft' });
+    const soft = await sut
+      .http()
+      .post('/secrets/refresh')
+      .set(bearer(admin))
+      .send({ mode: 'soft' });
     expect(soft.status).toBe(200);
     expect(soft.body.kid).not.toBe(firstKid);
 
     // The old token keeps working: its key is retiring, still published and still verifying.
     expect((await infer(first)).status).toBe(200);
     const jwks2 = await sut.http().get('/jwks.json');
-    expect(jwks2.body.keys.map((k: { kid: string }) => k.kid).sort()).toEqual([firstKid, soft.body.kid].sort());
+    expect(jwks2.body.keys.map((k: { kid: string }) => k.kid).sort()).toEqual(
+      [firstKid, soft.body.kid].sort(),
+    );
 
     const second = await tokenFor(sut.url, CLIENTS.operator);
     const afterSoft = await infer(second);
     expect(afterSoft.status).toBe(200);
     expect(afterSoft.body.kid).toBe(soft.body.kid);
 
-    const hard = await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'hard' });
+    const hard = await sut
+      .http()
+      .post('/secrets/refresh')
+      .set(bearer(admin))
+      .send({ mode: 'hard' });
     expect(hard.status).toBe(200);
 
     for (const old of [first, second, admin]) {
@@ -77,7 +92,8 @@ describe('README walk-through: token → infer → soft rotation → hard rotati
     for (const key of response.body.keys) {
       expect(key).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
       expect(typeof key.kid).toBe('string');
-      for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(key).not.toHaveProperty(secret);
+      for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi'])
+        expect(key).not.toHaveProperty(secret);
     }
   });
 });

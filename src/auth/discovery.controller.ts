@@ -28,7 +28,19 @@ export class DiscoveryController {
       id_token_signing_alg_values_supported: algorithms,
       token_endpoint_auth_signing_alg_values_supported: algorithms,
       scopes_supported: ['model:invoke'],
-      claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'roles', 'token_type'],
+      claims_supported: [
+        'iss',
+        'sub',
+        'aud',
+        'exp',
+        'iat',
+        'nbf',
+        'jti',
+        'client_id',
+        'scope',
+        'roles',
+        'token_type',
+      ],
     };
   }
 }

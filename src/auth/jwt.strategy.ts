@@ -25,7 +25,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
       // passport-jwt's types say string | Buffer; jsonwebtoken takes a KeyObject (5x faster than PEM).
-      secretOrKeyProvider: (request: KeyedRequest, rawJwt: string, done: (err: unknown, key?: string) => void) => {
+      secretOrKeyProvider: (
+        request: KeyedRequest,
+        rawJwt: string,
+        done: (err: unknown, key?: string) => void,
+      ) => {
         resolver.resolve(rawJwt).then(
           ({ key, kid }) => {
             request.tokenKeyId = kid;

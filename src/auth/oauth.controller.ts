@@ -10,7 +10,8 @@ type Form = Record<string, unknown>;
 function field(body: Form, name: string): string | undefined {
   const value = body[name];
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw new OAuthError('invalid_request', `${name} must be a string`);
+  if (typeof value !== 'string')
+    throw new OAuthError('invalid_request', `${name} must be a string`);
   return value;
 }
 
@@ -18,25 +19,31 @@ function field(body: Form, name: string): string | undefined {
  * RFC 6749 §2.3.1: client_secret_basic (the id and secret are form-urlencoded inside Basic) or
  * client_secret_post, never both.
  */
-export function clientCredentialsFrom(authorization: string | undefined, body: Form): ClientCredentials {
+export function clientCredentialsFrom(
+  authorization: string | undefined,
+  body: Form,
+): ClientCredentials {
   const postId = field(body, 'client_id');
   const postSecret = field(body, 'client_secret');
   if (authorization && /^basic /i.test(authorization)) {
-    if (postSecret) throw new OAuthError('invalid_request', 'Use one client authentication method, not both');
+    if (postSecret)
+      throw new OAuthError('invalid_request', 'Use one client authentication method, not both');
     const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) throw new OAuthError('invalid_client', 'Malformed Basic credentials');
     try {
       const clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
       const clientSecret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-      if (postId && postId !== clientId) throw new OAuthError('invalid_request', 'client_id does not match the Basic credentials');
+      if (postId && postId !== clientId)
+        throw new OAuthError('invalid_request', 'client_id does not match the Basic credentials');
       return { clientId, clientSecret };
     } catch (error) {
       if (error instanceof OAuthError) throw error;
       throw new OAuthError('invalid_client', 'Malformed Basic credentials');
     }
   }
-  if (!postId || !postSecret) throw new OAuthError('invalid_client', 'Client authentication is required');
+  if (!postId || !postSecret)
+    throw new OAuthError('invalid_client', 'Client authentication is required');
   return { clientId: postId, clientSecret: postSecret };
 }
 
@@ -83,7 +90,10 @@ export class OAuthController {
     noStore(reply);
     switch (grantType) {
       case 'client_credentials':
-        return this.oauth.clientCredentials(clientCredentialsFrom(authorization, form), field(form, 'scope'));
+        return this.oauth.clientCredentials(
+          clientCredentialsFrom(authorization, form),
+          field(form, 'scope'),
+        );
       default:
         throw new OAuthError('unsupported_grant_type', `Unsupported grant_type "${grantType}"`);
     }
@@ -97,10 +107,17 @@ export class OAuthController {
     schema: {
       type: 'object',
       required: ['client_id', 'client_secret'],
-      properties: { client_id: { type: 'string' }, client_secret: { type: 'string' }, scope: { type: 'string' } },
+      properties: {
+        client_id: { type: 'string' },
+        client_secret: { type: 'string' },
+        scope: { type: 'string' },
+      },
     },
   })
-  async simpleToken(@Body() raw: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
+  async simpleToken(
+    @Body() raw: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponse> {
     const form = body(raw);
     const clientId = field(form, 'client_id');
     const clientSecret = field(form, 'client_secret');

@@ -37,11 +37,24 @@ export class OAuthService {
   async clientCredentials(credentials: ClientCredentials, scope?: string): Promise<TokenResponse> {
     const client = await this.authenticateClient(credentials);
     if (!client.grantTypes.includes('client_credentials')) {
-      throw new OAuthError('unauthorized_client', 'This client may not use the client_credentials grant');
+      throw new OAuthError(
+        'unauthorized_client',
+        'This client may not use the client_credentials grant',
+      );
     }
     const scopes = grantedScopes(client.scopes, scope);
-    const minted = this.tokens.mint({ subject: client.id, clientId: client.id, scopes, roles: client.roles });
-    return { access_token: minted.token, token_type: 'Bearer', expires_in: minted.expiresIn, scope: scopes.join(' ') };
+    const minted = this.tokens.mint({
+      subject: client.id,
+      clientId: client.id,
+      scopes,
+      roles: client.roles,
+    });
+    return {
+      access_token: minted.token,
+      token_type: 'Bearer',
+      expires_in: minted.expiresIn,
+      scope: scopes.join(' '),
+    };
   }
 }
 
@@ -52,6 +65,7 @@ export function grantedScopes(allowed: string[], requested?: string): string[] {
   const malformed = wanted.find((s) => !SCOPE_TOKEN.test(s));
   if (malformed) throw new OAuthError('invalid_scope', `Malformed scope "${malformed}"`);
   const denied = wanted.filter((s) => !allowed.includes(s));
-  if (denied.length) throw new OAuthError('invalid_scope', `Scope not allowed for this client: ${denied.join(' ')}`);
+  if (denied.length)
+    throw new OAuthError('invalid_scope', `Scope not allowed for this client: ${denied.join(' ')}`);
   return wanted;
 }

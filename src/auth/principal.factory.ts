@@ -13,13 +13,17 @@ export class PrincipalFactory {
     if (typeof claims.exp !== 'number') throw new InvalidTokenError('missing exp');
     if (typeof claims.nbf !== 'number') throw new InvalidTokenError('missing nbf');
     if (typeof claims.iat !== 'number') throw new InvalidTokenError('missing iat');
-    if (typeof claims.sub !== 'string' || claims.sub === '') throw new InvalidTokenError('missing sub');
-    if (typeof claims.jti !== 'string' || claims.jti === '') throw new InvalidTokenError('missing jti');
+    if (typeof claims.sub !== 'string' || claims.sub === '')
+      throw new InvalidTokenError('missing sub');
+    if (typeof claims.jti !== 'string' || claims.jti === '')
+      throw new InvalidTokenError('missing jti');
     const tokenType = claims.token_type ?? 'access';
     if (tokenType !== 'access' && tokenType !== 'child') {
       throw new InvalidTokenError(`a ${tokenType} token is not an access token`);
     }
-    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+    const roles = Array.isArray(claims.roles)
+      ? claims.roles.filter((r): r is string => typeof r === 'string')
+      : [];
     const scopes = typeof claims.scope === 'string' && claims.scope ? claims.scope.split(' ') : [];
     return {
       subject: claims.sub,

@@ -19,8 +19,11 @@ export function decodeHeader(token: string): JoseHeader {
   const dot = token.indexOf('.');
   if (dot <= 0) throw new InvalidTokenError('not a JWS compact serialization');
   try {
-    const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as unknown;
-    if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error('not an object');
+    const header = JSON.parse(
+      Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'),
+    ) as unknown;
+    if (header === null || typeof header !== 'object' || Array.isArray(header))
+      throw new Error('not an object');
     return header as JoseHeader;
   } catch {
     throw new InvalidTokenError('malformed header');
@@ -41,7 +44,8 @@ export class TokenKeyResolver {
     @Inject(jwtConfig.KEY) config: ConfigType<typeof jwtConfig>,
     private readonly keys: KeysService,
   ) {
-    const algorithms: Algorithm[] = config.algorithm === 'HS256' ? ['HS256'] : ['RS256', 'PS256', 'ES256'];
+    const algorithms: Algorithm[] =
+      config.algorithm === 'HS256' ? ['HS256'] : ['RS256', 'PS256', 'ES256'];
     this.verifyOptions = {
       algorithms,
       issuer: config.issuer,
@@ -52,14 +56,20 @@ export class TokenKeyResolver {
 
   async resolve(token: string): Promise<{ key: KeyObject; kid: string }> {
     const header = decodeHeader(token);
-    if (typeof header.alg !== 'string' || !(this.verifyOptions.algorithms as string[]).includes(header.alg)) {
+    if (
+      typeof header.alg !== 'string' ||
+      !(this.verifyOptions.algorithms as string[]).includes(header.alg)
+    ) {
       throw new InvalidTokenError(`algorithm ${String(header.alg)} not accepted`);
     }
-    if (!isAccessTokenType(header.typ)) throw new InvalidTokenError(`typ ${String(header.typ)} is not at+jwt`);
+    if (!isAccessTokenType(header.typ))
+      throw new InvalidTokenError(`typ ${String(header.typ)} is not at+jwt`);
     if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 200) {
       throw new InvalidTokenError('missing kid');
     }
-    const key = this.keys.verificationKey(header.kid) ?? (await this.keys.verificationKeyWithRefresh(header.kid));
+    const key =
+      this.keys.verificationKey(header.kid) ??
+      (await this.keys.verificationKeyWithRefresh(header.kid));
     if (!key) throw new InvalidTokenError('unknown kid');
     if (key.algorithm !== header.alg) throw new InvalidTokenError('alg does not match the key');
     return { key: key.key, kid: key.kid };

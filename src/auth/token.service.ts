@@ -28,7 +28,19 @@ export interface MintedToken {
   claims: AccessTokenClaims;
 }
 
-const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'roles', 'token_type']);
+const RESERVED = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'client_id',
+  'scope',
+  'roles',
+  'token_type',
+]);
 
 /** Mints RFC 9068 access tokens with the active key of the key ring. */
 @Injectable()
@@ -47,7 +59,9 @@ export class TokenService {
     const iat = Math.floor(Date.now() / 1000);
     const expiresIn = request.expiresIn ?? this.config.accessTokenTtl;
     const jti = randomUUID();
-    const extra = Object.fromEntries(Object.entries(request.extra ?? {}).filter(([name]) => !RESERVED.has(name)));
+    const extra = Object.fromEntries(
+      Object.entries(request.extra ?? {}).filter(([name]) => !RESERVED.has(name)),
+    );
     const claims: AccessTokenClaims = {
       ...extra,
       iss: this.config.issuer,

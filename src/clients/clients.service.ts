@@ -71,7 +71,8 @@ export class ClientsService implements OnApplicationBootstrap {
   /** Creates a client and returns its secret: the only time the secret is ever shown. */
   async create(input: CreateClientInput): Promise<{ client: ClientView; secret: string }> {
     const id = input.id ?? `client-${generateSecret().slice(0, 12)}`;
-    if (await this.clients.existsBy({ id })) throw new ConflictError(`A client with id "${id}" already exists`);
+    if (await this.clients.existsBy({ id }))
+      throw new ConflictError(`A client with id "${id}" already exists`);
     this.checkRoles(input.roles);
     this.checkGrants(input.grantTypes);
     const secret = input.secret ?? generateSecret();
@@ -87,13 +88,17 @@ export class ClientsService implements OnApplicationBootstrap {
     return { client: view(await this.clients.findOneByOrFail({ id })), secret };
   }
 
-  async update(id: string, changes: Omit<CreateClientInput, 'id' | 'secret'> & { disabled?: boolean }): Promise<ClientView> {
+  async update(
+    id: string,
+    changes: Omit<CreateClientInput, 'id' | 'secret'> & { disabled?: boolean },
+  ): Promise<ClientView> {
     const client = await this.clients.findOneBy({ id });
     if (!client) throw new NotFoundError(`No client with id "${id}"`);
     this.checkRoles(changes.roles);
     this.checkGrants(changes.grantTypes);
     if (changes.name !== undefined) client.name = changes.name;
-    if (changes.roles !== undefined) client.roles = changes.roles.length ? changes.roles : [this.rbac.defaultRole];
+    if (changes.roles !== undefined)
+      client.roles = changes.roles.length ? changes.roles : [this.rbac.defaultRole];
     if (changes.scopes !== undefined) client.scopes = changes.scopes;
     if (changes.grantTypes !== undefined) client.grantTypes = changes.grantTypes;
     if (changes.disabled !== undefined) client.disabled = changes.disabled;
@@ -125,7 +130,9 @@ export class ClientsService implements OnApplicationBootstrap {
    */
   async bootstrap(clients: BootstrapClient[]): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['tessera:clients-bootstrap']);
+      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+        'tessera:clients-bootstrap',
+      ]);
       const repo = manager.getRepository(ClientEntity);
       for (const wanted of clients) {
         const digest = digestSecret(wanted.secret);
@@ -149,18 +156,27 @@ export class ClientsService implements OnApplicationBootstrap {
           (wanted.scopes !== undefined && !sameList(existing.scopes, wanted.scopes));
         if (changed) {
           existing.secretDigest = digest;
-          if (wanted.roles !== undefined) existing.roles = wanted.roles.length ? wanted.roles : [this.rbac.defaultRole];
+          if (wanted.roles !== undefined)
+            existing.roles = wanted.roles.length ? wanted.roles : [this.rbac.defaultRole];
           if (wanted.scopes !== undefined) existing.scopes = wanted.scopes;
           existing.updatedAt = new Date();
           await repo.save(existing);
           this.logger.log(`Updated client "${wanted.id}" from the environment`);
         }
       }
-      const [{ count }] = await manager.query(`SELECT count(*)::int AS count FROM clients WHERE 'admin' = ANY(roles)`);
+      const [{ count }] = await manager.query(
+        `SELECT count(*)::int AS count FROM clients WHERE 'admin' = ANY(roles)`,
+      );
       if (count === 0 && !(await repo.existsBy({ id: 'admin' }))) {
         const secret = generateSecret();
         await repo.insert(
-          repo.create({ id: 'admin', name: 'Bootstrap administrator', secretDigest: digestSecret(secret), roles: ['admin'], scopes: DEFAULT_CLIENT_SCOPES }),
+          repo.create({
+            id: 'admin',
+            name: 'Bootstrap administrator',
+            secretDigest: digestSecret(secret),
+            roles: ['admin'],
+            scopes: DEFAULT_CLIENT_SCOPES,
+          }),
         );
         // Printed once, to the terminal, not to the structured log.
         process.stdout.write(
@@ -173,12 +189,16 @@ export class ClientsService implements OnApplicationBootstrap {
 
   private checkRoles(roles?: string[]): void {
     const unknown = (roles ?? []).filter((role) => !this.rbac.isKnownRole(role));
-    if (unknown.length) throw new ValidationFailedError(`roles: unknown role(s) ${unknown.join(', ')}`);
+    if (unknown.length)
+      throw new ValidationFailedError(`roles: unknown role(s) ${unknown.join(', ')}`);
   }
 
   private checkGrants(grants?: string[]): void {
     const unknown = (grants ?? []).filter((g) => !SUPPORTED_CLIENT_GRANTS.includes(g));
-    if (unknown.length) throw new ValidationFailedError(`grantTypes: unsupported grant type(s) ${unknown.join(', ')}`);
+    if (unknown.length)
+      throw new ValidationFailedError(
+        `grantTypes: unsupported grant type(s) ${unknown.join(', ')}`,
+      );
   }
 }
 

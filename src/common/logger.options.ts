@@ -19,7 +19,12 @@ export function loggerOptions(level: string): Params {
         censor: '[redacted]',
       },
       serializers: {
-        req: (req: { id: unknown; method: string; url: string; headers: Record<string, unknown> }) => ({
+        req: (req: {
+          id: unknown;
+          method: string;
+          url: string;
+          headers: Record<string, unknown>;
+        }) => ({
           id: req.id,
           method: req.method,
           url: typeof req.url === 'string' ? req.url.split('?')[0] : req.url,

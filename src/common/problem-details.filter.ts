@@ -1,4 +1,11 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { DomainError, ErrorCode, OAuthError } from './errors';
 
@@ -68,7 +75,12 @@ const CODES_BY_STATUS: Record<number, string> = {
   503: ErrorCode.ServiceUnavailable,
 };
 
-export function problem(status: number, detail: string, code: string, extra: Record<string, unknown> = {}): ProblemDetails {
+export function problem(
+  status: number,
+  detail: string,
+  code: string,
+  extra: Record<string, unknown> = {},
+): ProblemDetails {
   return {
     type: `${PROBLEM_BASE}${code}`,
     title: TITLES[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error'),
@@ -80,7 +92,10 @@ export function problem(status: number, detail: string, code: string, extra: Rec
 }
 
 /** Turns any thrown value into a problem+json body (and its extra headers). Never leaks a stack. */
-export function toProblem(exception: unknown): { body: ProblemDetails; headers: Record<string, string> } {
+export function toProblem(exception: unknown): {
+  body: ProblemDetails;
+  headers: Record<string, string>;
+} {
   const headers: Record<string, string> = {};
   if (exception instanceof DomainError) {
     const status = statusFor(exception.code);
@@ -112,14 +127,22 @@ export function toProblem(exception: unknown): { body: ProblemDetails; headers: 
     if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(detail)) {
       detail = `No route for ${detail.replace(/^Cannot /, '')}`;
     }
-    return { body: problem(status, detail, CODES_BY_STATUS[status] ?? `http_${status}`, extra), headers };
+    return {
+      body: problem(status, detail, CODES_BY_STATUS[status] ?? `http_${status}`, extra),
+      headers,
+    };
   }
   // Fastify's own errors (bad JSON, unsupported media type, body too large) carry a 4xx statusCode.
   const fastifyError = exception as { statusCode?: unknown; message?: unknown; code?: unknown };
-  if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+  if (
+    typeof fastifyError?.statusCode === 'number' &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  ) {
     const status = fastifyError.statusCode;
     const detail =
-      typeof fastifyError.code === 'string' && fastifyError.code.startsWith('FST_ERR_CTP_INVALID_JSON')
+      typeof fastifyError.code === 'string' &&
+      fastifyError.code.startsWith('FST_ERR_CTP_INVALID_JSON')
         ? 'Request body is not valid JSON'
         : typeof fastifyError.message === 'string'
           ? fastifyError.message
@@ -149,7 +172,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     const { body, headers } = toProblem(exception);
     if (body.status >= 500) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+      this.logger.error(
+        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+      );
     }
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     reply.status(body.status).type('application/problem+json').send(body);

@@ -63,7 +63,10 @@ export const clientsConfig = registerAs('clients', () => ({
 
 export const renewalConfig = registerAs('renewal', () => {
   const e = env();
-  return { thresholdSeconds: e.autoRenewThresholdSeconds, intervalSeconds: e.autoRenewWorkerInterval };
+  return {
+    thresholdSeconds: e.autoRenewThresholdSeconds,
+    intervalSeconds: e.autoRenewWorkerInterval,
+  };
 });
 
 /** The declarative policy file (roles, permissions, rate limits, API keys, trusted issuers). */

@@ -67,7 +67,10 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < min || value > max) {
-    throw new ConfigValidationError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+    throw new ConfigValidationError(
+      name,
+      `must be a whole number from ${min} to ${max} (got "${raw}")`,
+    );
   }
   return value;
 }
@@ -94,7 +97,10 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigValidationError(name, `must be a URL (${protocols.join(', ')})`);
   }
   if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
-    throw new ConfigValidationError(name, `must use one of ${protocols.join(', ')} (got "${parsed.protocol}")`);
+    throw new ConfigValidationError(
+      name,
+      `must use one of ${protocols.join(', ')} (got "${parsed.protocol}")`,
+    );
   }
   return raw;
 }
@@ -134,22 +140,35 @@ export function parseClientsJson(raw: string): BootstrapClient[] {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new ConfigValidationError('AUTH_CLIENTS_JSON', 'must be a JSON object mapping client ids to secrets');
+    throw new ConfigValidationError(
+      'AUTH_CLIENTS_JSON',
+      'must be a JSON object mapping client ids to secrets',
+    );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigValidationError('AUTH_CLIENTS_JSON', 'must be a JSON object mapping client ids to secrets');
+    throw new ConfigValidationError(
+      'AUTH_CLIENTS_JSON',
+      'must be a JSON object mapping client ids to secrets',
+    );
   }
   return Object.entries(parsed as Record<string, unknown>).map(([id, value]) => {
     if (typeof value === 'string') {
-      if (value.length === 0) throw new ConfigValidationError('AUTH_CLIENTS_JSON', `client "${id}" has an empty secret`);
+      if (value.length === 0)
+        throw new ConfigValidationError('AUTH_CLIENTS_JSON', `client "${id}" has an empty secret`);
       return { id, secret: value };
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new ConfigValidationError('AUTH_CLIENTS_JSON', `client "${id}" must be a secret string or an object`);
+      throw new ConfigValidationError(
+        'AUTH_CLIENTS_JSON',
+        `client "${id}" must be a secret string or an object`,
+      );
     }
     const entry = value as Record<string, unknown>;
     if (typeof entry.secret !== 'string' || entry.secret.length === 0) {
-      throw new ConfigValidationError('AUTH_CLIENTS_JSON', `client "${id}" needs a non-empty "secret"`);
+      throw new ConfigValidationError(
+        'AUTH_CLIENTS_JSON',
+        `client "${id}" needs a non-empty "secret"`,
+      );
     }
     return {
       id,
@@ -175,7 +194,10 @@ export function validateEnv(env: Env): TesseraEnv {
   const jwtAlgorithm = algorithmRaw as SigningAlgorithm;
   const jwtSecretKey = read(env, 'JWT_SECRET_KEY');
   if (jwtAlgorithm === 'HS256' && (jwtSecretKey === undefined || jwtSecretKey.length < 32)) {
-    throw new ConfigValidationError('JWT_SECRET_KEY', 'must be set and at least 32 characters long when JWT_ALGORITHM=HS256');
+    throw new ConfigValidationError(
+      'JWT_SECRET_KEY',
+      'must be set and at least 32 characters long when JWT_ALGORITHM=HS256',
+    );
   }
 
   const kekRaw = read(env, 'KEY_ENCRYPTION_KEY');
@@ -205,7 +227,10 @@ export function validateEnv(env: Env): TesseraEnv {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const logLevel = read(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'warn' : 'info');
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigValidationError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+    throw new ConfigValidationError(
+      'LOG_LEVEL',
+      `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`,
+    );
   }
   const jwtIssuer = url(env, 'JWT_ISSUER', ['http', 'https']) ?? `http://localhost:${port || 3000}`;
 

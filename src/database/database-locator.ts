@@ -15,7 +15,9 @@ export class DatabaseLocator implements OnApplicationShutdown {
   private dataSource?: DataSource;
   private resolved?: Promise<string>;
 
-  constructor(@Inject(databaseConfig.KEY) private readonly config: ConfigType<typeof databaseConfig>) {}
+  constructor(
+    @Inject(databaseConfig.KEY) private readonly config: ConfigType<typeof databaseConfig>,
+  ) {}
 
   /** The connection URL; starts the embedded PostgreSQL the first time when `DATABASE_URL` is unset. */
   url(): Promise<string> {
@@ -33,8 +35,12 @@ export class DatabaseLocator implements OnApplicationShutdown {
 
   private async resolve(): Promise<string> {
     if (this.config.url) return this.config.url;
-    this.logger.log(`DATABASE_URL is unset: starting embedded PostgreSQL in ${this.config.dataDir}/pg`);
-    this.embedded = await startEmbeddedPostgres(this.config.dataDir, 'tessera', (line) => this.logger.debug(line));
+    this.logger.log(
+      `DATABASE_URL is unset: starting embedded PostgreSQL in ${this.config.dataDir}/pg`,
+    );
+    this.embedded = await startEmbeddedPostgres(this.config.dataDir, 'tessera', (line) =>
+      this.logger.debug(line),
+    );
     this.logger.log(`Embedded PostgreSQL is running on ${new URL(this.embedded.url).host}`);
     return this.embedded.url;
   }

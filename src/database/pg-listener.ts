@@ -29,7 +29,11 @@ export class PgListener implements OnApplicationShutdown {
   }
 
   /** Subscribes to a channel; `onResync` runs after every (re)connection. */
-  async subscribe(channel: string, handler: Handler, onResync?: () => void | Promise<void>): Promise<void> {
+  async subscribe(
+    channel: string,
+    handler: Handler,
+    onResync?: () => void | Promise<void>,
+  ): Promise<void> {
     const list = this.handlers.get(channel) ?? [];
     list.push(handler);
     this.handlers.set(channel, list);
@@ -45,7 +49,10 @@ export class PgListener implements OnApplicationShutdown {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: await this.locator.url(), connectionTimeoutMillis: 5000 });
+    const client = new Client({
+      connectionString: await this.locator.url(),
+      connectionTimeoutMillis: 5000,
+    });
     client.on('notification', (message) => {
       for (const handler of this.handlers.get(message.channel) ?? []) {
         try {

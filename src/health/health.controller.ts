@@ -1,6 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
 import { Public } from '../auth/decorators/public.decorator';
 import { KeysService } from '../keys/keys.service';
 
@@ -29,7 +34,9 @@ export class HealthController {
       () => this.db.pingCheck('database', { timeout: 2000 }),
       () => {
         const indicator = this.indicators.check('keys');
-        return this.keys.isReady ? indicator.up() : indicator.down({ reason: 'signing keys not loaded' });
+        return this.keys.isReady
+          ? indicator.up()
+          : indicator.down({ reason: 'signing keys not loaded' });
       },
     ]);
   }

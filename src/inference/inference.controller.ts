@@ -33,15 +33,28 @@ export class InferenceController {
   @Get('models')
   @RequirePermissions('invoke')
   models() {
-    return { object: 'list', data: [{ id: ECHO_MODEL, object: 'model', created: 0, owned_by: 'tessera' }] };
+    return {
+      object: 'list',
+      data: [{ id: ECHO_MODEL, object: 'model', created: 0, owned_by: 'tessera' }],
+    };
   }
 
   @Post('chat/completions')
   @HttpCode(200)
   @RequirePermissions('invoke')
-  @ApiOperation({ summary: 'OpenAI-compatible chat completions (built-in echo model); stream: true answers with SSE' })
-  chat(@Body() dto: ChatCompletionDto, @CurrentPrincipal() who: Principal, @Res({ passthrough: true }) reply: FastifyReply) {
-    if (dto.model !== ECHO_MODEL) throw new ValidationFailedError(`model: unknown model "${dto.model}" (available: ${ECHO_MODEL})`);
+  @ApiOperation({
+    summary:
+      'OpenAI-compatible chat completions (built-in echo model); stream: true answers with SSE',
+  })
+  chat(
+    @Body() dto: ChatCompletionDto,
+    @CurrentPrincipal() who: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    if (dto.model !== ECHO_MODEL)
+      throw new ValidationFailedError(
+        `model: unknown model "${dto.model}" (available: ${ECHO_MODEL})`,
+      );
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const content = echoReply(dto.messages);

@@ -25,16 +25,22 @@ export interface PublicJwk {
 }
 
 /** RSA 2048 for RS256/PS256, P-256 for ES256. */
-export function generateSigningKeyPair(algorithm: AsymmetricAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
+export function generateSigningKeyPair(algorithm: AsymmetricAlgorithm): {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+} {
   if (algorithm === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return generateKeyPairSync('rsa', { modulusLength: 2048 });
 }
 
 /** Which algorithms a key can serve; an imported PEM is checked against JWT_ALGORITHM with it. */
 export function keyFitsAlgorithm(key: KeyObject, algorithm: string): boolean {
-  if (algorithm === 'ES256') return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  if (algorithm === 'ES256')
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
   if (algorithm === 'RS256' || algorithm === 'PS256') {
-    return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+    return (
+      key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048
+    );
   }
   return false;
 }
@@ -52,7 +58,8 @@ export function jwkThumbprint(publicKey: KeyObject): string {
 /** The public members only: a private member (d, p, q, dp, dq, qi) is never published. */
 export function toPublicJwk(publicKey: KeyObject, kid: string, alg: string): PublicJwk {
   const jwk = publicKey.export({ format: 'jwk' }) as JsonWebKey;
-  if (jwk.kty === 'EC') return { kid, kty: 'EC', alg, use: 'sig', crv: jwk.crv, x: jwk.x, y: jwk.y };
+  if (jwk.kty === 'EC')
+    return { kid, kty: 'EC', alg, use: 'sig', crv: jwk.crv, x: jwk.x, y: jwk.y };
   return { kid, kty: 'RSA', alg, use: 'sig', n: jwk.n, e: jwk.e };
 }
 
@@ -74,12 +81,18 @@ export function encryptPrivateKey(privateKey: KeyObject, kek: Buffer, kid: strin
   cipher.setAAD(Buffer.from(kid));
   const der = privateKey.export({ type: 'pkcs8', format: 'der' });
   const ciphertext = Buffer.concat([cipher.update(der), cipher.final()]);
-  return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join('.');
+  return [
+    'v1',
+    iv.toString('base64'),
+    cipher.getAuthTag().toString('base64'),
+    ciphertext.toString('base64'),
+  ].join('.');
 }
 
 export function decryptPrivateKey(sealed: string, kek: Buffer, kid: string): KeyObject {
   const [version, iv, tag, ciphertext] = sealed.split('.');
-  if (version !== 'v1' || !iv || !tag || !ciphertext) throw new Error(`Signing key ${kid} has an unknown encryption format`);
+  if (version !== 'v1' || !iv || !tag || !ciphertext)
+    throw new Error(`Signing key ${kid} has an unknown encryption format`);
   const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64'));
   decipher.setAAD(Buffer.from(kid));
   decipher.setAuthTag(Buffer.from(tag, 'base64'));

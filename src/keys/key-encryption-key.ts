@@ -10,7 +10,11 @@ const DEV_KEY_FILE = 'key-encryption.key';
  * KEY_ENCRYPTION_KEY when set; otherwise (development only: production refuses at config
  * validation) a key generated once into DATA_DIR, with a warning every start.
  */
-export function resolveKeyEncryptionKey(configured: Buffer | undefined, dataDir: string, logger: Logger): Buffer {
+export function resolveKeyEncryptionKey(
+  configured: Buffer | undefined,
+  dataDir: string,
+  logger: Logger,
+): Buffer {
   if (configured) return configured;
   const file = join(dataDir, DEV_KEY_FILE);
   if (!existsSync(file)) {

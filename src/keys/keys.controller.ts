@@ -45,6 +45,11 @@ export class SecretsController {
   async refresh(@Body() dto: RotateKeysDto) {
     const mode = dto.mode ?? 'soft';
     const key = await this.keys.rotate(mode);
-    return { rotated: true, mode, kid: key.kid, active_kids: this.keys.jwks().keys.map((k) => (k as { kid: string }).kid) };
+    return {
+      rotated: true,
+      mode,
+      kid: key.kid,
+      active_kids: this.keys.jwks().keys.map((k) => (k as { kid: string }).kid),
+    };
   }
 }

@@ -11,7 +11,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, createPrivateKey, createPublicKey, createSecretKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DataSource, EntityManager } from 'typeorm';
-import { ConflictError, MisconfiguredError, NotFoundError, ValidationFailedError } from '../common/errors';
+import {
+  ConflictError,
+  MisconfiguredError,
+  NotFoundError,
+  ValidationFailedError,
+} from '../common/errors';
 import { keysConfig } from '../config/configuration';
 import { PgListener } from '../database/pg-listener';
 import {
@@ -86,7 +91,10 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     await this.reload();
     await this.listener.subscribe(
       KEYS_CHANNEL,
-      () => void this.reload().catch((e: Error) => this.logger.error(`Key reload failed: ${e.message}`)),
+      () =>
+        void this.reload().catch((e: Error) =>
+          this.logger.error(`Key reload failed: ${e.message}`),
+        ),
       () => this.reload(),
     );
   }
@@ -94,7 +102,9 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
   onApplicationBootstrap(): void {
     if (this.symmetric) return;
     this.timer = setInterval(() => {
-      this.maintain().catch((e: Error) => this.logger.error(`Key maintenance failed: ${e.message}`));
+      this.maintain().catch((e: Error) =>
+        this.logger.error(`Key maintenance failed: ${e.message}`),
+      );
     }, MAINTENANCE_INTERVAL_MS);
     this.timer.unref();
   }
@@ -200,7 +210,11 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
       const active = await manager.getRepository(SigningKeyEntity).findOneBy({ status: 'active' });
       const since = active?.activatedAt ?? active?.createdAt;
       let rotated: string | undefined;
-      if (active && since && now.getTime() - since.getTime() >= this.config.rotationInterval * 1000) {
+      if (
+        active &&
+        since &&
+        now.getTime() - since.getTime() >= this.config.rotationInterval * 1000
+      ) {
         rotated = (await this.rotateLocked(manager, 'soft')).kid;
       }
       return { retired, rotated };
@@ -257,16 +271,22 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
         const existing = await repo.findOneBy({ kid: imported.kid });
         if (!existing) {
           await this.demoteActive(manager, 'soft');
-          await repo.insert(this.newRow(imported.kid, imported.privateKey, imported.publicKey, true));
+          await repo.insert(
+            this.newRow(imported.kid, imported.privateKey, imported.publicKey, true),
+          );
           await notify(manager, imported.kid);
-          this.logger.log(`Imported signing key ${imported.kid} from ${this.config.privateKeyPath}`);
+          this.logger.log(
+            `Imported signing key ${imported.kid} from ${this.config.privateKeyPath}`,
+          );
         }
         return;
       }
       if (!active) {
         await this.rotateLocked(manager, 'soft');
       } else if (active.algorithm !== this.config.algorithm) {
-        this.logger.log(`JWT_ALGORITHM changed from ${active.algorithm} to ${this.config.algorithm}: soft rotation`);
+        this.logger.log(
+          `JWT_ALGORITHM changed from ${active.algorithm} to ${this.config.algorithm}: soft rotation`,
+        );
         await this.rotateLocked(manager, 'soft');
       }
     });
@@ -278,7 +298,9 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     try {
       privateKey = createPrivateKey(readFileSync(path));
     } catch (error) {
-      throw new MisconfiguredError(`PRIVATE_KEY_PATH: cannot read a PEM private key from ${path} (${(error as Error).message})`);
+      throw new MisconfiguredError(
+        `PRIVATE_KEY_PATH: cannot read a PEM private key from ${path} (${(error as Error).message})`,
+      );
     }
     const publicKey = createPublicKey(privateKey);
     if (this.config.publicKeyPath) {
@@ -286,19 +308,26 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
       try {
         given = createPublicKey(readFileSync(this.config.publicKeyPath));
       } catch (error) {
-        throw new MisconfiguredError(`PUBLIC_KEY_PATH: cannot read a PEM public key (${(error as Error).message})`);
+        throw new MisconfiguredError(
+          `PUBLIC_KEY_PATH: cannot read a PEM public key (${(error as Error).message})`,
+        );
       }
       if (jwkThumbprint(given) !== jwkThumbprint(publicKey)) {
         throw new MisconfiguredError('PUBLIC_KEY_PATH does not match the key in PRIVATE_KEY_PATH');
       }
     }
     if (!keyFitsAlgorithm(publicKey, this.config.algorithm)) {
-      throw new MisconfiguredError(`PRIVATE_KEY_PATH holds a key that cannot sign ${this.config.algorithm}`);
+      throw new MisconfiguredError(
+        `PRIVATE_KEY_PATH holds a key that cannot sign ${this.config.algorithm}`,
+      );
     }
     return { kid: jwkThumbprint(publicKey), privateKey, publicKey };
   }
 
-  private async rotateLocked(manager: EntityManager, mode: RotationMode): Promise<SigningKeyEntity> {
+  private async rotateLocked(
+    manager: EntityManager,
+    mode: RotationMode,
+  ): Promise<SigningKeyEntity> {
     const algorithm = this.config.algorithm as AsymmetricAlgorithm;
     const { privateKey, publicKey } = generateSigningKeyPair(algorithm);
     const kid = jwkThumbprint(publicKey);
@@ -324,7 +353,12 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     }
   }
 
-  private newRow(kid: string, privateKey: import('node:crypto').KeyObject, publicKey: import('node:crypto').KeyObject, imported: boolean): SigningKeyEntity {
+  private newRow(
+    kid: string,
+    privateKey: import('node:crypto').KeyObject,
+    publicKey: import('node:crypto').KeyObject,
+    imported: boolean,
+  ): SigningKeyEntity {
     const now = new Date();
     return Object.assign(new SigningKeyEntity(), {
       kid,
@@ -343,10 +377,15 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
 
   private symmetricRing(): KeyRing {
     const secret = this.config.secretKey;
-    if (!secret || secret.length < 32) throw new MisconfiguredError('Authentication system misconfigured');
+    if (!secret || secret.length < 32)
+      throw new MisconfiguredError('Authentication system misconfigured');
     const key = createSecretKey(Buffer.from(secret, 'utf8'));
     const kid = 'hs256-' + createHash('sha256').update(secret).digest('base64url').slice(0, 16);
-    return new KeyRing({ kid, algorithm: 'HS256', key, privateKey: key }, [{ kid, algorithm: 'HS256', key }], []);
+    return new KeyRing(
+      { kid, algorithm: 'HS256', key, privateKey: key },
+      [{ kid, algorithm: 'HS256', key }],
+      [],
+    );
   }
 
   private requireKek(): Buffer {
@@ -356,7 +395,9 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
 
   private assertAsymmetric(): void {
     if (this.symmetric) {
-      throw new ValidationFailedError('Key rotation is not available with JWT_ALGORITHM=HS256 (a shared secret)');
+      throw new ValidationFailedError(
+        'Key rotation is not available with JWT_ALGORITHM=HS256 (a shared secret)',
+      );
     }
   }
 }

@@ -22,7 +22,8 @@ export interface TestApp {
 
 function adminUrl(): string {
   const url = process.env.TEST_ADMIN_DATABASE_URL;
-  if (!url) throw new Error('TEST_ADMIN_DATABASE_URL is unset: run the tests through jest.config.js');
+  if (!url)
+    throw new Error('TEST_ADMIN_DATABASE_URL is unset: run the tests through jest.config.js');
   return url;
 }
 
@@ -103,7 +104,8 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     async close(closeOptions = {}) {
       await app.close();
       if (!closeOptions.keepDatabase && !options.database) await dropDatabase(database);
-      if (!options.dataDir && !closeOptions.keepDatabase) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir && !closeOptions.keepDatabase)
+        rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -21,18 +21,25 @@ export const CLIENTS = {
 
 export function clientsJson(clients: TestClient[] = Object.values(CLIENTS)): string {
   return JSON.stringify(
-    Object.fromEntries(clients.map((c) => [c.id, { secret: c.secret, roles: c.roles, scopes: c.scopes }])),
+    Object.fromEntries(
+      clients.map((c) => [c.id, { secret: c.secret, roles: c.roles, scopes: c.scopes }]),
+    ),
   );
 }
 
 /** Client-credentials token over real HTTP. */
-export async function tokenFor(baseUrl: string, client: TestClient, scope?: string): Promise<string> {
+export async function tokenFor(
+  baseUrl: string,
+  client: TestClient,
+  scope?: string,
+): Promise<string> {
   const response = await request(baseUrl)
     .post('/oauth/token')
     .auth(client.id, client.secret)
     .type('form')
     .send({ grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
-  if (response.status !== 200) throw new Error(`token request failed: ${response.status} ${response.text}`);
+  if (response.status !== 200)
+    throw new Error(`token request failed: ${response.status} ${response.text}`);
   return response.body.access_token as string;
 }
 

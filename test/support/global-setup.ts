@@ -11,7 +11,11 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEST_ADMIN_DATABASE_URL = process.env.DATABASE_URL;
     return;
   }
-  const embedded = await startEmbeddedPostgres(join(__dirname, '..', '..', '.data', 'test'), 'postgres');
+  const embedded = await startEmbeddedPostgres(
+    join(__dirname, '..', '..', '.data', 'test'),
+    'postgres',
+  );
   process.env.TEST_ADMIN_DATABASE_URL = embedded.url;
-  (globalThis as { __TESSERA_EMBEDDED__?: { stop(): Promise<void> } }).__TESSERA_EMBEDDED__ = embedded;
+  (globalThis as { __TESSERA_EMBEDDED__?: { stop(): Promise<void> } }).__TESSERA_EMBEDDED__ =
+    embedded;
 }

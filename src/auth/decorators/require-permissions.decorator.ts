@@ -13,7 +13,9 @@ export function RequirePermissions(...permissions: string[]) {
   return applyDecorators(
     PermissionsMeta(permissions),
     ApiBearerAuth('bearer'),
-    ApiUnauthorizedResponse({ description: 'Not authenticated, or the token is invalid, expired or revoked' }),
+    ApiUnauthorizedResponse({
+      description: 'Not authenticated, or the token is invalid, expired or revoked',
+    }),
     ...(permissions.length
       ? [ApiForbiddenResponse({ description: `Needs permission: ${permissions.join(', ')}` })]
       : []),

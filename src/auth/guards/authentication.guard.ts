@@ -1,7 +1,11 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { JsonWebTokenError, NotBeforeError, TokenExpiredError as JwtExpiredError } from 'jsonwebtoken';
+import {
+  JsonWebTokenError,
+  NotBeforeError,
+  TokenExpiredError as JwtExpiredError,
+} from 'jsonwebtoken';
 import {
   DomainError,
   InvalidTokenError,
@@ -22,7 +26,10 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
   }
 
   override canActivate(context: ExecutionContext) {
-    const isPublic = this.reflector.getAllAndOverride(IsPublic, [context.getHandler(), context.getClass()]);
+    const isPublic = this.reflector.getAllAndOverride(IsPublic, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (isPublic) return true;
     return super.canActivate(context);
   }
@@ -39,6 +46,7 @@ function toAuthError(reason: unknown): DomainError {
   if (reason instanceof JwtExpiredError) return new TokenExpiredError();
   if (reason instanceof NotBeforeError) return new InvalidTokenError('not yet valid');
   if (reason instanceof JsonWebTokenError) return new InvalidTokenError(reason.message);
-  if (reason instanceof Error && reason.message === 'No auth token') return new NotAuthenticatedError();
+  if (reason instanceof Error && reason.message === 'No auth token')
+    return new NotAuthenticatedError();
   return new InvalidTokenError(reason instanceof Error ? reason.message : 'unknown');
 }

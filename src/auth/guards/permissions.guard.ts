@@ -21,10 +21,12 @@ export class PermissionsGuard implements CanActivate {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride(IsPublic, targets)) return true;
     const required = this.reflector.getAllAndOverride(PermissionsMeta, targets);
-    if (required === undefined) throw new InsufficientPermissionsError(['(route declares no permission)']);
+    if (required === undefined)
+      throw new InsufficientPermissionsError(['(route declares no permission)']);
     const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().user;
     if (!principal) throw new NotAuthenticatedError();
-    if (!this.rbac.allows(principal.roles, required)) throw new InsufficientPermissionsError(required);
+    if (!this.rbac.allows(principal.roles, required))
+      throw new InsufficientPermissionsError(required);
     return true;
   }
 }

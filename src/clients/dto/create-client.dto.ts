@@ -1,12 +1,23 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+} from 'class-validator';
 import { SUPPORTED_CLIENT_GRANTS } from '../clients.service';
 
 export class CreateClientDto {
   @ApiPropertyOptional({ example: 'inference-gateway', description: 'Generated when omitted' })
   @IsOptional()
   @IsString()
-  @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'id must be 1-128 characters of A-Z a-z 0-9 . _ : -' })
+  @Matches(/^[A-Za-z0-9._:-]{1,128}$/, {
+    message: 'id must be 1-128 characters of A-Z a-z 0-9 . _ : -',
+  })
   id?: string;
 
   @ApiPropertyOptional()
@@ -26,7 +37,10 @@ export class CreateClientDto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
-  @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { each: true, message: 'each scope must be a RFC 6749 scope token' })
+  @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, {
+    each: true,
+    message: 'each scope must be a RFC 6749 scope token',
+  })
   scopes?: string[];
 
   @ApiPropertyOptional({ type: [String], example: ['client_credentials'] })
@@ -52,7 +66,10 @@ export class UpdateClientDto {
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
   @IsArray()
-  @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { each: true, message: 'each scope must be a RFC 6749 scope token' })
+  @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, {
+    each: true,
+    message: 'each scope must be a RFC 6749 scope token',
+  })
   scopes?: string[];
 
   @ApiPropertyOptional({ type: [String] })

@@ -87,7 +87,9 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
   if (doc.errors.length) {
     const error = doc.errors[0];
     const line = error.pos ? lineCounter.linePos(error.pos[0]).line : undefined;
-    throw new PolicyError(`${source}${line ? `:${line}` : ''}: invalid YAML (${error.message.split('\n')[0]})`);
+    throw new PolicyError(
+      `${source}${line ? `:${line}` : ''}: invalid YAML (${error.message.split('\n')[0]})`,
+    );
   }
   const fail = (path: Path, problem: string): never => {
     const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
@@ -97,11 +99,23 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
 
   const root = doc.toJS() as unknown;
   if (root === null || root === undefined) return { ...DEFAULT_POLICY, source };
-  if (!isObject(root) || !isObject(root.auth)) return fail(['auth'], 'the file must have a top-level "auth" mapping');
+  if (!isObject(root) || !isObject(root.auth))
+    return fail(['auth'], 'the file must have a top-level "auth" mapping');
   const auth = root.auth;
-  const known = ['modes', 'mode', 'jwt', 'api_keys', 'roles', 'rate_limits', 'rate_limit_backend', 'default_role', 'trusted_issuers'];
+  const known = [
+    'modes',
+    'mode',
+    'jwt',
+    'api_keys',
+    'roles',
+    'rate_limits',
+    'rate_limit_backend',
+    'default_role',
+    'trusted_issuers',
+  ];
   for (const key of Object.keys(auth)) {
-    if (!known.includes(key)) fail(['auth', key], `unknown key (expected one of ${known.join(', ')})`);
+    if (!known.includes(key))
+      fail(['auth', key], `unknown key (expected one of ${known.join(', ')})`);
   }
 
   const strings = (value: unknown, path: Path): string[] => {
@@ -118,17 +132,20 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
     const raw = auth.modes ?? [auth.mode];
     modes = strings(raw, ['auth', key]) as AuthMode[];
     for (const [i, mode] of modes.entries()) {
-      if (!['jwt', 'api_key', 'none'].includes(mode)) fail(['auth', key, i], `unknown mode "${mode}" (jwt, api_key or none)`);
+      if (!['jwt', 'api_key', 'none'].includes(mode))
+        fail(['auth', key, i], `unknown mode "${mode}" (jwt, api_key or none)`);
     }
     if (modes.length === 0) fail(['auth', key], 'must name at least one mode');
-    if (modes.includes('none') && production) fail(['auth', key], 'mode "none" is refused when NODE_ENV=production');
+    if (modes.includes('none') && production)
+      fail(['auth', key], 'mode "none" is refused when NODE_ENV=production');
   }
 
   const jwt = { ...DEFAULT_POLICY.jwt };
   if (auth.jwt !== undefined) {
     if (!isObject(auth.jwt)) fail(['auth', 'jwt'], 'must be a mapping');
     const j = auth.jwt as Record<string, unknown>;
-    if (j.leeway_seconds !== undefined) jwt.leewaySeconds = nonNegativeInt(j.leeway_seconds, ['auth', 'jwt', 'leeway_seconds'], fail);
+    if (j.leeway_seconds !== undefined)
+      jwt.leewaySeconds = nonNegativeInt(j.leeway_seconds, ['auth', 'jwt', 'leeway_seconds'], fail);
   }
 
   const apiKeys = { ...DEFAULT_POLICY.apiKeys };
@@ -136,25 +153,39 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
     if (!isObject(auth.api_keys)) fail(['auth', 'api_keys'], 'must be a mapping');
     const a = auth.api_keys as Record<string, unknown>;
     if (a.header !== undefined) {
-      if (typeof a.header !== 'string' || !/^[A-Za-z0-9-]+$/.test(a.header)) fail(['auth', 'api_keys', 'header'], 'must be an HTTP header name');
+      if (typeof a.header !== 'string' || !/^[A-Za-z0-9-]+$/.test(a.header))
+        fail(['auth', 'api_keys', 'header'], 'must be an HTTP header name');
       apiKeys.header = a.header as string;
     }
     const prefix = a.env_prefix ?? a.prefix;
     if (prefix !== undefined) {
-      if (typeof prefix !== 'string' || !/^[A-Z0-9_]+$/.test(prefix)) fail(['auth', 'api_keys', 'env_prefix'], 'must be an environment variable prefix such as AGENT_KEY_');
+      if (typeof prefix !== 'string' || !/^[A-Z0-9_]+$/.test(prefix))
+        fail(
+          ['auth', 'api_keys', 'env_prefix'],
+          'must be an environment variable prefix such as AGENT_KEY_',
+        );
       apiKeys.envPrefix = prefix as string;
     }
-    if (a.env_roles !== undefined) apiKeys.envRoles = strings(a.env_roles, ['auth', 'api_keys', 'env_roles']);
+    if (a.env_roles !== undefined)
+      apiKeys.envRoles = strings(a.env_roles, ['auth', 'api_keys', 'env_roles']);
   }
 
   let roles = DEFAULT_POLICY.roles;
   if (auth.roles !== undefined) {
-    if (!Array.isArray(auth.roles)) fail(['auth', 'roles'], 'must be a list of {name, permissions}');
+    if (!Array.isArray(auth.roles))
+      fail(['auth', 'roles'], 'must be a list of {name, permissions}');
     roles = (auth.roles as unknown[]).map((role, i) => {
-      if (!isObject(role) || typeof role.name !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(role.name)) {
+      if (
+        !isObject(role) ||
+        typeof role.name !== 'string' ||
+        !/^[A-Za-z0-9_.:-]+$/.test(role.name)
+      ) {
         return fail(['auth', 'roles', i], 'each role needs a "name" (letters, digits, _ . : -)');
       }
-      return { name: role.name, permissions: strings(role.permissions ?? [], ['auth', 'roles', i, 'permissions']) };
+      return {
+        name: role.name,
+        permissions: strings(role.permissions ?? [], ['auth', 'roles', i, 'permissions']),
+      };
     });
     const seen = new Set<string>();
     roles.forEach((r, i) => {
@@ -169,11 +200,20 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
 
   const rateLimits: Record<string, RateLimit> = {};
   if (auth.rate_limits !== undefined) {
-    if (!isObject(auth.rate_limits)) fail(['auth', 'rate_limits'], 'must map role names (or "default") to limits like "100/minute"');
+    if (!isObject(auth.rate_limits))
+      fail(
+        ['auth', 'rate_limits'],
+        'must map role names (or "default") to limits like "100/minute"',
+      );
     for (const [role, value] of Object.entries(auth.rate_limits as Record<string, unknown>)) {
-      if (role !== 'default' && !roleNames.has(role)) fail(['auth', 'rate_limits', role], `unknown role "${role}"`);
+      if (role !== 'default' && !roleNames.has(role))
+        fail(['auth', 'rate_limits', role], `unknown role "${role}"`);
       const parsed = typeof value === 'string' ? parseRateLimit(value) : undefined;
-      if (!parsed) fail(['auth', 'rate_limits', role], 'must look like "100/minute" (second, minute, hour or day)');
+      if (!parsed)
+        fail(
+          ['auth', 'rate_limits', role],
+          'must look like "100/minute" (second, minute, hour or day)',
+        );
       rateLimits[role] = parsed as RateLimit;
     }
   }
@@ -188,7 +228,8 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
 
   let defaultRole = DEFAULT_POLICY.defaultRole;
   if (auth.default_role !== undefined) {
-    if (typeof auth.default_role !== 'string') fail(['auth', 'default_role'], 'must be a role name');
+    if (typeof auth.default_role !== 'string')
+      fail(['auth', 'default_role'], 'must be a role name');
     defaultRole = auth.default_role as string;
   }
   if (!roleNames.has(defaultRole)) fail(['auth', 'default_role'], `unknown role "${defaultRole}"`);
@@ -199,27 +240,47 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
     (auth.trusted_issuers as unknown[]).forEach((entry, i) => {
       const path: Path = ['auth', 'trusted_issuers', i];
       if (!isObject(entry)) return fail(path, 'must be a mapping');
-      if (typeof entry.issuer !== 'string' || !isUrl(entry.issuer)) fail([...path, 'issuer'], 'must be the issuer URL');
-      if (entry.jwks_url !== undefined && (typeof entry.jwks_url !== 'string' || !isUrl(entry.jwks_url))) {
+      if (typeof entry.issuer !== 'string' || !isUrl(entry.issuer))
+        fail([...path, 'issuer'], 'must be the issuer URL');
+      if (
+        entry.jwks_url !== undefined &&
+        (typeof entry.jwks_url !== 'string' || !isUrl(entry.jwks_url))
+      ) {
         fail([...path, 'jwks_url'], 'must be a URL');
       }
-      const discovery = entry.discovery === undefined ? entry.jwks_url === undefined : entry.discovery === true;
-      if (entry.jwks_url === undefined && !discovery) fail([...path], 'needs jwks_url or discovery: true');
+      const discovery =
+        entry.discovery === undefined ? entry.jwks_url === undefined : entry.discovery === true;
+      if (entry.jwks_url === undefined && !discovery)
+        fail([...path], 'needs jwks_url or discovery: true');
       const audience =
         entry.audience === undefined
-          ? fail([...path, 'audience'], 'is required (a token for another API must not be accepted)')
+          ? fail(
+              [...path, 'audience'],
+              'is required (a token for another API must not be accepted)',
+            )
           : typeof entry.audience === 'string'
             ? [entry.audience]
             : strings(entry.audience, [...path, 'audience']);
-      const algorithms = entry.algorithms === undefined ? ['RS256'] : strings(entry.algorithms, [...path, 'algorithms']);
+      const algorithms =
+        entry.algorithms === undefined
+          ? ['RS256']
+          : strings(entry.algorithms, [...path, 'algorithms']);
       algorithms.forEach((alg, j) => {
-        if (!/^(RS|PS|ES)(256|384|512)$|^EdDSA$/.test(alg)) fail([...path, 'algorithms', j], `algorithm "${alg}" is not allowed (asymmetric only)`);
+        if (!/^(RS|PS|ES)(256|384|512)$|^EdDSA$/.test(alg))
+          fail([...path, 'algorithms', j], `algorithm "${alg}" is not allowed (asymmetric only)`);
       });
-      const claims: Record<string, string> = { user_id: 'sub', email: 'email', name: 'name', roles: 'roles' };
+      const claims: Record<string, string> = {
+        user_id: 'sub',
+        email: 'email',
+        name: 'name',
+        roles: 'roles',
+      };
       if (entry.claims !== undefined) {
-        if (!isObject(entry.claims)) fail([...path, 'claims'], 'must map principal fields to claim paths');
+        if (!isObject(entry.claims))
+          fail([...path, 'claims'], 'must map principal fields to claim paths');
         for (const [field, claim] of Object.entries(entry.claims as Record<string, unknown>)) {
-          if (typeof claim !== 'string' || claim === '') fail([...path, 'claims', field], 'must be a claim path such as oid or org.tenant_id');
+          if (typeof claim !== 'string' || claim === '')
+            fail([...path, 'claims', field], 'must be a claim path such as oid or org.tenant_id');
           claims[field] = claim as string;
         }
       }
@@ -229,13 +290,26 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
         discovery,
         audience,
         algorithms,
-        leewaySeconds: entry.leeway_seconds === undefined ? 0 : nonNegativeInt(entry.leeway_seconds, [...path, 'leeway_seconds'], fail),
+        leewaySeconds:
+          entry.leeway_seconds === undefined
+            ? 0
+            : nonNegativeInt(entry.leeway_seconds, [...path, 'leeway_seconds'], fail),
         claims,
       });
     });
   }
 
-  return { modes, jwt, apiKeys, roles, rateLimits, rateLimitBackend, defaultRole, trustedIssuers, source };
+  return {
+    modes,
+    jwt,
+    apiKeys,
+    roles,
+    rateLimits,
+    rateLimitBackend,
+    defaultRole,
+    trustedIssuers,
+    source,
+  };
 }
 
 /** Reads the policy file; a missing file at the default path means the built-in defaults. */
@@ -244,7 +318,8 @@ export function loadAuthPolicy(file: string, production: boolean, required: bool
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !required) return { ...DEFAULT_POLICY, source: '(built-in defaults)' };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !required)
+      return { ...DEFAULT_POLICY, source: '(built-in defaults)' };
     throw new PolicyError(`AUTH_POLICY_FILE: cannot read ${file} (${(error as Error).message})`);
   }
   return parseAuthPolicy(text, file, production);
@@ -263,7 +338,11 @@ function isUrl(value: string): boolean {
   }
 }
 
-function nonNegativeInt(value: unknown, path: Path, fail: (path: Path, problem: string) => never): number {
+function nonNegativeInt(
+  value: unknown,
+  path: Path,
+  fail: (path: Path, problem: string) => never,
+): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 3600) {
     return fail(path, 'must be a whole number of seconds from 0 to 3600');
   }
