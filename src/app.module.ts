@@ -12,6 +12,7 @@ import { InferenceModule } from './inference/inference.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { RbacModule } from './rbac/rbac.module';
+import { RevocationModule } from './revocation/revocation.module';
 
 @Module({
   imports: [
@@ -32,6 +33,7 @@ import { RbacModule } from './rbac/rbac.module';
     RbacModule,
     MetricsModule,
     KeysModule,
+    RevocationModule,
     ClientsModule,
     AuthModule,
     InferenceModule,

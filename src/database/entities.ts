@@ -1,5 +1,6 @@
 import { ClientEntity } from '../clients/client.entity';
 import { SigningKeyEntity } from '../keys/signing-key.entity';
+import { RefreshTokenEntity } from '../revocation/refresh-token.entity';
 
 /** Every entity, for the one DataSource options object that Nest and the TypeORM CLI share. */
-export const ENTITIES = [SigningKeyEntity, ClientEntity];
+export const ENTITIES = [SigningKeyEntity, ClientEntity, RefreshTokenEntity];

@@ -1,0 +1,122 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { OAuthError } from '../common/errors';
+import { jwtConfig } from '../config/configuration';
+import { RefreshTokenEntity } from './refresh-token.entity';
+
+export interface RefreshGrant {
+  subject: string;
+  clientId?: string;
+  scopes: string[];
+  roles: string[];
+  claims?: Record<string, unknown>;
+}
+
+export interface RotatedRefresh extends RefreshGrant {
+  refreshToken: string;
+  familyId: string;
+}
+
+const PREFIX = 'rt_';
+
+function digest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Refresh tokens with rotation: each use consumes the presented token and returns a new one of
+ * the same family; presenting a consumed (or revoked) token revokes the whole family and fails
+ * with `invalid_grant`, so a stolen refresh token is good for at most one use.
+ */
+@Injectable()
+export class RefreshTokensService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(jwtConfig.KEY) private readonly config: ConfigType<typeof jwtConfig>,
+  ) {}
+
+  /** Starts a new family and returns its first refresh token (shown once, stored as a digest). */
+  async issue(grant: RefreshGrant): Promise<{ refreshToken: string; familyId: string }> {
+    const familyId = randomUUID();
+    const refreshToken = await this.insert(
+      this.dataSource.getRepository(RefreshTokenEntity),
+      grant,
+      familyId,
+    );
+    return { refreshToken, familyId };
+  }
+
+  /**
+   * Consumes `token` and returns the grant it carries with a new refresh token. `clientId`, when
+   * given, must be the client the token was issued to (RFC 6749 §6).
+   */
+  async rotate(token: string, clientId?: string): Promise<RotatedRefresh> {
+    if (!token.startsWith(PREFIX) || token.length > 200)
+      throw new OAuthError('invalid_grant', 'Invalid refresh token');
+    const outcome = await this.dataSource.transaction(
+      async (manager): Promise<{ error: string; rotated?: RotatedRefresh }> => {
+        const repo = manager.getRepository(RefreshTokenEntity);
+        const row = await repo.findOne({
+          where: { digest: digest(token) },
+          lock: { mode: 'pessimistic_write' },
+        });
+        if (!row) return { error: 'Invalid refresh token' };
+        if (clientId !== undefined && row.clientId !== null && row.clientId !== clientId) {
+          return { error: 'Refresh token was issued to another client' };
+        }
+        if (row.consumedAt || row.revokedAt) {
+          await repo.update({ familyId: row.familyId }, { revokedAt: new Date() });
+          return { error: 'Refresh token was already used; its whole family is revoked' };
+        }
+        if (row.expiresAt.getTime() <= Date.now()) return { error: 'Refresh token has expired' };
+        row.consumedAt = new Date();
+        await repo.save(row);
+        const grant: RefreshGrant = {
+          subject: row.subject,
+          clientId: row.clientId ?? undefined,
+          scopes: row.scopes,
+          roles: row.roles,
+          claims: row.claims,
+        };
+        const refreshToken = await this.insert(repo, grant, row.familyId);
+        return { rotated: { ...grant, refreshToken, familyId: row.familyId }, error: '' };
+      },
+    );
+    if (outcome.rotated === undefined) throw new OAuthError('invalid_grant', outcome.error);
+    return outcome.rotated;
+  }
+
+  /** Revokes every refresh token of a subject (e.g. when all its tokens are revoked). */
+  async revokeSubject(subject: string): Promise<number> {
+    const result = await this.dataSource
+      .getRepository(RefreshTokenEntity)
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()' })
+      .where('subject = :subject AND revoked_at IS NULL', { subject })
+      .execute();
+    return result.affected ?? 0;
+  }
+
+  private async insert(
+    repo: ReturnType<DataSource['getRepository']>,
+    grant: RefreshGrant,
+    familyId: string,
+  ): Promise<string> {
+    const refreshToken = PREFIX + randomBytes(32).toString('base64url');
+    await repo.insert({
+      digest: digest(refreshToken),
+      familyId,
+      subject: grant.subject,
+      clientId: grant.clientId ?? null,
+      scopes: grant.scopes,
+      roles: grant.roles,
+      claims: grant.claims ?? {},
+      expiresAt: new Date(Date.now() + this.config.refreshTokenTtl * 1000),
+    });
+    return refreshToken;
+  }
+}
