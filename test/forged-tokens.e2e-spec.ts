@@ -4,7 +4,8 @@ import { KeysService } from '../src/keys/keys.service';
 import { bearer, CLIENTS, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
-const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 /**
  * Forged, malformed and mis-addressed tokens: each is a 401 with the SPEC's detail, never a 5xx.
@@ -36,9 +37,17 @@ describe('token verification rejects forged and malformed tokens', () => {
     // An override of `undefined` removes the claim.
     return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined));
   };
-  const signed = (payload: object, header: Record<string, unknown> = {}, key: KeyObject = privateKey) =>
-    sign(payload, key, { algorithm: 'RS256', header: { alg: 'RS256', typ: 'at+jwt', kid, ...header } as never });
-  const call = (token: string) => sut.http().post('/v1/infer').set(bearer(token)).send({ prompt: 'hi' });
+  const signed = (
+    payload: object,
+    header: Record<string, unknown> = {},
+    key: KeyObject = privateKey,
+  ) =>
+    sign(payload, key, {
+      algorithm: 'RS256',
+      header: { alg: 'RS256', typ: 'at+jwt', kid, ...header } as never,
+    });
+  const call = (token: string) =>
+    sut.http().post('/v1/infer').set(bearer(token)).send({ prompt: 'hi' });
 
   beforeAll(async () => {
     sut = await startTestApp();
@@ -87,10 +96,7 @@ describe('token verification rejects forged and malformed tokens', () => {
     ['typ JWT instead of at+jwt', () => signed(claims(), { typ: 'JWT' })],
     ['a parent token', () => signed(claims({ token_type: 'parent' }))],
     ['a refresh token type', () => signed(claims({ token_type: 'refresh' }))],
-    [
-      'alg none',
-      () => `${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims())}.`,
-    ],
+    ['alg none', () => `${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims())}.`],
     [
       'alg none with a signature',
       () => `${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims())}.${b64('sig')}`,
@@ -119,22 +125,36 @@ describe('token verification rejects forged and malformed tokens', () => {
       'a key embedded in the header (jwk) signing the token',
       () => {
         const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
-        return signed(claims(), { jwk: attacker.publicKey.export({ format: 'jwk' }), kid: undefined }, attacker.privateKey);
+        return signed(
+          claims(),
+          { jwk: attacker.publicKey.export({ format: 'jwk' }), kid: undefined },
+          attacker.privateKey,
+        );
       },
     ],
     [
       'a jku pointing elsewhere',
       () => {
         const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
-        return signed(claims(), { jku: 'http://127.0.0.1:1/jwks.json', kid: 'attacker' }, attacker.privateKey);
+        return signed(
+          claims(),
+          { jku: 'http://127.0.0.1:1/jwks.json', kid: 'attacker' },
+          attacker.privateKey,
+        );
       },
     ],
-    ['RS256 header on an ES256-shaped signature', () => signed(claims()).replace(/\.[^.]+$/, '.' + b64('x'.repeat(64)))],
+    [
+      'RS256 header on an ES256-shaped signature',
+      () => signed(claims()).replace(/\.[^.]+$/, '.' + b64('x'.repeat(64))),
+    ],
     ['garbage', () => 'not-a-jwt'],
     ['two segments', () => 'abc.def'],
     ['a header that is not JSON', () => `${b64('{{{')}.${b64(claims())}.c2ln`],
     ['a header that is JSON but not an object', () => `${b64('[1,2]')}.${b64(claims())}.c2ln`],
-    ['a payload that is not JSON', () => `${b64({ alg: 'RS256', typ: 'at+jwt', kid })}.${b64('nope')}.c2ln`],
+    [
+      'a payload that is not JSON',
+      () => `${b64({ alg: 'RS256', typ: 'at+jwt', kid })}.${b64('nope')}.c2ln`,
+    ],
     ['a very long kid', () => signed(claims(), { kid: 'k'.repeat(5000) })],
     ['an empty signature', () => signed(claims()).replace(/\.[^.]+$/, '.')],
   ];
@@ -143,14 +163,21 @@ describe('token verification rejects forged and malformed tokens', () => {
     const response = await call(make());
     expect(response.status).toBe(401);
     expect(response.headers['content-type']).toContain('application/problem+json');
-    expect(response.body).toMatchObject({ detail: 'Invalid authentication credentials', code: 'invalid_token' });
+    expect(response.body).toMatchObject({
+      detail: 'Invalid authentication credentials',
+      code: 'invalid_token',
+    });
     expect(response.headers['www-authenticate']).toContain('error="invalid_token"');
   });
 
   it.each(['Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'bearer', 'Token abc'])(
     'answers the Authorization header %p with a 401, never a 5xx',
     async (header) => {
-      const response = await sut.http().post('/v1/infer').set('Authorization', header).send({ prompt: 'hi' });
+      const response = await sut
+        .http()
+        .post('/v1/infer')
+        .set('Authorization', header)
+        .send({ prompt: 'hi' });
       expect(response.status).toBe(401);
     },
   );

@@ -24,7 +24,11 @@ describe('token endpoint', () => {
       .send({ grant_type: 'client_credentials' });
     expect(response.status).toBe(200);
     expect(response.headers['cache-control']).toBe('no-store');
-    expect(response.body).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'model:invoke sync:write' });
+    expect(response.body).toMatchObject({
+      token_type: 'Bearer',
+      expires_in: 900,
+      scope: 'model:invoke sync:write',
+    });
     const decoded = decode(response.body.access_token, { complete: true });
     expect(decoded?.header).toMatchObject({ alg: 'RS256', typ: 'at+jwt' });
     expect(typeof decoded?.header.kid).toBe('string');
@@ -63,7 +67,13 @@ describe('token endpoint', () => {
 
   it('decodes form-urlencoded Basic credentials (RFC 6749 §2.3.1)', async () => {
     const response = await token()
-      .set('Authorization', 'Basic ' + Buffer.from(`${encodeURIComponent(CLIENTS.operator.id)}:${encodeURIComponent(CLIENTS.operator.secret)}`).toString('base64'))
+      .set(
+        'Authorization',
+        'Basic ' +
+          Buffer.from(
+            `${encodeURIComponent(CLIENTS.operator.id)}:${encodeURIComponent(CLIENTS.operator.secret)}`,
+          ).toString('base64'),
+      )
       .type('form')
       .send({ grant_type: 'client_credentials' });
     expect(response.status).toBe(200);
@@ -92,10 +102,16 @@ describe('token endpoint', () => {
     ['a wrong secret', CLIENTS.operator.id, 'wrong-secret'],
     ['an unknown client', 'nobody', 'whatever'],
   ])('answers invalid_client with 401 and a Basic challenge for %s', async (_name, id, secret) => {
-    const response = await token().auth(id, secret).type('form').send({ grant_type: 'client_credentials' });
+    const response = await token()
+      .auth(id, secret)
+      .type('form')
+      .send({ grant_type: 'client_credentials' });
     expect(response.status).toBe(401);
     expect(response.headers['www-authenticate']).toMatch(/^Basic/);
-    expect(response.body).toEqual({ error: 'invalid_client', error_description: 'Client authentication failed' });
+    expect(response.body).toEqual({
+      error: 'invalid_client',
+      error_description: 'Client authentication failed',
+    });
   });
 
   it('answers invalid_client when no client authentication is given', async () => {
@@ -108,13 +124,20 @@ describe('token endpoint', () => {
     const response = await token()
       .auth(CLIENTS.operator.id, CLIENTS.operator.secret)
       .type('form')
-      .send({ grant_type: 'client_credentials', client_id: CLIENTS.operator.id, client_secret: CLIENTS.operator.secret });
+      .send({
+        grant_type: 'client_credentials',
+        client_id: CLIENTS.operator.id,
+        client_secret: CLIENTS.operator.secret,
+      });
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('invalid_request');
   });
 
   it('answers invalid_request without grant_type and unsupported_grant_type for an unknown one', async () => {
-    const missing = await token().auth(CLIENTS.operator.id, CLIENTS.operator.secret).type('form').send({});
+    const missing = await token()
+      .auth(CLIENTS.operator.id, CLIENTS.operator.secret)
+      .type('form')
+      .send({});
     expect(missing.status).toBe(400);
     expect(missing.body.error).toBe('invalid_request');
     const unknown = await token()
@@ -132,10 +155,11 @@ describe('token endpoint', () => {
   });
 
   it('serves the prototype’s JSON /token endpoint', async () => {
-    const ok = await sut
-      .http()
-      .post('/token')
-      .send({ client_id: CLIENTS.operator.id, client_secret: CLIENTS.operator.secret, scope: 'model:invoke' });
+    const ok = await sut.http().post('/token').send({
+      client_id: CLIENTS.operator.id,
+      client_secret: CLIENTS.operator.secret,
+      scope: 'model:invoke',
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ token_type: 'Bearer', scope: 'model:invoke' });
     const bad = await sut.http().post('/token').send({ client_id: CLIENTS.operator.id });
@@ -144,20 +168,38 @@ describe('token endpoint', () => {
   });
 
   it('lets an admin create a client whose secret is shown once and works at once', async () => {
-    const admin = await token().auth(CLIENTS.admin.id, CLIENTS.admin.secret).type('form').send({ grant_type: 'client_credentials' });
+    const admin = await token()
+      .auth(CLIENTS.admin.id, CLIENTS.admin.secret)
+      .type('form')
+      .send({ grant_type: 'client_credentials' });
     const auth = { Authorization: `Bearer ${admin.body.access_token}` };
-    const created = await sut.http().post('/admin/clients').set(auth).send({ id: 'svc-new', scopes: ['model:invoke'] });
+    const created = await sut
+      .http()
+      .post('/admin/clients')
+      .set(auth)
+      .send({ id: 'svc-new', scopes: ['model:invoke'] });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: 'svc-new', roles: ['operator'], scopes: ['model:invoke'] });
+    expect(created.body).toMatchObject({
+      id: 'svc-new',
+      roles: ['operator'],
+      scopes: ['model:invoke'],
+    });
     const secret = created.body.client_secret as string;
     expect(secret.length).toBeGreaterThanOrEqual(43);
     const listed = await sut.http().get('/admin/clients').set(auth);
     expect(JSON.stringify(listed.body)).not.toContain(secret);
-    const issued = await token().auth('svc-new', secret).type('form').send({ grant_type: 'client_credentials' });
+    const issued = await token()
+      .auth('svc-new', secret)
+      .type('form')
+      .send({ grant_type: 'client_credentials' });
     expect(issued.status).toBe(200);
     const duplicate = await sut.http().post('/admin/clients').set(auth).send({ id: 'svc-new' });
     expect(duplicate.status).toBe(409);
-    const badRole = await sut.http().post('/admin/clients').set(auth).send({ roles: ['emperor'] });
+    const badRole = await sut
+      .http()
+      .post('/admin/clients')
+      .set(auth)
+      .send({ roles: ['emperor'] });
     expect(badRole.status).toBe(400);
     expect(badRole.body.detail).toContain('emperor');
   });

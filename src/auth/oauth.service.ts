@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { OAuthError } from '../common/errors';
 import { ClientsService, ClientView } from '../clients/clients.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from './token.service';
 
 export interface TokenResponse {
@@ -25,6 +26,7 @@ export class OAuthService {
   constructor(
     private readonly clients: ClientsService,
     private readonly tokens: TokenService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async authenticateClient(credentials: ClientCredentials): Promise<ClientView> {

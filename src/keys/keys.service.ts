@@ -200,11 +200,12 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     if (this.symmetric) return { retired: [] };
     const result = await this.dataSource.transaction(async (manager) => {
       await lock(manager);
-      const retiredRows: Array<{ kid: string }> = await manager.query(
+      // TypeORM answers an UPDATE … RETURNING on PostgreSQL with [rows, rowCount].
+      const [retiredRows] = (await manager.query(
         `UPDATE signing_keys SET status = 'retired', retired_at = $1
           WHERE status = 'retiring' AND retire_after <= $1 RETURNING kid`,
         [now],
-      );
+      )) as [Array<{ kid: string }>, number];
       const retired = retiredRows.map((r) => r.kid);
       if (retired.length) await notify(manager, retired.join(','));
       const active = await manager.getRepository(SigningKeyEntity).findOneBy({ status: 'active' });

@@ -87,22 +87,28 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
-  let app: NestFastifyApplication;
+  let app: NestFastifyApplication | undefined;
   try {
     app = await createApp({ logger: false });
     await app.listen({ port, host: '127.0.0.1' });
+  } catch (error) {
+    // A start that fails (the point of some tests) must not leak its database or connections.
+    await app?.close().catch(() => undefined);
+    if (!options.database) await dropDatabase(database);
+    throw error;
   } finally {
     process.env = saved;
   }
+  const started = app;
   return {
-    app,
+    app: started,
     url,
     databaseUrl,
     database,
     dataDir,
     http: () => request(url),
     async close(closeOptions = {}) {
-      await app.close();
+      await started.close();
       if (!closeOptions.keepDatabase && !options.database) await dropDatabase(database);
       if (!options.dataDir && !closeOptions.keepDatabase)
         rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,132 @@
+import { ConfigValidationError, parseClientsJson, validateEnv } from './env.validation';
+
+describe('validateEnv', () => {
+  it('applies the SPEC defaults to an empty environment', () => {
+    const sut = validateEnv({});
+    expect(sut).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      databaseUrl: undefined,
+      dataDir: './.data',
+      jwtIssuer: 'http://localhost:3000',
+      jwtAudience: 'tessera',
+      jwtAlgorithm: 'RS256',
+      accessTokenTtl: 900,
+      parentTokenTtl: 30 * 86400,
+      keyRotationInterval: 30 * 86400,
+      authPolicyFile: 'config/auth.yaml',
+      autoRenewThresholdSeconds: 120,
+      autoRenewWorkerInterval: 30,
+      bootstrapClients: [],
+    });
+  });
+
+  it.each([
+    [
+      { PORT: 'abc' },
+      'Invalid configuration: PORT must be a whole number from 0 to 65535 (got "abc")',
+    ],
+    [
+      { PORT: '70000' },
+      'Invalid configuration: PORT must be a whole number from 0 to 65535 (got "70000")',
+    ],
+    [
+      { ACCESS_TOKEN_TTL: 'soon' },
+      'Invalid configuration: ACCESS_TOKEN_TTL must be a duration such as 3600s, 30m, 24h, 7d or 4w (got "soon")',
+    ],
+    [
+      { JWT_ALGORITHM: 'none' },
+      'Invalid configuration: JWT_ALGORITHM must be one of RS256, PS256, ES256, HS256 (got "none")',
+    ],
+    [
+      { JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'short' },
+      'Invalid configuration: JWT_SECRET_KEY must be set and at least 32 characters long when JWT_ALGORITHM=HS256',
+    ],
+    [
+      { DATABASE_URL: 'mysql://x' },
+      'Invalid configuration: DATABASE_URL must use one of postgres, postgresql (got "mysql:")',
+    ],
+    [{ JWT_ISSUER: 'not a url' }, 'Invalid configuration: JWT_ISSUER must be a URL (http, https)'],
+    [
+      { NODE_ENV: 'production' },
+      'Invalid configuration: KEY_ENCRYPTION_KEY is required when NODE_ENV=production',
+    ],
+    [
+      { KEY_ENCRYPTION_KEY: 'too-short' },
+      expect.stringContaining('KEY_ENCRYPTION_KEY must be 32 random bytes'),
+    ],
+    [
+      { AUTH_CLIENT_ID: 'x' },
+      'Invalid configuration: AUTH_CLIENT_SECRET must be set when AUTH_CLIENT_ID is set',
+    ],
+    [
+      { AUTH_CLIENTS_JSON: '{not json' },
+      'Invalid configuration: AUTH_CLIENTS_JSON must be a JSON object mapping client ids to secrets',
+    ],
+    [
+      { ALLOW_NON_EXPIRING_TOKENS: 'maybe' },
+      'Invalid configuration: ALLOW_NON_EXPIRING_TOKENS must be true or false (got "maybe")',
+    ],
+    [{ LOG_LEVEL: 'loud' }, expect.stringContaining('LOG_LEVEL must be one of')],
+    [
+      { PUBLIC_KEY_PATH: '/x.pem' },
+      'Invalid configuration: PRIVATE_KEY_PATH must be set when PUBLIC_KEY_PATH is set',
+    ],
+  ])('refuses %p with one line naming the variable', (env, message) => {
+    let error: unknown;
+    try {
+      validateEnv(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect((error as Error).message).toEqual(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('accepts a 32-byte key encryption key in hex or base64', () => {
+    expect(validateEnv({ KEY_ENCRYPTION_KEY: 'ab'.repeat(32) }).keyEncryptionKey).toHaveLength(32);
+    expect(
+      validateEnv({ KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }).keyEncryptionKey,
+    ).toHaveLength(32);
+  });
+
+  it('takes the issuer default from PORT', () => {
+    expect(validateEnv({ PORT: '8080' }).jwtIssuer).toBe('http://localhost:8080');
+  });
+
+  it('combines AUTH_CLIENT_ID/SECRET with AUTH_CLIENTS_JSON', () => {
+    const sut = validateEnv({
+      AUTH_CLIENT_ID: 'a',
+      AUTH_CLIENT_SECRET: 's',
+      AUTH_CLIENTS_JSON: '{"b":"t"}',
+    });
+    expect(sut.bootstrapClients).toEqual([
+      { id: 'a', secret: 's' },
+      { id: 'b', secret: 't' },
+    ]);
+  });
+});
+
+describe('parseClientsJson', () => {
+  it('accepts both the flat and the detailed form', () => {
+    expect(
+      parseClientsJson(
+        '{"a":"s1","b":{"secret":"s2","roles":["admin"],"scopes":["model:invoke"]}}',
+      ),
+    ).toEqual([
+      { id: 'a', secret: 's1' },
+      { id: 'b', secret: 's2', roles: ['admin'], scopes: ['model:invoke'] },
+    ]);
+  });
+
+  it.each([
+    ['[]', 'must be a JSON object'],
+    ['{"a":""}', 'client "a" has an empty secret'],
+    ['{"a":{"roles":["x"]}}', 'client "a" needs a non-empty "secret"'],
+    ['{"a":{"secret":"s","roles":"admin"}}', 'client "a" roles must be an array of strings'],
+    ['{"a":42}', 'client "a" must be a secret string or an object'],
+  ])('refuses %s', (raw, message) => {
+    expect(() => parseClientsJson(raw)).toThrow(message);
+  });
+});

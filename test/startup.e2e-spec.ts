@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from '../src/database/embedded-postgres';
+
+const root = join(__dirname, '..');
+
+/** Runs `src/main.ts` as a real process (transpiled on the fly) and collects how it ends. */
+function start(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`process did not exit in time; stderr: ${stderr}`));
+    }, 45_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, stdout });
+    });
+  });
+}
+
+const lastLine = (text: string) => text.trim().split('\n').pop();
+
+describe('start-up as a process', () => {
+  it.each([
+    [
+      { PORT: 'abc' },
+      'Invalid configuration: PORT must be a whole number from 0 to 65535 (got "abc")',
+    ],
+    [
+      { KEY_ROTATION_INTERVAL: 'monthly' },
+      'Invalid configuration: KEY_ROTATION_INTERVAL must be a duration such as 3600s, 30m, 24h, 7d or 4w (got "monthly")',
+    ],
+    [
+      { JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'too-short' },
+      'Invalid configuration: JWT_SECRET_KEY must be set and at least 32 characters long when JWT_ALGORITHM=HS256',
+    ],
+    [
+      { NODE_ENV: 'production' },
+      'Invalid configuration: KEY_ENCRYPTION_KEY is required when NODE_ENV=production',
+    ],
+    [
+      { AUTH_POLICY_FILE: 'config/does-not-exist.yaml' },
+      expect.stringContaining('AUTH_POLICY_FILE: cannot read config/does-not-exist.yaml'),
+    ],
+  ])('refuses %p with exit code 1 and exactly one line', async (env, message) => {
+    const result = await start(env as Record<string, string>);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toEqual(message);
+  });
+
+  it('fails fast with a clear line when PostgreSQL cannot be reached', async () => {
+    const port = await freePort();
+    const result = await start({
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/tessera`,
+      PORT: '0',
+    });
+    expect(result.code).toBe(1);
+    expect(lastLine(result.stderr)).toBe(
+      `Cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED): check DATABASE_URL and that the server is running`,
+    );
+  });
+});
