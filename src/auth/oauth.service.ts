@@ -51,6 +51,7 @@ export class OAuthService {
       scopes,
       roles: client.roles,
     });
+    this.metrics.tokensIssued.inc({ grant: 'client_credentials' });
     return {
       access_token: minted.token,
       token_type: 'Bearer',
