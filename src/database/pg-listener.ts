@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { DatabaseLocator } from './database-locator';
 
@@ -11,7 +11,7 @@ type Handler = (payload: string) => void;
  * notifications sent while it was away are gone.
  */
 @Injectable()
-export class PgListener implements OnApplicationShutdown {
+export class PgListener implements BeforeApplicationShutdown {
   private readonly logger = new Logger('PgListener');
   private readonly handlers = new Map<string, Handler[]>();
   private readonly resyncHandlers: Array<() => void | Promise<void>> = [];
@@ -103,7 +103,8 @@ export class PgListener implements OnApplicationShutdown {
     this.lost(client, new Error('simulated disconnect'));
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database goes away (the embedded one stops in onApplicationShutdown). */
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
