@@ -7,7 +7,10 @@ import { freePort } from '../src/database/embedded-postgres';
 import { startServerProcess } from './support/process';
 
 function postgresRunningOn(dataDir: string): boolean {
-  return execSync('ps -eo args').toString().split('\n').some((line) => line.includes(`-D ${join(dataDir, 'pg')}`));
+  return execSync('ps -eo args')
+    .toString()
+    .split('\n')
+    .some((line) => line.includes(`-D ${join(dataDir, 'pg')}`));
 }
 
 /** `npm start` with DATABASE_URL unset: a real embedded PostgreSQL under DATA_DIR. */

@@ -55,17 +55,23 @@ describe('two server processes on one database', () => {
     const [a, b] = servers;
     const old = await tokenFor(b.url, CLIENTS.operator);
     const admin = await tokenFor(a.url, CLIENTS.admin);
-    expect((await request(a.url).post('/secrets/refresh').set(bearer(admin)).send({ mode: 'hard' })).status).toBe(200);
+    expect(
+      (await request(a.url).post('/secrets/refresh').set(bearer(admin)).send({ mode: 'hard' }))
+        .status,
+    ).toBe(200);
     const deadline = Date.now() + 5000;
     let status = 0;
     while (Date.now() < deadline) {
-      status = (await request(b.url).post('/v1/infer').set(bearer(old)).send({ prompt: 'hi' })).status;
+      status = (await request(b.url).post('/v1/infer').set(bearer(old)).send({ prompt: 'hi' }))
+        .status;
       if (status === 401) break;
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(status).toBe(401);
     const fresh = await tokenFor(b.url, CLIENTS.operator);
-    expect((await request(a.url).post('/v1/infer').set(bearer(fresh)).send({ prompt: 'hi' })).status).toBe(200);
+    expect(
+      (await request(a.url).post('/v1/infer').set(bearer(fresh)).send({ prompt: 'hi' })).status,
+    ).toBe(200);
   });
 
   it('never logs a token or a client secret', async () => {

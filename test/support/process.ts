@@ -14,10 +14,19 @@ export interface RunningServer {
  * Starts Tessera as a real OS process (`src/main.ts`, transpiled on the fly) and waits until
  * `/health/ready` answers 200. Used to test the deployment topology with real processes.
  */
-export async function startServerProcess(port: number, env: Record<string, string>): Promise<RunningServer> {
+export async function startServerProcess(
+  port: number,
+  env: Record<string, string>,
+): Promise<RunningServer> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'warn', PORT: String(port), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
