@@ -24,3 +24,6 @@ export function RequirePermissions(...permissions: string[]) {
 
 /** Any authenticated principal may call the route (an explicit decision, not a default). */
 export const Authenticated = () => RequirePermissions();
+
+/** Shorthand: `@Auth('invoke')` is `@RequirePermissions('invoke')`; `@Auth()` any authenticated caller. */
+export const Auth = (...permissions: string[]) => RequirePermissions(...permissions);
