@@ -14,6 +14,7 @@ export enum ErrorCode {
   NotFound = 'not_found',
   Conflict = 'conflict',
   ServiceUnavailable = 'service_unavailable',
+  BadGateway = 'bad_gateway',
 }
 
 export class DomainError extends Error {
@@ -86,6 +87,12 @@ export class ConflictError extends DomainError {
 export class ServiceUnavailableError extends DomainError {
   constructor(detail: string) {
     super(ErrorCode.ServiceUnavailable, detail);
+  }
+}
+
+export class BadGatewayError extends DomainError {
+  constructor(detail: string) {
+    super(ErrorCode.BadGateway, detail);
   }
 }
 

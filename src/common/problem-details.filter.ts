@@ -46,6 +46,8 @@ export function statusFor(code: ErrorCode): number {
       return HttpStatus.CONFLICT;
     case ErrorCode.ServiceUnavailable:
       return HttpStatus.SERVICE_UNAVAILABLE;
+    case ErrorCode.BadGateway:
+      return HttpStatus.BAD_GATEWAY;
     default:
       return assertNever(code);
   }
@@ -62,6 +64,7 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 

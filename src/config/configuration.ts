@@ -17,7 +17,16 @@ export const appConfig = registerAs('app', () => {
     port: e.port,
     host: e.host,
     logLevel: e.logLevel,
-    upstreamUrl: e.upstreamUrl,
+  };
+});
+
+/** The OpenAI-compatible model server behind `/v1/*` (unset: the built-in echo model). */
+export const upstreamConfig = registerAs('upstream', () => {
+  const e = env();
+  return {
+    url: e.upstreamUrl?.replace(/\/+$/, ''),
+    apiKey: e.upstreamApiKey,
+    timeoutMs: e.upstreamTimeoutMs,
   };
 });
 
@@ -87,4 +96,5 @@ export const allConfig = [
   clientsConfig,
   renewalConfig,
   policyConfig,
+  upstreamConfig,
 ];

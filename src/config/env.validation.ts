@@ -50,6 +50,9 @@ export interface TesseraEnv {
   autoRenewThresholdSeconds: number;
   autoRenewWorkerInterval: number;
   upstreamUrl?: string;
+  /** Sent upstream as `Authorization: Bearer …`; never the caller's own token. */
+  upstreamApiKey?: string;
+  upstreamTimeoutMs: number;
   allowNonExpiringTokens: boolean;
 }
 
@@ -261,6 +264,8 @@ export function validateEnv(env: Env): TesseraEnv {
     autoRenewThresholdSeconds: integer(env, 'AUTO_RENEW_THRESHOLD_SECONDS', 120, 1, 86400),
     autoRenewWorkerInterval: integer(env, 'AUTO_RENEW_WORKER_INTERVAL', 30, 1, 86400),
     upstreamUrl: url(env, 'UPSTREAM_URL', ['http', 'https']),
+    upstreamApiKey: read(env, 'UPSTREAM_API_KEY'),
+    upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', 120_000, 1000, 3_600_000),
     allowNonExpiringTokens: boolean(env, 'ALLOW_NON_EXPIRING_TOKENS', false),
   };
 }

@@ -1,19 +1,19 @@
-import { Body, Controller, Get, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
-import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
 import type { Principal } from '../auth/principal';
-import { ValidationFailedError } from '../common/errors';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
 import { InferDto } from './dto/infer.dto';
-import { ECHO_MODEL, echoReply } from './echo-model';
+import { InferenceService, ModelAnswer } from './inference.service';
 
 /** The protected AI API (permission `invoke`). */
 @ApiTags('inference')
 @Controller('v1')
 export class InferenceController {
+  constructor(private readonly inference: InferenceService) {}
+
   @Post('infer')
   @HttpCode(200)
   @RequirePermissions('invoke')
@@ -32,11 +32,9 @@ export class InferenceController {
 
   @Get('models')
   @RequirePermissions('invoke')
-  models() {
-    return {
-      object: 'list',
-      data: [{ id: ECHO_MODEL, object: 'model', created: 0, owned_by: 'tessera' }],
-    };
+  @ApiOperation({ summary: 'Models of the upstream server, or the built-in echo model' })
+  async models(@Res({ passthrough: true }) reply: FastifyReply) {
+    return send(reply, await this.inference.models());
   }
 
   @Post('chat/completions')
@@ -44,40 +42,25 @@ export class InferenceController {
   @RequirePermissions('invoke')
   @ApiOperation({
     summary:
-      'OpenAI-compatible chat completions (built-in echo model); stream: true answers with SSE',
+      'OpenAI-compatible chat completions (proxied to UPSTREAM_URL, or the echo model); stream: true answers with SSE',
   })
-  chat(
+  async chat(
     @Body() dto: ChatCompletionDto,
+    @Req() request: FastifyRequest,
     @CurrentPrincipal() who: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    if (dto.model !== ECHO_MODEL)
-      throw new ValidationFailedError(
-        `model: unknown model "${dto.model}" (available: ${ECHO_MODEL})`,
-      );
-    const id = `chatcmpl-${randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    const content = echoReply(dto.messages);
-    if (!dto.stream) {
-      return {
-        id,
-        object: 'chat.completion',
-        created,
-        model: ECHO_MODEL,
-        user: who.subject,
-        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-      };
-    }
-    const chunk = (delta: Record<string, string>, finish: string | null) =>
-      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: ECHO_MODEL, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-    const words = content.split(/(?<= )/);
-    const body =
-      chunk({ role: 'assistant' }, null) +
-      words.map((w) => chunk({ content: w }, null)).join('') +
-      chunk({}, 'stop') +
-      'data: [DONE]\n\n';
-    reply.header('Content-Type', 'text/event-stream').header('Cache-Control', 'no-cache');
-    return body;
+    return send(reply, await this.inference.chat(dto, request.body, who.subject));
   }
+}
+
+function send(reply: FastifyReply, answer: ModelAnswer) {
+  reply.status(answer.status);
+  if (answer.kind === 'stream') {
+    reply
+      .header('Content-Type', answer.contentType)
+      .header('Cache-Control', 'no-cache')
+      .header('X-Accel-Buffering', 'no');
+  }
+  return answer.body;
 }
