@@ -79,6 +79,25 @@ export const policyConfig = registerAs('policy', () => {
   };
 });
 
+/** Password login: lockout thresholds (per account and per IP) and lockout length. */
+export const usersConfig = registerAs('users', () => {
+  const e = env();
+  return {
+    maxFailures: e.loginMaxFailures,
+    maxFailuresPerIp: e.loginMaxFailuresPerIp,
+    lockoutSeconds: e.loginLockout,
+  };
+});
+
+/** JWKS fetching limits for the policy file's trusted issuers. */
+export const issuersConfig = registerAs('issuers', () => {
+  const e = env();
+  return {
+    refetchCooldownSeconds: e.jwksRefetchCooldown,
+    timeoutMs: e.jwksTimeoutMs,
+  };
+});
+
 export const allConfig = [
   appConfig,
   databaseConfig,
@@ -87,4 +106,6 @@ export const allConfig = [
   clientsConfig,
   renewalConfig,
   policyConfig,
+  usersConfig,
+  issuersConfig,
 ];

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Res, UseInterceptors } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -6,6 +6,7 @@ import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
 import type { Principal } from '../auth/principal';
 import { ValidationFailedError } from '../common/errors';
+import { UsageInterceptor } from '../usage/usage.interceptor';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
 import { InferDto } from './dto/infer.dto';
 import { ECHO_MODEL, echoReply } from './echo-model';
@@ -13,6 +14,7 @@ import { ECHO_MODEL, echoReply } from './echo-model';
 /** The protected AI API (permission `invoke`). */
 @ApiTags('inference')
 @Controller('v1')
+@UseInterceptors(UsageInterceptor)
 export class InferenceController {
   @Post('infer')
   @HttpCode(200)

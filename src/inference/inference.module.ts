@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { UsageModule } from '../usage/usage.module';
 import { InferenceController } from './inference.controller';
 
-@Module({ controllers: [InferenceController] })
+@Module({ imports: [UsageModule], controllers: [InferenceController] })
 export class InferenceModule {}
