@@ -1,4 +1,5 @@
 import { decodeJwt } from 'jose';
+import { Client } from 'pg';
 import { bearer, CLIENTS, TestClient, tokenFor, clientsJson } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
@@ -147,6 +148,28 @@ describe('People: users, login, verify, password grant, lockout, usage', () => {
     expect(refused.body.detail).toBe('Invalid email or password');
     await sut.http().patch(`/admin/users/${user.oid}`).set(bearer(admin)).send({ disabled: false });
     expect((await login(user.email, user.password)).status).toBe(200);
+  });
+
+  it('revokes a user’s refresh tokens when the account is disabled', async () => {
+    const user = await createUser();
+    const session = await login(user.email, user.password);
+    expect(session.status).toBe(200);
+    const revokedRows = async () => {
+      const db = new Client({ connectionString: sut.databaseUrl });
+      await db.connect();
+      try {
+        const result = await db.query(
+          'SELECT count(*)::int AS n FROM refresh_tokens WHERE subject = $1 AND revoked_at IS NOT NULL',
+          [user.oid],
+        );
+        return result.rows[0].n as number;
+      } finally {
+        await db.end();
+      }
+    };
+    expect(await revokedRows()).toBe(0);
+    await sut.http().patch(`/admin/users/${user.oid}`).set(bearer(admin)).send({ disabled: true });
+    expect(await revokedRows()).toBe(1);
   });
 
   it('changes a password and deletes a user', async () => {

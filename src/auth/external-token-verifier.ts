@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { DomainError, InvalidTokenError, TokenExpiredError } from '../common/errors';
-import { issuersConfig, policyConfig } from '../config/configuration';
+import { issuersConfig, jwtConfig, policyConfig } from '../config/configuration';
 import type { TrustedIssuer } from '../config/policy/auth-policy';
 import { RbacService } from '../rbac/rbac.service';
 import type { Principal } from './principal';
@@ -71,10 +71,17 @@ export class ExternalTokenVerifier {
   constructor(
     @Inject(policyConfig.KEY) policy: ConfigType<typeof policyConfig>,
     @Inject(issuersConfig.KEY) private readonly limits: ConfigType<typeof issuersConfig>,
+    @Inject(jwtConfig.KEY) jwt: ConfigType<typeof jwtConfig>,
     private readonly rbac: RbacService,
   ) {
-    for (const issuer of policy.trustedIssuers)
+    for (const issuer of policy.trustedIssuers) {
+      if (issuer.issuer === jwt.issuer) {
+        // Our own tokens are verified from our key ring, never through a JWKS fetch.
+        this.logger.warn(`trusted_issuers lists JWT_ISSUER (${issuer.issuer}) itself: ignored`);
+        continue;
+      }
       this.issuers.set(issuer.issuer, { config: issuer, unavailableUntil: 0 });
+    }
   }
 
   /** True when the (unverified) `iss` of `token` names a trusted issuer. Cheap: no I/O. */

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { QueryFailedError, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { RbacService } from '../rbac/rbac.service';
+import { RefreshTokensService } from '../revocation/refresh-tokens.service';
 import { LoginThrottle } from './login-throttle';
 import { dummyHash, hashPassword, verifyPassword } from './password-hasher';
 import { UserEntity } from './user.entity';
@@ -54,6 +55,7 @@ export class UsersService {
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly throttle: LoginThrottle,
     private readonly rbac: RbacService,
+    private readonly refreshTokens: RefreshTokensService,
   ) {}
 
   /**
@@ -91,6 +93,15 @@ export class UsersService {
    */
   recordAttempt(attempt: LoginAttempt): void {
     this.logger.debug(`login ${attempt.outcome} for ${attempt.email} from ${attempt.ip ?? '?'}`);
+  }
+
+  /**
+   * The user if it exists and is not disabled: for grants that act for a user later (the
+   * refresh_token grant should ask this before minting, and take the roles from here).
+   */
+  async findActive(oid: string): Promise<UserView | undefined> {
+    const user = UUID.test(oid) ? await this.users.findOneBy({ oid }) : null;
+    return user && !user.disabled ? view(user) : undefined;
   }
 
   async list(): Promise<UserView[]> {
@@ -136,15 +147,19 @@ export class UsersService {
     if (changes.name !== undefined) user.name = changes.name;
     if (changes.roles !== undefined)
       user.roles = changes.roles.length ? changes.roles : [this.rbac.defaultRole];
+    const disabling = changes.disabled === true && !user.disabled;
     if (changes.disabled !== undefined) user.disabled = changes.disabled;
     user.updatedAt = new Date();
     await this.save(() => this.users.save(user), user.email);
+    // A disabled account or a changed password ends every session: no refresh token survives.
+    if (disabling || changes.password !== undefined) await this.refreshTokens.revokeSubject(oid);
     return view(user);
   }
 
   async remove(oid: string): Promise<void> {
     const result = await this.users.delete({ oid: checkOid(oid) });
     if (!result.affected) throw new NotFoundError(`No user with oid "${oid}"`);
+    await this.refreshTokens.revokeSubject(oid);
   }
 
   private findByEmail(email: string): Promise<UserEntity | null> {
