@@ -126,7 +126,10 @@ describe('tessera CLI (real processes)', () => {
       expect((claims.exp as number) - (claims.iat as number)).toBe(7 * 86400);
     });
 
-    it('takes the secret from JWT_SECRET_KEY and can leave exp out', async () => {
+    it('takes the secret from JWT_SECRET_KEY (HS256 implied by --secret) and can leave exp out', async () => {
+      const implied = await tessera(['token', '--secret', SECRET]);
+      expect(implied.code).toBe(0);
+      expect(decodeProtectedHeader(implied.stdout.trim()).alg).toBe('HS256');
       const result = await tessera(['token', '--expires-in', 'never'], {
         env: { JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: SECRET },
       });

@@ -39,7 +39,10 @@ export class TokenCommand extends TesseraCommand {
   }
 
   async run(_args: string[], options: TokenOptions): Promise<void> {
-    const algorithm = (options.algorithm ?? this.jwt.algorithm).toUpperCase();
+    // --secret alone means HS256, as with the shared-secret reference's generate_jwt.py.
+    const algorithm = (
+      options.algorithm ?? (options.secret !== undefined ? 'HS256' : this.jwt.algorithm)
+    ).toUpperCase();
     if (!(SIGNING_ALGORITHMS as readonly string[]).includes(algorithm))
       throw new UsageError(
         `--algorithm must be one of ${SIGNING_ALGORITHMS.join(', ')} (got "${options.algorithm}")`,
@@ -128,7 +131,8 @@ export class TokenCommand extends TesseraCommand {
 
   @Option({
     flags: '-a, --algorithm <algorithm>',
-    description: 'HS256, RS256, PS256 or ES256 (default JWT_ALGORITHM)',
+    description:
+      'HS256, RS256, PS256 or ES256 (default JWT_ALGORITHM; HS256 when --secret is given)',
   })
   parseAlgorithm(value: string): string {
     return value;
