@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { concatMap, from, map, Observable } from 'rxjs';
+import { Observable, tap } from 'rxjs';
 import type { AuthenticatedRequest } from '../auth/principal';
 import { UsageService } from './usage.service';
 
@@ -15,13 +15,8 @@ export class UsageInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<FastifyRequest & AuthenticatedRequest>();
     const subject = request.user?.subject;
-    const endpoint = `${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}`;
     if (!subject) return next.handle();
-    // Recorded before the response is sent, so a client that reads its usage next sees it.
-    return next
-      .handle()
-      .pipe(
-        concatMap((value) => from(this.usage.record(subject, endpoint)).pipe(map(() => value))),
-      );
+    const endpoint = `${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}`;
+    return next.handle().pipe(tap(() => this.usage.record(subject, endpoint)));
   }
 }
