@@ -1,4 +1,6 @@
 import { writeFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,11 +19,16 @@ describe('Trusted issuers', () => {
   let oidc: FakeIdp; // OIDC discovery, default mapping
   let stranger: FakeIdp; // not in the policy file
   let deadJwks: string;
+  let silent: Server; // accepts connections and never answers
+  let silentUrl: string;
 
   beforeAll(async () => {
     b2c = await new FakeIdp('/b2c/v2.0').start();
     oidc = await new FakeIdp('/oidc').start();
     stranger = await new FakeIdp('/stranger').start();
+    silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     const deadPort = await freePort();
     deadJwks = `http://127.0.0.1:${deadPort}`;
     const dir = mkdtempSync(join(tmpdir(), 'tessera-policy-'));
@@ -47,13 +54,16 @@ describe('Trusted issuers', () => {
     - issuer: ${deadJwks}/dead/
       jwks_url: ${deadJwks}/dead/keys
       audience: my-api
+    - issuer: ${silentUrl}/silent/
+      jwks_url: ${silentUrl}/silent/keys
+      audience: my-api
 `,
     );
     sut = await startTestApp({
       env: {
         AUTH_POLICY_FILE: policy,
         JWKS_REFETCH_COOLDOWN_SECONDS: '0',
-        JWKS_TIMEOUT_MS: '2000',
+        JWKS_TIMEOUT_MS: '1000',
       },
     });
   });
@@ -61,6 +71,8 @@ describe('Trusted issuers', () => {
   afterAll(async () => {
     await sut.close();
     await Promise.all([b2c.stop(), oidc.stop(), stranger.stop()]);
+    silent.closeAllConnections();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
   });
 
   const b2cClaims = (extra: Record<string, unknown> = {}) => ({
@@ -183,6 +195,16 @@ describe('Trusted issuers', () => {
     await dead.rotate();
     dead.url = deadJwks;
     const token = await dead.sign({ aud: 'my-api', sub: 'x' }, { expiresIn: '5m' });
+    const response = await verify(token);
+    expect(response.status).toBe(401);
+    expect(response.body.detail).toBe('Invalid authentication credentials');
+  });
+
+  it('answers 401 after JWKS_TIMEOUT_MS when an issuer’s JWKS never answers', async () => {
+    const hanging = new FakeIdp('/silent');
+    await hanging.rotate();
+    hanging.url = silentUrl;
+    const token = await hanging.sign({ aud: 'my-api', sub: 'x' }, { expiresIn: '5m' });
     const response = await verify(token);
     expect(response.status).toBe(401);
     expect(response.body.detail).toBe('Invalid authentication credentials');
