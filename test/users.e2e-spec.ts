@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import { Client } from 'pg';
+import { LoginThrottle } from '../src/users/login-throttle';
 import { bearer, CLIENTS, TestClient, tokenFor, clientsJson } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
@@ -208,6 +209,26 @@ describe('People: users, login, verify, password grant, lockout, usage', () => {
     for (let i = 0; i < 3; i++)
       expect((await login('ghost@example.com', 'wrong password')).status).toBe(401);
     expect((await login('ghost@example.com', 'wrong password')).status).toBe(429);
+  });
+
+  it('purges counters whose window and lockout are over, and keeps live ones', async () => {
+    const db = new Client({ connectionString: sut.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(
+        `INSERT INTO login_attempts (key, failures, window_started, locked_until) VALUES
+           ('account:old@example.com', 2, now() - interval '1 day', NULL),
+           ('account:old-lock@example.com', 3, now() - interval '1 day', now() - interval '1 hour'),
+           ('account:live@example.com', 1, now(), NULL)`,
+      );
+      await sut.app.get(LoginThrottle).purgeExpired();
+      const { rows } = await db.query(
+        `SELECT key FROM login_attempts WHERE key LIKE 'account:%old%' OR key = 'account:live@example.com'`,
+      );
+      expect(rows.map((r: { key: string }) => r.key)).toEqual(['account:live@example.com']);
+    } finally {
+      await db.end();
+    }
   });
 
   it('counts lockouts in PostgreSQL, shared by a second replica', async () => {

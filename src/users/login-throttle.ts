@@ -1,4 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -17,11 +23,36 @@ import { usersConfig } from '../config/configuration';
  * A successful login clears the account's counter (not the address's).
  */
 @Injectable()
-export class LoginThrottle {
+export class LoginThrottle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('LoginThrottle');
+  private timer?: NodeJS.Timeout;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(usersConfig.KEY) private readonly config: ConfigType<typeof usersConfig>,
   ) {}
+
+  onApplicationBootstrap(): void {
+    // Failed attempts for random emails would otherwise pile up forever.
+    this.timer = setInterval(() => {
+      this.purgeExpired().catch((e: Error) => this.logger.warn(`Purge failed: ${e.message}`));
+    }, PURGE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Deletes counters whose window and lockout are both over (safe on every replica at once). */
+  async purgeExpired(): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM login_attempts
+        WHERE window_started <= now() - make_interval(secs => $1)
+          AND (locked_until IS NULL OR locked_until <= now())`,
+      [this.config.lockoutSeconds],
+    );
+  }
 
   /** Throws {@link RateLimitedError} (with the seconds to wait) if the account or the IP is locked. */
   async assertAllowed(email: string, ip?: string): Promise<void> {
@@ -66,6 +97,8 @@ export class LoginThrottle {
     return keys;
   }
 }
+
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 function accountKey(email: string): string {
   return `account:${email.trim().toLowerCase()}`;
