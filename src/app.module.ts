@@ -13,6 +13,8 @@ import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { RbacModule } from './rbac/rbac.module';
 import { RevocationModule } from './revocation/revocation.module';
+import { UsageModule } from './usage/usage.module';
+import { UsersModule } from './users/users.module';
 
 @Module({
   imports: [
@@ -35,7 +37,9 @@ import { RevocationModule } from './revocation/revocation.module';
     KeysModule,
     RevocationModule,
     ClientsModule,
+    UsersModule,
     AuthModule,
+    UsageModule,
     InferenceModule,
     HealthModule,
   ],

@@ -1,9 +1,10 @@
-import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Ip, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OAuthError } from '../common/errors';
 import { Public } from './decorators/public.decorator';
 import { ClientCredentials, OAuthService, TokenResponse } from './oauth.service';
+import { PasswordLoginService } from './password-login.service';
 
 type Form = Record<string, unknown>;
 
@@ -60,11 +61,14 @@ function noStore(reply: FastifyReply): void {
 @Controller()
 @Public()
 export class OAuthController {
-  constructor(private readonly oauth: OAuthService) {}
+  constructor(
+    private readonly oauth: OAuthService,
+    private readonly passwordLogin: PasswordLoginService,
+  ) {}
 
   @Post('oauth/token')
   @HttpCode(200)
-  @ApiOperation({ summary: 'RFC 6749 token endpoint (client_credentials)' })
+  @ApiOperation({ summary: 'RFC 6749 token endpoint (client_credentials, password)' })
   @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
   @ApiBody({
     schema: {
@@ -73,6 +77,8 @@ export class OAuthController {
       properties: {
         grant_type: { type: 'string', example: 'client_credentials' },
         scope: { type: 'string', example: 'model:invoke' },
+        username: { type: 'string', description: 'password grant: the user’s email' },
+        password: { type: 'string', description: 'password grant' },
         client_id: { type: 'string' },
         client_secret: { type: 'string' },
       },
@@ -83,6 +89,7 @@ export class OAuthController {
     @Body() raw: unknown,
     @Headers('authorization') authorization: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @Ip() ip: string,
   ): Promise<TokenResponse> {
     const form = body(raw);
     const grantType = field(form, 'grant_type');
@@ -93,6 +100,14 @@ export class OAuthController {
         return this.oauth.clientCredentials(
           clientCredentialsFrom(authorization, form),
           field(form, 'scope'),
+        );
+      case 'password':
+        return this.passwordLogin.passwordGrant(
+          clientCredentialsFrom(authorization, form),
+          field(form, 'username'),
+          field(form, 'password'),
+          field(form, 'scope'),
+          ip,
         );
       default:
         throw new OAuthError('unsupported_grant_type', `Unsupported grant_type "${grantType}"`);

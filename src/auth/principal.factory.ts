@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { InvalidTokenError } from '../common/errors';
+import { jwtConfig } from '../config/configuration';
 import { AccessTokenClaims } from './access-token';
 import { Principal } from './principal';
 
@@ -9,8 +11,16 @@ import { Principal } from './principal';
  */
 @Injectable()
 export class PrincipalFactory {
+  /** Only the HS256 shared-secret mode, and only when asked: tokens without `exp`. */
+  private readonly expOptional: boolean;
+
+  constructor(@Inject(jwtConfig.KEY) config: ConfigType<typeof jwtConfig>) {
+    this.expOptional = config.algorithm === 'HS256' && config.allowNonExpiringTokens;
+  }
+
   fromAccessToken(claims: AccessTokenClaims, keyId?: string): Principal {
-    if (typeof claims.exp !== 'number') throw new InvalidTokenError('missing exp');
+    if (typeof claims.exp !== 'number' && !(this.expOptional && claims.exp === undefined))
+      throw new InvalidTokenError('missing exp');
     if (typeof claims.nbf !== 'number') throw new InvalidTokenError('missing nbf');
     if (typeof claims.iat !== 'number') throw new InvalidTokenError('missing iat');
     if (typeof claims.sub !== 'string' || claims.sub === '')
@@ -34,7 +44,7 @@ export class PrincipalFactory {
       tokenType,
       tokenId: claims.jti,
       keyId,
-      expiresAt: claims.exp,
+      expiresAt: typeof claims.exp === 'number' ? claims.exp : undefined,
       claims,
     };
   }

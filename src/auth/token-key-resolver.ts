@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { KeyObject } from 'node:crypto';
 import type { Algorithm, VerifyOptions } from 'jsonwebtoken';
-import { InvalidTokenError } from '../common/errors';
+import { InvalidTokenError, MisconfiguredError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { KeysService } from '../keys/keys.service';
 import { isAccessTokenType } from './access-token';
@@ -55,6 +55,10 @@ export class TokenKeyResolver {
   }
 
   async resolve(token: string): Promise<{ key: KeyObject; kid: string }> {
+    // HS256: without a usable shared secret nothing can be verified; that is our fault (500),
+    // not the caller's (401). (Startup refuses a short secret; this guards the impossible case.)
+    if (this.keys.symmetric && !this.keys.isReady)
+      throw new MisconfiguredError('Authentication system misconfigured');
     const header = decodeHeader(token);
     if (
       typeof header.alg !== 'string' ||

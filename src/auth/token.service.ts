@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { sign, SignOptions } from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { jwtConfig } from '../config/configuration';
+import type { SigningKey } from '../keys/key-ring';
 import { KeysService } from '../keys/keys.service';
 import { ACCESS_TOKEN_TYPE, AccessTokenClaims } from './access-token';
 
@@ -55,33 +56,59 @@ export class TokenService {
   }
 
   mint(request: MintRequest): MintedToken {
-    const key = this.keys.signingKey();
-    const iat = Math.floor(Date.now() / 1000);
     const expiresIn = request.expiresIn ?? this.config.accessTokenTtl;
-    const jti = randomUUID();
-    const extra = Object.fromEntries(
-      Object.entries(request.extra ?? {}).filter(([name]) => !RESERVED.has(name)),
+    const key = this.keys.signingKey();
+    const { token, claims } = signAccessToken(
+      key,
+      { issuer: this.config.issuer, audience: this.config.audience },
+      request,
+      expiresIn,
     );
-    const claims: AccessTokenClaims = {
-      ...extra,
-      iss: this.config.issuer,
-      sub: request.subject,
-      aud: this.config.audience,
-      iat,
-      nbf: iat,
-      exp: iat + expiresIn,
-      jti,
-      ...(request.clientId ? { client_id: request.clientId } : {}),
-      scope: (request.scopes ?? []).join(' '),
-      roles: request.roles ?? [],
-      token_type: request.tokenType ?? 'access',
+    return {
+      token,
+      jti: claims.jti,
+      kid: key.kid,
+      exp: claims.exp,
+      iat: claims.iat,
+      expiresIn,
+      claims,
     };
-    const options: SignOptions = {
-      algorithm: key.algorithm as SignOptions['algorithm'],
-      keyid: key.kid,
-      header: { alg: key.algorithm, typ: ACCESS_TOKEN_TYPE, kid: key.kid } as SignOptions['header'],
-    };
-    const token = sign(claims, key.privateKey, options);
-    return { token, jti, kid: key.kid, exp: claims.exp, iat, expiresIn, claims };
   }
+}
+
+/**
+ * Builds and signs an access token with `key` (shared by {@link TokenService} and the CLI's
+ * `token` command). `expiresIn: null` leaves out `exp`: only the CLI asks for that, and only
+ * HS256-mode servers with ALLOW_NON_EXPIRING_TOKENS=true accept such tokens.
+ */
+export function signAccessToken(
+  key: SigningKey,
+  identity: { issuer: string; audience: string },
+  request: MintRequest,
+  expiresIn: number | null,
+): { token: string; claims: AccessTokenClaims } {
+  const iat = Math.floor(Date.now() / 1000);
+  const extra = Object.fromEntries(
+    Object.entries(request.extra ?? {}).filter(([name]) => !RESERVED.has(name)),
+  );
+  const claims = {
+    ...extra,
+    iss: identity.issuer,
+    sub: request.subject,
+    aud: identity.audience,
+    iat,
+    nbf: iat,
+    ...(expiresIn === null ? {} : { exp: iat + expiresIn }),
+    jti: randomUUID(),
+    ...(request.clientId ? { client_id: request.clientId } : {}),
+    scope: (request.scopes ?? []).join(' '),
+    roles: request.roles ?? [],
+    token_type: request.tokenType ?? 'access',
+  } as AccessTokenClaims;
+  const options: SignOptions = {
+    algorithm: key.algorithm as SignOptions['algorithm'],
+    keyid: key.kid,
+    header: { alg: key.algorithm, typ: ACCESS_TOKEN_TYPE, kid: key.kid } as SignOptions['header'],
+  };
+  return { token: sign(claims, key.privateKey, options), claims };
 }

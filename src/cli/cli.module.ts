@@ -3,9 +3,23 @@ import { ConfigModule } from '@nestjs/config';
 import { allConfig } from '../config/configuration';
 import { validateEnv } from '../config/env.validation';
 import { DatabaseLocator } from '../database/database-locator';
+import { ClientsCommand, ClientsCreateCommand } from './clients.command';
+import {
+  KeysCommand,
+  KeysGenerateCommand,
+  KeysListCommand,
+  KeysRetireCommand,
+  KeysRotateCommand,
+} from './keys.command';
 import { MigrateCommand } from './migrate.command';
+import { TokenCommand } from './token.command';
+import { UsersCommand, UsersCreateCommand } from './users.command';
 
-/** The `tessera` command line. Commands that need the whole app state boot only what they use. */
+/**
+ * The `tessera` command line. Only configuration is loaded here; a command that needs the
+ * database boots its own application context with just the modules it uses (cli-context.ts),
+ * so `token --algorithm HS256` and `keys generate` never touch PostgreSQL.
+ */
 @Module({
   imports: [
     ConfigModule.forRoot({
@@ -18,6 +32,19 @@ import { MigrateCommand } from './migrate.command';
       },
     }),
   ],
-  providers: [DatabaseLocator, MigrateCommand],
+  providers: [
+    DatabaseLocator,
+    MigrateCommand,
+    TokenCommand,
+    KeysCommand,
+    KeysGenerateCommand,
+    KeysRotateCommand,
+    KeysRetireCommand,
+    KeysListCommand,
+    ClientsCommand,
+    ClientsCreateCommand,
+    UsersCommand,
+    UsersCreateCommand,
+  ],
 })
 export class CliModule {}

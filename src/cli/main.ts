@@ -3,6 +3,20 @@ import { CommandFactory } from 'nest-commander';
 import { describeStartupError } from '../common/startup-error';
 import { ConfigValidationError, validateEnv } from '../config/env.validation';
 import { PolicyError } from '../config/policy/auth-policy';
+import { DomainError, ErrorCode } from '../common/errors';
+import { CliConfigError, commanderExitCode, UsageError } from './cli-errors';
+
+/** What a command's failure prints and its exit code: 2 for bad arguments, 1 for the rest. */
+function failure(error: unknown): { message: string; code: number } {
+  if (error instanceof UsageError) return { message: error.message, code: 2 };
+  if (error instanceof CliConfigError) return { message: error.message, code: 1 };
+  // Services' typed errors: a rejected input (unknown role…) is a usage error; a conflict or
+  // a missing record is a plain failure.
+  if (error instanceof DomainError)
+    return { message: error.message, code: error.code === ErrorCode.ValidationFailed ? 2 : 1 };
+  const known = error instanceof ConfigValidationError || error instanceof PolicyError;
+  return { message: known ? (error as Error).message : describeStartupError(error), code: 1 };
+}
 
 /** Exit codes: 0 ok, 1 configuration or runtime error, 2 bad arguments. */
 async function main(): Promise<void> {
@@ -14,14 +28,13 @@ async function main(): Promise<void> {
     errorHandler: (error) => {
       // commander's own errors (unknown option, missing argument) are usage errors.
       const code = (error as { code?: string }).code ?? '';
-      if (code === 'commander.helpDisplayed' || code === 'commander.version') process.exit(0);
       if (!code.startsWith('commander.')) process.stderr.write(`${error.message}\n`);
-      process.exit(code.startsWith('commander.') ? 2 : 1);
+      process.exit(code.startsWith('commander.') ? commanderExitCode(code) : 1);
     },
     serviceErrorHandler: (error) => {
-      const known = error instanceof ConfigValidationError || error instanceof PolicyError;
-      process.stderr.write((known ? error.message : describeStartupError(error)) + '\n');
-      process.exit(1);
+      const { message, code } = failure(error);
+      process.stderr.write(`tessera: ${message}\n`);
+      process.exit(code);
     },
   });
 }

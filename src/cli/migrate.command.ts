@@ -1,4 +1,5 @@
-import { Command, CommandRunner } from 'nest-commander';
+import { Command } from 'nest-commander';
+import { TesseraCommand } from './tessera-command';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../database/data-source.options';
 import { DatabaseLocator } from '../database/database-locator';
@@ -9,7 +10,7 @@ import { runMigrationsLocked } from '../database/migrate';
   description:
     'Run pending database migrations (the server also runs them at start). With DATABASE_URL unset it uses the embedded PostgreSQL in DATA_DIR, so stop the server first.',
 })
-export class MigrateCommand extends CommandRunner {
+export class MigrateCommand extends TesseraCommand {
   constructor(private readonly locator: DatabaseLocator) {
     super();
   }

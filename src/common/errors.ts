@@ -6,6 +6,7 @@ export enum ErrorCode {
   NotAuthenticated = 'not_authenticated',
   TokenExpired = 'token_expired',
   InvalidToken = 'invalid_token',
+  InvalidCredentials = 'invalid_credentials',
   RevokedToken = 'revoked_token',
   InsufficientPermissions = 'insufficient_permissions',
   RateLimited = 'rate_limited',
@@ -48,6 +49,13 @@ export class InvalidTokenError extends DomainError {
   }
 }
 
+/** Password login failed. One answer for an unknown email, a wrong password and a disabled account. */
+export class InvalidCredentialsError extends DomainError {
+  constructor() {
+    super(ErrorCode.InvalidCredentials, 'Invalid email or password');
+  }
+}
+
 export class RevokedTokenError extends DomainError {
   constructor() {
     super(ErrorCode.RevokedToken, 'Token has been revoked');
@@ -57,6 +65,13 @@ export class RevokedTokenError extends DomainError {
 export class InsufficientPermissionsError extends DomainError {
   constructor(required: string[]) {
     super(ErrorCode.InsufficientPermissions, 'Insufficient permissions', { required });
+  }
+}
+
+/** 429 with `Retry-After` (seconds): a rate limit or a login lockout. */
+export class RateLimitedError extends DomainError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(ErrorCode.RateLimited, 'Too many requests', { retry_after: retryAfterSeconds });
   }
 }
 
@@ -112,6 +127,8 @@ export class OAuthError extends Error {
     readonly description: string,
     /** invalid_client with HTTP Basic auth answers 401 with a Basic challenge (RFC 6749 §5.2). */
     readonly status = error === 'invalid_client' ? 401 : 400,
+    /** Extra response headers, e.g. `Retry-After` on a login lockout. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(description);
     this.name = 'OAuthError';

@@ -7,7 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { DomainError, ErrorCode, OAuthError } from './errors';
+import { DomainError, ErrorCode, OAuthError, RateLimitedError } from './errors';
 
 export interface ProblemDetails {
   type: string;
@@ -30,6 +30,7 @@ export function statusFor(code: ErrorCode): number {
     case ErrorCode.NotAuthenticated:
     case ErrorCode.TokenExpired:
     case ErrorCode.InvalidToken:
+    case ErrorCode.InvalidCredentials:
     case ErrorCode.RevokedToken:
       return HttpStatus.UNAUTHORIZED;
     case ErrorCode.InsufficientPermissions:
@@ -105,10 +106,13 @@ export function toProblem(exception: unknown): {
     if (status === HttpStatus.UNAUTHORIZED) {
       // RFC 6750 §3: a missing token gets a bare challenge, a bad one names the error.
       headers['WWW-Authenticate'] =
-        exception.code === ErrorCode.NotAuthenticated
+        exception.code === ErrorCode.NotAuthenticated ||
+        exception.code === ErrorCode.InvalidCredentials
           ? 'Bearer realm="tessera"'
           : `Bearer realm="tessera", error="invalid_token", error_description="${exception.message}"`;
     }
+    if (exception instanceof RateLimitedError)
+      headers['Retry-After'] = String(exception.retryAfterSeconds);
     return { body: problem(status, exception.message, exception.code, exception.extra), headers };
   }
   if (exception instanceof HttpException) {
@@ -170,6 +174,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       // RFC 6749 §5.2: JSON body, no caching; a failed Basic auth gets a Basic challenge.
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
       if (exception.status === 401) reply.header('WWW-Authenticate', 'Basic realm="tessera"');
+      for (const [name, value] of Object.entries(exception.headers)) reply.header(name, value);
       reply.status(exception.status).type('application/json').send(oauthBody(exception));
       return;
     }

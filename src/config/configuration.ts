@@ -88,6 +88,25 @@ export const policyConfig = registerAs('policy', () => {
   };
 });
 
+/** Password login: lockout thresholds (per account and per IP) and lockout length. */
+export const usersConfig = registerAs('users', () => {
+  const e = env();
+  return {
+    maxFailures: e.loginMaxFailures,
+    maxFailuresPerIp: e.loginMaxFailuresPerIp,
+    lockoutSeconds: e.loginLockout,
+  };
+});
+
+/** JWKS fetching limits for the policy file's trusted issuers. */
+export const issuersConfig = registerAs('issuers', () => {
+  const e = env();
+  return {
+    refetchCooldownSeconds: e.jwksRefetchCooldown,
+    timeoutMs: e.jwksTimeoutMs,
+  };
+});
+
 export const allConfig = [
   appConfig,
   databaseConfig,
@@ -97,4 +116,6 @@ export const allConfig = [
   renewalConfig,
   policyConfig,
   upstreamConfig,
+  usersConfig,
+  issuersConfig,
 ];

@@ -54,6 +54,15 @@ export interface TesseraEnv {
   upstreamApiKey?: string;
   upstreamTimeoutMs: number;
   allowNonExpiringTokens: boolean;
+  /** Failed logins per account / per IP within the window before a lockout. */
+  loginMaxFailures: number;
+  loginMaxFailuresPerIp: number;
+  /** Seconds: the counting window and the lockout length. */
+  loginLockout: number;
+  /** Seconds between two JWKS refetches of a trusted issuer on an unknown kid. */
+  jwksRefetchCooldown: number;
+  /** Milliseconds before a trusted issuer's JWKS or discovery request is abandoned. */
+  jwksTimeoutMs: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -267,5 +276,10 @@ export function validateEnv(env: Env): TesseraEnv {
     upstreamApiKey: read(env, 'UPSTREAM_API_KEY'),
     upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', 120_000, 1000, 3_600_000),
     allowNonExpiringTokens: boolean(env, 'ALLOW_NON_EXPIRING_TOKENS', false),
+    loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginMaxFailuresPerIp: integer(env, 'LOGIN_MAX_FAILURES_PER_IP', 20, 1, 100000),
+    loginLockout: duration(env, 'LOGIN_LOCKOUT', '15m'),
+    jwksRefetchCooldown: integer(env, 'JWKS_REFETCH_COOLDOWN_SECONDS', 30, 0, 86400),
+    jwksTimeoutMs: integer(env, 'JWKS_TIMEOUT_MS', 5000, 100, 60000),
   };
 }

@@ -1,6 +1,16 @@
 import { ClientEntity } from '../clients/client.entity';
 import { SigningKeyEntity } from '../keys/signing-key.entity';
 import { RefreshTokenEntity } from '../revocation/refresh-token.entity';
+import { UsageCounterEntity } from '../usage/usage-counter.entity';
+import { LoginAttemptEntity } from '../users/login-attempt.entity';
+import { UserEntity } from '../users/user.entity';
 
 /** Every entity, for the one DataSource options object that Nest and the TypeORM CLI share. */
-export const ENTITIES = [SigningKeyEntity, ClientEntity, RefreshTokenEntity];
+export const ENTITIES = [
+  SigningKeyEntity,
+  ClientEntity,
+  RefreshTokenEntity,
+  UserEntity,
+  LoginAttemptEntity,
+  UsageCounterEntity,
+];

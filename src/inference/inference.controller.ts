@@ -1,9 +1,10 @@
-import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
 import type { Principal } from '../auth/principal';
+import { UsageInterceptor } from '../usage/usage.interceptor';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
 import { InferDto } from './dto/infer.dto';
 import { InferenceService, ModelAnswer } from './inference.service';
@@ -11,6 +12,7 @@ import { InferenceService, ModelAnswer } from './inference.service';
 /** The protected AI API (permission `invoke`). */
 @ApiTags('inference')
 @Controller('v1')
+@UseInterceptors(UsageInterceptor)
 export class InferenceController {
   constructor(private readonly inference: InferenceService) {}
 

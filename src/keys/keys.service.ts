@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash, createPrivateKey, createPublicKey, createSecretKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DataSource, EntityManager } from 'typeorm';
 import {
@@ -32,6 +32,7 @@ import {
 } from './key-crypto';
 import { resolveKeyEncryptionKey } from './key-encryption-key';
 import { KeyRing, SigningKey, VerificationKey } from './key-ring';
+import { MIN_SECRET_LENGTH, sharedSecretKey } from './shared-secret';
 import { KeyStatus, SigningKeyEntity } from './signing-key.entity';
 
 export type RotationMode = 'soft' | 'hard';
@@ -378,15 +379,10 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
 
   private symmetricRing(): KeyRing {
     const secret = this.config.secretKey;
-    if (!secret || secret.length < 32)
+    if (!secret || secret.length < MIN_SECRET_LENGTH)
       throw new MisconfiguredError('Authentication system misconfigured');
-    const key = createSecretKey(Buffer.from(secret, 'utf8'));
-    const kid = 'hs256-' + createHash('sha256').update(secret).digest('base64url').slice(0, 16);
-    return new KeyRing(
-      { kid, algorithm: 'HS256', key, privateKey: key },
-      [{ kid, algorithm: 'HS256', key }],
-      [],
-    );
+    const key = sharedSecretKey(secret);
+    return new KeyRing(key, [{ kid: key.kid, algorithm: 'HS256', key: key.key }], []);
   }
 
   private requireKek(): Buffer {

@@ -13,7 +13,8 @@ import {
   TokenExpiredError,
 } from '../../common/errors';
 import { IsPublic } from '../decorators/public.decorator';
-import type { Principal } from '../principal';
+import { ExternalTokenVerifier } from '../external-token-verifier';
+import type { AuthenticatedRequest, Principal } from '../principal';
 
 /**
  * Global guard #1 (authenticate). Every route needs a valid bearer token unless it is marked
@@ -21,17 +22,28 @@ import type { Principal } from '../principal';
  */
 @Injectable()
 export class AuthenticationGuard extends AuthGuard('jwt') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly external: ExternalTokenVerifier,
+  ) {
     super();
   }
 
-  override canActivate(context: ExecutionContext) {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride(IsPublic, [
       context.getHandler(),
       context.getClass(),
     ]);
     if (isPublic) return true;
-    return super.canActivate(context);
+    // A token whose (unverified) iss names a trusted issuer is verified with that issuer's JWKS;
+    // every other bearer token takes the passport path for our own tokens.
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const token = bearerToken(request.headers.authorization);
+    if (token && this.external.handles(token)) {
+      request.user = await this.external.verify(token);
+      return true;
+    }
+    return (await super.canActivate(context)) as boolean;
   }
 
   override handleRequest<TUser = Principal>(err: unknown, user: unknown, info: unknown): TUser {
@@ -39,6 +51,12 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
     if (!user) throw toAuthError(info);
     return user as TUser;
   }
+}
+
+function bearerToken(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value ? /^bearer\s+(\S+)$/i.exec(value.trim()) : null;
+  return match?.[1];
 }
 
 function toAuthError(reason: unknown): DomainError {

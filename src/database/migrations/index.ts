@@ -1,5 +1,12 @@
 import { Foundation1764000000000 } from './1764000000000-foundation';
 import { RefreshTokens1764000000001 } from './1764000000001-refresh-tokens';
+import { Users1764000000010 } from './1764000000010-users';
+import { Usage1764000000011 } from './1764000000011-usage';
 
 /** In order. A new migration is added here as well as in its own file. */
-export const MIGRATIONS = [Foundation1764000000000, RefreshTokens1764000000001];
+export const MIGRATIONS = [
+  Foundation1764000000000,
+  RefreshTokens1764000000001,
+  Users1764000000010,
+  Usage1764000000011,
+];

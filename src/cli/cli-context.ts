@@ -1,0 +1,52 @@
+import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigModule } from '@nestjs/config';
+import { allConfig } from '../config/configuration';
+import { DatabaseModule } from '../database/database.module';
+import { PgListener } from '../database/pg-listener';
+import { RbacModule } from '../rbac/rbac.module';
+
+@Module({})
+class CommandContextModule {}
+
+type Imports = NonNullable<DynamicModule['imports']>;
+
+/**
+ * Boots a Nest application context (never the HTTP server) with the database, the policy's roles
+ * and only the feature modules a command needs, runs `work`, and closes it (which also stops an
+ * embedded PostgreSQL). Whatever modules print while starting — the bootstrap admin's one-time
+ * secret, say — goes to stderr, so stdout carries only the command's own result.
+ */
+export async function withContext<T>(
+  modules: Imports,
+  work: (context: INestApplicationContext) => Promise<T>,
+): Promise<T> {
+  const root: DynamicModule = {
+    module: CommandContextModule,
+    imports: [
+      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: allConfig }),
+      DatabaseModule,
+      RbacModule,
+      ...modules,
+    ],
+  };
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  let context: INestApplicationContext;
+  try {
+    context = await NestFactory.createApplicationContext(root, {
+      logger: ['error', 'warn'],
+      abortOnError: false,
+    });
+  } finally {
+    process.stdout.write = write;
+  }
+  // A one-shot command needs no change notifications, and its own NOTIFY (after a rotation)
+  // would otherwise start a key reload racing the shutdown.
+  await context.get(PgListener).beforeApplicationShutdown();
+  try {
+    return await work(context);
+  } finally {
+    await context.close();
+  }
+}

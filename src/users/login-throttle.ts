@@ -1,0 +1,105 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { RateLimitedError } from '../common/errors';
+import { usersConfig } from '../config/configuration';
+
+/**
+ * Brute-force protection for password login, per account and per client IP. The counters are
+ * rows in PostgreSQL (table `login_attempts`), updated with one atomic upsert each, so every
+ * replica sees the same counts and a restart does not forget a lockout. Unknown emails are
+ * counted exactly like known ones: a lockout never reveals whether an account exists.
+ *
+ * Within LOGIN_LOCKOUT of the first failure, the LOGIN_MAX_FAILURES-th failure for an account
+ * (or the LOGIN_MAX_FAILURES_PER_IP-th from one address) locks it for LOGIN_LOCKOUT; while
+ * locked every attempt, even with the right password, answers 429 with `Retry-After`.
+ * A successful login clears the account's counter (not the address's).
+ */
+@Injectable()
+export class LoginThrottle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('LoginThrottle');
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(usersConfig.KEY) private readonly config: ConfigType<typeof usersConfig>,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // Failed attempts for random emails would otherwise pile up forever.
+    this.timer = setInterval(() => {
+      this.purgeExpired().catch((e: Error) => this.logger.warn(`Purge failed: ${e.message}`));
+    }, PURGE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Deletes counters whose window and lockout are both over (safe on every replica at once). */
+  async purgeExpired(): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM login_attempts
+        WHERE window_started <= now() - make_interval(secs => $1)
+          AND (locked_until IS NULL OR locked_until <= now())`,
+      [this.config.lockoutSeconds],
+    );
+  }
+
+  /** Throws {@link RateLimitedError} (with the seconds to wait) if the account or the IP is locked. */
+  async assertAllowed(email: string, ip?: string): Promise<void> {
+    const rows: Array<{ wait: number | null }> = await this.dataSource.query(
+      `SELECT ceil(extract(epoch FROM max(locked_until) - now()))::int AS wait
+         FROM login_attempts WHERE key = ANY($1) AND locked_until > now()`,
+      [this.keys(email, ip).map(([key]) => key)],
+    );
+    const wait = rows[0]?.wait;
+    if (wait !== null && wait !== undefined && wait > 0) throw new RateLimitedError(wait);
+  }
+
+  /** Counts one failed attempt against the account and the IP; may start a lockout. */
+  async recordFailure(email: string, ip?: string): Promise<void> {
+    for (const [key, max] of this.keys(email, ip)) {
+      await this.dataSource.query(
+        `INSERT INTO login_attempts AS a (key, failures, window_started, locked_until)
+         VALUES ($1, 1, now(), CASE WHEN 1 >= $3 THEN now() + make_interval(secs => $2) END)
+         ON CONFLICT (key) DO UPDATE SET
+           failures = CASE WHEN a.window_started <= now() - make_interval(secs => $2)
+                           THEN 1 ELSE a.failures + 1 END,
+           window_started = CASE WHEN a.window_started <= now() - make_interval(secs => $2)
+                                 THEN now() ELSE a.window_started END,
+           locked_until = CASE
+             WHEN (CASE WHEN a.window_started <= now() - make_interval(secs => $2)
+                        THEN 1 ELSE a.failures + 1 END) >= $3
+             THEN now() + make_interval(secs => $2)
+             ELSE a.locked_until END`,
+        [key, this.config.lockoutSeconds, max],
+      );
+    }
+  }
+
+  /** A successful login forgets the account's failures. */
+  async recordSuccess(email: string): Promise<void> {
+    await this.dataSource.query('DELETE FROM login_attempts WHERE key = $1', [accountKey(email)]);
+  }
+
+  private keys(email: string, ip?: string): Array<[string, number]> {
+    const keys: Array<[string, number]> = [[accountKey(email), this.config.maxFailures]];
+    if (ip) keys.push([`ip:${ip}`, this.config.maxFailuresPerIp]);
+    return keys;
+  }
+}
+
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+function accountKey(email: string): string {
+  return `account:${email.trim().toLowerCase()}`;
+}

@@ -1,0 +1,39 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { CreateUserDto, UpdateUserDto } from './dto/create-user.dto';
+import { UsersService } from './users.service';
+
+/** People administration. Password hashes are never returned. */
+@ApiTags('admin')
+@Controller('admin/users')
+@RequirePermissions('users:manage')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Get()
+  list() {
+    return this.users.list();
+  }
+
+  @Get(':oid')
+  get(@Param('oid') oid: string) {
+    return this.users.get(oid);
+  }
+
+  @Post()
+  create(@Body() dto: CreateUserDto) {
+    return this.users.create(dto);
+  }
+
+  @Patch(':oid')
+  update(@Param('oid') oid: string, @Body() dto: UpdateUserDto) {
+    return this.users.update(oid, dto);
+  }
+
+  @Delete(':oid')
+  @HttpCode(204)
+  async remove(@Param('oid') oid: string): Promise<void> {
+    await this.users.remove(oid);
+  }
+}

@@ -1,0 +1,341 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { bearer } from './support/factories';
+import { startTestApp, TestApp } from './support/app';
+
+const ROOT = join(__dirname, '..');
+// Each command is a Node process (about 0.5 s, more with a database); the build runs once.
+jest.setTimeout(30_000);
+const SECRET = 'cli-test-shared-secret-0123456789abcdef';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `npx tessera …` as a real process (bin/tessera.js → dist/src/cli/main.js), against the test
+ * app's database. The environment is the test app's, so tokens carry its issuer.
+ */
+describe('tessera CLI (real processes)', () => {
+  let sut: TestApp;
+  let env: Record<string, string>;
+
+  function tessera(
+    args: string[],
+    options: { env?: Record<string, string | undefined>; input?: string } = {},
+  ): Promise<Result> {
+    return new Promise((resolve, reject) => {
+      const merged: Record<string, string | undefined> = { ...env, ...options.env };
+      const child = spawn(process.execPath, [join(ROOT, 'bin', 'tessera.js'), ...args], {
+        cwd: ROOT,
+        env: Object.fromEntries(
+          Object.entries(merged).filter((entry): entry is [string, string] => !!entry[1]),
+        ),
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(options.input ?? '');
+    });
+  }
+
+  beforeAll(async () => {
+    // Compile the current sources once; every command below runs the compiled CLI.
+    const build = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    if (build.status !== 0) throw new Error(`nest build failed: ${build.stdout}${build.stderr}`);
+    sut = await startTestApp();
+    env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: sut.databaseUrl,
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-cli-')),
+      JWT_ISSUER: sut.url,
+      KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    await sut?.close();
+  });
+
+  it('answers --help on every command with exit code 0', async () => {
+    const commands = [
+      [],
+      ['token'],
+      ['keys'],
+      ['keys', 'generate'],
+      ['keys', 'rotate'],
+      ['keys', 'retire'],
+      ['keys', 'list'],
+      ['clients', 'create'],
+      ['users', 'create'],
+      ['migrate'],
+    ];
+    const results = await Promise.all(commands.map((c) => tessera([...c, '--help'])));
+    results.forEach((result, i) => {
+      expect({ command: commands[i], code: result.code }).toEqual({
+        command: commands[i],
+        code: 0,
+      });
+      expect(result.stdout).toMatch(/Usage: tessera/);
+    });
+  });
+
+  describe('token', () => {
+    it('prints an HS256 token from --secret with the requested lifetime, roles and scope', async () => {
+      const result = await tessera([
+        'token',
+        '--subject',
+        'my-service',
+        '--expires-in',
+        '7d',
+        '--algorithm',
+        'HS256',
+        '--secret',
+        SECRET,
+        '--scope',
+        'model:invoke',
+        '--roles',
+        'operator',
+      ]);
+      expect(result.code).toBe(0);
+      const token = result.stdout.trim();
+      expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'HS256', typ: 'at+jwt' });
+      const claims = decodeJwt(token);
+      expect(claims).toMatchObject({
+        sub: 'my-service',
+        iss: sut.url,
+        aud: 'tessera',
+        scope: 'model:invoke',
+        roles: ['operator'],
+      });
+      expect((claims.exp as number) - (claims.iat as number)).toBe(7 * 86400);
+    });
+
+    it('takes the secret from JWT_SECRET_KEY (HS256 implied by --secret) and can leave exp out', async () => {
+      const implied = await tessera(['token', '--secret', SECRET]);
+      expect(implied.code).toBe(0);
+      expect(decodeProtectedHeader(implied.stdout.trim()).alg).toBe('HS256');
+      const result = await tessera(['token', '--expires-in', 'never'], {
+        env: { JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: SECRET },
+      });
+      expect(result.code).toBe(0);
+      expect(decodeJwt(result.stdout.trim()).exp).toBeUndefined();
+    });
+
+    it('signs with the database’s active key by default; the server accepts the token', async () => {
+      const result = await tessera(['token', '--subject', 'cli-user', '--roles', 'operator']);
+      expect(result.code).toBe(0);
+      const token = result.stdout.trim();
+      expect(decodeProtectedHeader(token).alg).toBe('RS256');
+      const response = await sut
+        .http()
+        .post('/v1/infer')
+        .set(bearer(token))
+        .send({ prompt: 'from the CLI' });
+      expect(response.status).toBe(200);
+      expect(response.body.sub).toBe('cli-user');
+    });
+
+    it('exits 1 on a configuration error: no secret, or one shorter than 32 characters', async () => {
+      const missing = await tessera(['token', '--algorithm', 'HS256']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/JWT_SECRET_KEY/);
+      const short = await tessera(['token', '--algorithm', 'HS256', '--secret', 'too-short']);
+      expect(short.code).toBe(1);
+      expect(short.stderr).toMatch(/32 characters/);
+      expect(short.stdout).toBe('');
+    });
+
+    it('exits 2 on bad arguments', async () => {
+      const cases = [
+        ['token', '--algorithm', 'HS256', '--secret', SECRET, '--expires-in', 'soon'],
+        ['token', '--algorithm', 'none'],
+        ['token', '--expires-in', 'never'],
+        ['token', '--roles', 'wizard', '--algorithm', 'HS256', '--secret', SECRET],
+        ['token', '--no-such-option'],
+      ];
+      const results = await Promise.all(cases.map((c) => tessera(c)));
+      results.forEach((result, i) => {
+        expect({ args: cases[i], code: result.code }).toEqual({ args: cases[i], code: 2 });
+        expect(result.stdout).toBe('');
+      });
+    });
+  });
+
+  describe('keys', () => {
+    it('lists, rotates (soft and hard) and retires keys', async () => {
+      const before = await tessera(['keys', 'list']);
+      expect(before.code).toBe(0);
+      const [first] = before.stdout.trim().split('\t');
+      expect(before.stdout).toMatch(/\tRS256\tactive\t/);
+
+      const soft = await tessera(['keys', 'rotate']);
+      expect(soft.code).toBe(0);
+      const second = soft.stdout.trim();
+      expect(second).not.toBe(first);
+      const afterSoft = (await tessera(['keys', 'list'])).stdout;
+      expect(afterSoft).toContain(`${second}\tRS256\tactive`);
+      expect(afterSoft).toContain(`${first}\tRS256\tretiring`);
+
+      const retired = await tessera(['keys', 'retire', first]);
+      expect(retired.code).toBe(0);
+      expect(retired.stdout).toContain(`${first}\tRS256\tretired`);
+      const unknown = await tessera(['keys', 'retire', 'no-such-kid']);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/no-such-kid/);
+
+      const hard = await tessera(['keys', 'rotate', '--hard']);
+      expect(hard.code).toBe(0);
+      const afterHard = (await tessera(['keys', 'list'])).stdout;
+      expect(afterHard).toContain(`${hard.stdout.trim()}\tRS256\tactive`);
+      expect(afterHard).toContain(`${second}\tRS256\tretired`);
+    });
+
+    it('generates a PEM private key or an HS256 secret without a database', async () => {
+      const pem = await tessera(['keys', 'generate', '--algorithm', 'ES256'], {
+        env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+      });
+      expect(pem.code).toBe(0);
+      expect(pem.stdout).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+      const secret = await tessera(['keys', 'generate', '-a', 'HS256']);
+      expect(secret.code).toBe(0);
+      expect(secret.stdout.trim().length).toBeGreaterThanOrEqual(32);
+      expect((await tessera(['keys', 'generate', '-a', 'XX999'])).code).toBe(2);
+    });
+
+    it('refuses key commands in HS256 mode with exit code 1', async () => {
+      const result = await tessera(['keys', 'rotate'], {
+        env: { JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: SECRET },
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/HS256/);
+    });
+  });
+
+  describe('clients create', () => {
+    it('creates a client whose secret works at the token endpoint', async () => {
+      const result = await tessera([
+        'clients',
+        'create',
+        '--id',
+        'cli-made',
+        '--roles',
+        'operator',
+      ]);
+      expect(result.code).toBe(0);
+      const created = JSON.parse(result.stdout);
+      expect(created).toMatchObject({ client_id: 'cli-made', roles: ['operator'] });
+      const token = await sut
+        .http()
+        .post('/oauth/token')
+        .auth('cli-made', created.client_secret)
+        .type('form')
+        .send({ grant_type: 'client_credentials' });
+      expect(token.status).toBe(200);
+    });
+
+    it('exits 1 for a duplicate id and 2 for an unknown role or grant type', async () => {
+      expect((await tessera(['clients', 'create', '--id', 'cli-made'])).code).toBe(1);
+      expect((await tessera(['clients', 'create', '--roles', 'wizard'])).code).toBe(2);
+      expect((await tessera(['clients', 'create', '--grant-types', 'implicit'])).code).toBe(2);
+    });
+  });
+
+  describe('users create', () => {
+    it('creates a user with a generated password that logs in', async () => {
+      const result = await tessera([
+        'users',
+        'create',
+        '--email',
+        'Cli.User@Example.com',
+        '--name',
+        'Cli',
+      ]);
+      expect(result.code).toBe(0);
+      const user = JSON.parse(result.stdout);
+      expect(user).toMatchObject({
+        email: 'Cli.User@Example.com',
+        name: 'Cli',
+        roles: ['operator'],
+      });
+      expect(user.oid).toMatch(/^[0-9a-f-]{36}$/);
+      const login = await sut
+        .http()
+        .post('/auth/login')
+        .send({ email: 'cli.user@example.com', password: user.password });
+      expect(login.status).toBe(200);
+      expect(login.body.claims.oid).toBe(user.oid);
+    });
+
+    it('reads the password from stdin with --password-stdin', async () => {
+      const result = await tessera(
+        [
+          'users',
+          'create',
+          '--email',
+          'stdin@example.com',
+          '--password-stdin',
+          '--roles',
+          'viewer',
+        ],
+        { input: 'a password from stdin\n' },
+      );
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout).password).toBeUndefined();
+      const login = await sut
+        .http()
+        .post('/auth/login')
+        .send({ email: 'stdin@example.com', password: 'a password from stdin' });
+      expect(login.status).toBe(200);
+    });
+
+    it('exits 1 for an existing email (any case) and 2 for bad arguments', async () => {
+      expect((await tessera(['users', 'create', '--email', 'CLI.USER@example.com'])).code).toBe(1);
+      expect((await tessera(['users', 'create', '--email', 'not-an-email'])).code).toBe(2);
+      expect((await tessera(['users', 'create'])).code).toBe(2);
+      const short = await tessera(
+        ['users', 'create', '--email', 'x@example.com', '--password-stdin'],
+        {
+          input: 'short',
+        },
+      );
+      expect(short.code).toBe(2);
+    });
+  });
+
+  it('migrate reports an up-to-date database', async () => {
+    const result = await tessera(['migrate']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/up to date/);
+  });
+
+  it('exits 1 naming the variable when JWT_SECRET_KEY is too short for HS256 (CLI and server)', async () => {
+    const bad = { JWT_ALGORITHM: 'HS256', JWT_SECRET_KEY: 'short' };
+    const cli = await tessera(['token'], { env: bad });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/JWT_SECRET_KEY/);
+    const server = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], {
+      cwd: ROOT,
+      env: { ...env, ...bad, PORT: '0' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(server.status).toBe(1);
+    expect(server.stderr).toMatch(/JWT_SECRET_KEY must be set and at least 32 characters/);
+  });
+});
