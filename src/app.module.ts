@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ClientsModule } from './clients/clients.module';
 import { allConfig, appConfig } from './config/configuration';
@@ -33,6 +34,7 @@ import { UsersModule } from './users/users.module';
     }),
     DatabaseModule,
     RbacModule,
+    AuditModule,
     MetricsModule,
     KeysModule,
     RevocationModule,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
 import { OAuthError } from '../common/errors';
 import { ClientsService, ClientView } from '../clients/clients.service';
 import { MetricsService } from '../metrics/metrics.service';
@@ -27,11 +28,19 @@ export class OAuthService {
     private readonly clients: ClientsService,
     private readonly tokens: TokenService,
     private readonly metrics: MetricsService,
+    private readonly audit: AuditService,
   ) {}
 
   async authenticateClient(credentials: ClientCredentials): Promise<ClientView> {
     const client = await this.clients.authenticate(credentials.clientId, credentials.clientSecret);
-    if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
+    if (!client) {
+      void this.audit.record({
+        action: 'client.authenticate',
+        outcome: 'failure',
+        target: credentials.clientId.slice(0, 200),
+      });
+      throw new OAuthError('invalid_client', 'Client authentication failed');
+    }
     return client;
   }
 
@@ -52,6 +61,14 @@ export class OAuthService {
       roles: client.roles,
     });
     this.metrics.tokensIssued.inc({ grant: 'client_credentials' });
+    void this.audit.record({
+      action: 'token.issue',
+      outcome: 'success',
+      actor: client.id,
+      actorMethod: 'client',
+      target: minted.jti,
+      details: { grant: 'client_credentials', scope: scopes.join(' ') },
+    });
     return {
       access_token: minted.token,
       token_type: 'Bearer',

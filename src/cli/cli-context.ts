@@ -1,6 +1,7 @@
 import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from '../audit/audit.module';
 import { allConfig } from '../config/configuration';
 import { DatabaseModule } from '../database/database.module';
 import { PgListener } from '../database/pg-listener';
@@ -27,6 +28,7 @@ export async function withContext<T>(
       ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: allConfig }),
       DatabaseModule,
       RbacModule,
+      AuditModule,
       ...modules,
     ],
   };

@@ -1,3 +1,4 @@
+import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
@@ -22,23 +23,27 @@ export class ClientsController {
 
   /** The response carries `client_secret`: the only time it is shown. */
   @Post()
+  @Audit('client.create')
   async create(@Body() dto: CreateClientDto) {
     const { client, secret } = await this.clients.create(dto);
     return { ...client, client_secret: secret };
   }
 
   @Patch(':id')
+  @Audit('client.update')
   update(@Param('id') id: string, @Body() dto: UpdateClientDto) {
     return this.clients.update(id, dto);
   }
 
   @Post(':id/secret')
+  @Audit('client.secret_reset')
   async resetSecret(@Param('id') id: string) {
     const { client, secret } = await this.clients.resetSecret(id);
     return { ...client, client_secret: secret };
   }
 
   @Delete(':id')
+  @Audit('client.delete')
   @HttpCode(204)
   async remove(@Param('id') id: string): Promise<void> {
     await this.clients.remove(id);

@@ -30,6 +30,9 @@ export const upstreamConfig = registerAs('upstream', () => {
   };
 });
 
+/** How long audit events are kept. */
+export const auditConfig = registerAs('audit', () => ({ retentionSeconds: env().auditRetention }));
+
 export const databaseConfig = registerAs('database', () => {
   const e = env();
   return { url: e.databaseUrl, dataDir: e.dataDir };
@@ -116,6 +119,7 @@ export const allConfig = [
   renewalConfig,
   policyConfig,
   upstreamConfig,
+  auditConfig,
   usersConfig,
   issuersConfig,
 ];

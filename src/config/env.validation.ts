@@ -53,6 +53,7 @@ export interface TesseraEnv {
   /** Sent upstream as `Authorization: Bearer …`; never the caller's own token. */
   upstreamApiKey?: string;
   upstreamTimeoutMs: number;
+  auditRetention: number;
   allowNonExpiringTokens: boolean;
   /** Failed logins per account / per IP within the window before a lockout. */
   loginMaxFailures: number;
@@ -275,6 +276,7 @@ export function validateEnv(env: Env): TesseraEnv {
     upstreamUrl: url(env, 'UPSTREAM_URL', ['http', 'https']),
     upstreamApiKey: read(env, 'UPSTREAM_API_KEY'),
     upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    auditRetention: duration(env, 'AUDIT_RETENTION', '90d'),
     allowNonExpiringTokens: boolean(env, 'ALLOW_NON_EXPIRING_TOKENS', false),
     loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginMaxFailuresPerIp: integer(env, 'LOGIN_MAX_FAILURES_PER_IP', 20, 1, 100000),

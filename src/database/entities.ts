@@ -1,3 +1,4 @@
+import { AuditEventEntity } from '../audit/audit-event.entity';
 import { ClientEntity } from '../clients/client.entity';
 import { SigningKeyEntity } from '../keys/signing-key.entity';
 import { RefreshTokenEntity } from '../revocation/refresh-token.entity';
@@ -13,4 +14,5 @@ export const ENTITIES = [
   UserEntity,
   LoginAttemptEntity,
   UsageCounterEntity,
+  AuditEventEntity,
 ];

@@ -1,3 +1,4 @@
+import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
@@ -18,6 +19,7 @@ export class KeysController {
   @Post('rotate')
   @HttpCode(200)
   @RequirePermissions('keys:rotate')
+  @Audit('keys.rotate')
   @ApiOperation({ summary: 'Rotate the signing key (soft by default, or hard)' })
   rotate(@Body() dto: RotateKeysDto) {
     return this.keys.rotate(dto.mode ?? 'soft');
@@ -26,6 +28,7 @@ export class KeysController {
   @Post(':kid/retire')
   @HttpCode(200)
   @RequirePermissions('keys:rotate')
+  @Audit('keys.retire')
   @ApiOperation({ summary: 'Retire a non-active key now: its tokens stop verifying' })
   retire(@Param('kid') kid: string) {
     return this.keys.retire(kid);
@@ -41,6 +44,7 @@ export class SecretsController {
   @Post('refresh')
   @HttpCode(200)
   @RequirePermissions('keys:rotate')
+  @Audit('keys.rotate')
   @ApiOperation({ summary: 'Rotate the signing key: {mode: "soft" | "hard"}' })
   async refresh(@Body() dto: RotateKeysDto) {
     const mode = dto.mode ?? 'soft';

@@ -1,3 +1,4 @@
+import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
@@ -22,16 +23,19 @@ export class UsersController {
   }
 
   @Post()
+  @Audit('user.create')
   create(@Body() dto: CreateUserDto) {
     return this.users.create(dto);
   }
 
   @Patch(':oid')
+  @Audit('user.update')
   update(@Param('oid') oid: string, @Body() dto: UpdateUserDto) {
     return this.users.update(oid, dto);
   }
 
   @Delete(':oid')
+  @Audit('user.delete')
   @HttpCode(204)
   async remove(@Param('oid') oid: string): Promise<void> {
     await this.users.remove(oid);

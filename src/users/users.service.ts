@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { QueryFailedError, Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { RbacService } from '../rbac/rbac.service';
 import { RefreshTokensService } from '../revocation/refresh-tokens.service';
@@ -56,6 +57,7 @@ export class UsersService {
     private readonly throttle: LoginThrottle,
     private readonly rbac: RbacService,
     private readonly refreshTokens: RefreshTokensService,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -88,11 +90,20 @@ export class UsersService {
   }
 
   /**
-   * The seam for the audit trail: every login attempt passes through here exactly once. Until
-   * the audit module exists it is a debug log line (never the password, never a token).
+   * Every login attempt passes through here exactly once, into the audit trail (`user.login`;
+   * never the password, never a token).
    */
   recordAttempt(attempt: LoginAttempt): void {
     this.logger.debug(`login ${attempt.outcome} for ${attempt.email} from ${attempt.ip ?? '?'}`);
+    void this.audit.record({
+      action: 'user.login',
+      outcome: attempt.outcome === 'success' ? 'success' : 'failure',
+      actor: attempt.oid,
+      actorMethod: 'password',
+      target: attempt.email,
+      ip: attempt.ip,
+      details: { result: attempt.outcome },
+    });
   }
 
   /**

@@ -2,6 +2,7 @@ import { Foundation1764000000000 } from './1764000000000-foundation';
 import { RefreshTokens1764000000001 } from './1764000000001-refresh-tokens';
 import { Users1764000000010 } from './1764000000010-users';
 import { Usage1764000000011 } from './1764000000011-usage';
+import { Audit1764000000020 } from './1764000000020-audit';
 
 /** In order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   RefreshTokens1764000000001,
   Users1764000000010,
   Usage1764000000011,
+  Audit1764000000020,
 ];

@@ -1,0 +1,153 @@
+import { bearer, CLIENTS, tokenFor } from './support/factories';
+import { startTestApp, TestApp } from './support/app';
+
+interface AuditEvent {
+  id: string;
+  action: string;
+  outcome: string;
+  actor?: string;
+  target?: string;
+  details: Record<string, unknown>;
+}
+
+describe('audit trail', () => {
+  let sut: TestApp;
+  let admin: string;
+
+  const events = async (query: Record<string, string | number>) => {
+    const response = await sut.http().get('/admin/audit').query(query).set(bearer(admin));
+    expect(response.status).toBe(200);
+    return response.body as { events: AuditEvent[]; next_cursor: string | null };
+  };
+
+  /** Token issuance is recorded without delaying the answer: poll (bounded) for it. */
+  const eventually = async (query: Record<string, string>, check: (e: AuditEvent[]) => boolean) => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const page = await events(query);
+      if (check(page.events)) return page.events;
+      if (Date.now() > deadline)
+        throw new Error(`no matching audit event for ${JSON.stringify(query)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
+  beforeAll(async () => {
+    sut = await startTestApp();
+    admin = await tokenFor(sut.url, CLIENTS.admin);
+  });
+
+  afterAll(async () => {
+    await sut.close();
+  });
+
+  it('records token issuance and failed client authentication', async () => {
+    await tokenFor(sut.url, CLIENTS.operator);
+    const issued = await eventually(
+      { action: 'token.issue', actor: CLIENTS.operator.id },
+      (e) => e.length > 0,
+    );
+    expect(issued[0]).toMatchObject({
+      outcome: 'success',
+      details: { grant: 'client_credentials' },
+    });
+    await sut
+      .http()
+      .post('/oauth/token')
+      .auth(CLIENTS.operator.id, 'wrong')
+      .type('form')
+      .send({ grant_type: 'client_credentials' });
+    const failed = await eventually(
+      { action: 'client.authenticate', outcome: 'failure' },
+      (e) => e.length > 0,
+    );
+    expect(failed[0].target).toBe(CLIENTS.operator.id);
+  });
+
+  it('records admin changes with actor and target, never the secret', async () => {
+    const created = await sut
+      .http()
+      .post('/admin/clients')
+      .set(bearer(admin))
+      .send({ id: 'audited-client' });
+    expect(created.status).toBe(201);
+    const [event] = (await events({ action: 'client.create', target: 'audited-client' })).events;
+    expect(event).toMatchObject({
+      outcome: 'success',
+      actor: CLIENTS.admin.id,
+      target: 'audited-client',
+    });
+    expect(JSON.stringify(event)).not.toContain(created.body.client_secret);
+    const missing = await sut.http().delete('/admin/clients/no-such-client').set(bearer(admin));
+    expect(missing.status).toBe(404);
+    const [failure] = (await events({ action: 'client.delete' })).events;
+    expect(failure).toMatchObject({ outcome: 'failure', target: 'no-such-client' });
+  });
+
+  it('records key rotations', async () => {
+    await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'soft' });
+    const [event] = (await events({ action: 'keys.rotate' })).events;
+    expect(event).toMatchObject({ outcome: 'success', actor: CLIENTS.admin.id });
+  });
+
+  it('records login attempts, successful or not', async () => {
+    const user = await sut
+      .http()
+      .post('/admin/users')
+      .set(bearer(admin))
+      .send({
+        email: 'Audit.Person@example.com',
+        name: 'Audit Person',
+        password: 'correct horse battery',
+      });
+    expect(user.status).toBe(201);
+    await sut
+      .http()
+      .post('/auth/login')
+      .send({ email: 'audit.person@example.com', password: 'wrong password!' });
+    await sut
+      .http()
+      .post('/auth/login')
+      .send({ email: 'audit.person@example.com', password: 'correct horse battery' });
+    const logins = await eventually({ action: 'user.login' }, (e) => e.length >= 2);
+    expect(logins.map((e) => e.outcome).sort()).toEqual(['failure', 'success']);
+    expect(JSON.stringify(logins)).not.toContain('correct horse');
+  });
+
+  it('filters by action prefix and pages with a cursor, newest first', async () => {
+    for (const id of ['page-1', 'page-2', 'page-3']) {
+      await sut.http().post('/admin/clients').set(bearer(admin)).send({ id });
+    }
+    const first = await events({ action: 'client.*', limit: 2 });
+    expect(first.events).toHaveLength(2);
+    expect(first.events.map((e) => e.target)).toEqual(['page-3', 'page-2']);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const second = await events({
+      action: 'client.*',
+      limit: 2,
+      cursor: first.next_cursor as string,
+    });
+    expect(second.events[0].target).toBe('page-1');
+    expect(Number(second.events[0].id)).toBeLessThan(Number(first.events[1].id));
+  });
+
+  it('answers bad filters with a 400 naming the field', async () => {
+    for (const [query, field] of [
+      [{ cursor: 'nonsense!' }, 'cursor'],
+      [{ since: 'yesterday' }, 'since'],
+      [{ limit: 0 }, 'limit'],
+      [{ outcome: 'maybe' }, 'outcome'],
+    ] as const) {
+      const response = await sut.http().get('/admin/audit').query(query).set(bearer(admin));
+      expect(response.status).toBe(400);
+      expect(response.body.detail).toContain(field);
+    }
+  });
+
+  it('needs audit:read', async () => {
+    const operator = await tokenFor(sut.url, CLIENTS.operator);
+    const response = await sut.http().get('/admin/audit').set(bearer(operator));
+    expect(response.status).toBe(403);
+    expect(response.body.required).toEqual(['audit:read']);
+  });
+});
