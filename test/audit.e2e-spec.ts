@@ -91,15 +91,11 @@ describe('audit trail', () => {
   });
 
   it('records login attempts, successful or not', async () => {
-    const user = await sut
-      .http()
-      .post('/admin/users')
-      .set(bearer(admin))
-      .send({
-        email: 'Audit.Person@example.com',
-        name: 'Audit Person',
-        password: 'correct horse battery',
-      });
+    const user = await sut.http().post('/admin/users').set(bearer(admin)).send({
+      email: 'Audit.Person@example.com',
+      name: 'Audit Person',
+      password: 'correct horse battery',
+    });
     expect(user.status).toBe(201);
     await sut
       .http()
