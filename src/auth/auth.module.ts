@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { ClientsModule } from '../clients/clients.module';
 import { KeysModule } from '../keys/keys.module';
+import { RevocationModule } from '../revocation/revocation.module';
 import { DiscoveryController } from './discovery.controller';
 import { AuthenticationGuard } from './guards/authentication.guard';
 import { PermissionsGuard } from './guards/permissions.guard';
@@ -19,7 +20,7 @@ import { TokenService } from './token.service';
  * 2. PermissionsGuard: the route's `@RequirePermissions()` granted by the principal's roles.
  */
 @Module({
-  imports: [PassportModule, KeysModule, ClientsModule],
+  imports: [PassportModule, KeysModule, ClientsModule, RevocationModule],
   controllers: [OAuthController, DiscoveryController],
   providers: [
     TokenService,

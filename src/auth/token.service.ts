@@ -55,7 +55,6 @@ export class TokenService {
   }
 
   mint(request: MintRequest): MintedToken {
-    const key = this.keys.signingKey();
     const iat = Math.floor(Date.now() / 1000);
     const expiresIn = request.expiresIn ?? this.config.accessTokenTtl;
     const jti = randomUUID();
@@ -76,12 +75,21 @@ export class TokenService {
       roles: request.roles ?? [],
       token_type: request.tokenType ?? 'access',
     };
+    const { token, kid } = this.sign(claims);
+    return { token, jti, kid, exp: claims.exp, iat, expiresIn, claims };
+  }
+
+  /**
+   * Signs claims that were minted earlier (a parent's newest child, served again by
+   * `GET /tokens/latest`) with the active key, so the token itself never has to be stored.
+   */
+  sign(claims: AccessTokenClaims): { token: string; kid: string } {
+    const key = this.keys.signingKey();
     const options: SignOptions = {
       algorithm: key.algorithm as SignOptions['algorithm'],
       keyid: key.kid,
       header: { alg: key.algorithm, typ: ACCESS_TOKEN_TYPE, kid: key.kid } as SignOptions['header'],
     };
-    const token = sign(claims, key.privateKey, options);
-    return { token, jti, kid: key.kid, exp: claims.exp, iat, expiresIn, claims };
+    return { token: sign(claims, key.privateKey, options), kid: key.kid };
   }
 }

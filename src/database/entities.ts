@@ -1,6 +1,14 @@
 import { ClientEntity } from '../clients/client.entity';
 import { SigningKeyEntity } from '../keys/signing-key.entity';
+import { ParentTokenEntity } from '../revocation/parent-token.entity';
 import { RefreshTokenEntity } from '../revocation/refresh-token.entity';
+import { RevocationEntity } from '../revocation/revocation.entity';
 
 /** Every entity, for the one DataSource options object that Nest and the TypeORM CLI share. */
-export const ENTITIES = [SigningKeyEntity, ClientEntity, RefreshTokenEntity];
+export const ENTITIES = [
+  SigningKeyEntity,
+  ClientEntity,
+  RefreshTokenEntity,
+  RevocationEntity,
+  ParentTokenEntity,
+];

@@ -101,6 +101,38 @@ export class RefreshTokensService {
     return result.affected ?? 0;
   }
 
+  /** Revokes every refresh token issued to a client (when all its tokens are revoked). */
+  async revokeClient(clientId: string): Promise<number> {
+    const result = await this.dataSource
+      .getRepository(RefreshTokenEntity)
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()' })
+      .where('client_id = :clientId AND revoked_at IS NULL', { clientId })
+      .execute();
+    return result.affected ?? 0;
+  }
+
+  /**
+   * RFC 7009 for refresh tokens: revokes the family of `token` when it was issued to `clientId`.
+   * Returns 'revoked', 'unknown' (nothing to do; the RFC answers 200 all the same) or
+   * 'other-client'.
+   */
+  async revokeFamily(token: string, clientId: string): Promise<'revoked' | 'unknown' | 'other-client'> {
+    if (!token.startsWith(PREFIX) || token.length > 200) return 'unknown';
+    const repo = this.dataSource.getRepository(RefreshTokenEntity);
+    const row = await repo.findOne({ where: { digest: digest(token) } });
+    if (!row) return 'unknown';
+    if (row.clientId !== null && row.clientId !== clientId) return 'other-client';
+    await repo
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()' })
+      .where('family_id = :familyId AND revoked_at IS NULL', { familyId: row.familyId })
+      .execute();
+    return 'revoked';
+  }
+
   private async insert(
     repo: ReturnType<DataSource['getRepository']>,
     grant: RefreshGrant,
