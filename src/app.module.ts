@@ -13,6 +13,7 @@ import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { RbacModule } from './rbac/rbac.module';
 import { RevocationModule } from './revocation/revocation.module';
+import { TokensModule } from './tokens/tokens.module';
 
 @Module({
   imports: [
@@ -36,6 +37,7 @@ import { RevocationModule } from './revocation/revocation.module';
     RevocationModule,
     ClientsModule,
     AuthModule,
+    TokensModule,
     InferenceModule,
     HealthModule,
   ],

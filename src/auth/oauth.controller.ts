@@ -64,7 +64,7 @@ export class OAuthController {
 
   @Post('oauth/token')
   @HttpCode(200)
-  @ApiOperation({ summary: 'RFC 6749 token endpoint (client_credentials)' })
+  @ApiOperation({ summary: 'RFC 6749 token endpoint (client_credentials, refresh_token)' })
   @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
   @ApiBody({
     schema: {
@@ -75,10 +75,11 @@ export class OAuthController {
         scope: { type: 'string', example: 'model:invoke' },
         client_id: { type: 'string' },
         client_secret: { type: 'string' },
+        refresh_token: { type: 'string', description: 'grant_type=refresh_token' },
       },
     },
   })
-  @ApiOkResponse({ description: 'access_token, token_type, expires_in, scope' })
+  @ApiOkResponse({ description: 'access_token, token_type, expires_in, scope (refresh_token)' })
   async token(
     @Body() raw: unknown,
     @Headers('authorization') authorization: string | undefined,
@@ -94,6 +95,15 @@ export class OAuthController {
           clientCredentialsFrom(authorization, form),
           field(form, 'scope'),
         );
+      case 'refresh_token': {
+        const refreshToken = field(form, 'refresh_token');
+        if (!refreshToken) throw new OAuthError('invalid_request', 'refresh_token is required');
+        return this.oauth.refreshToken(
+          clientCredentialsFrom(authorization, form),
+          refreshToken,
+          field(form, 'scope'),
+        );
+      }
       default:
         throw new OAuthError('unsupported_grant_type', `Unsupported grant_type "${grantType}"`);
     }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { OAuthError } from '../common/errors';
 import { ClientsService, ClientView } from '../clients/clients.service';
+import { RefreshTokensService } from '../revocation/refresh-tokens.service';
 import { TokenService } from './token.service';
 
 export interface TokenResponse {
@@ -25,6 +26,7 @@ export class OAuthService {
   constructor(
     private readonly clients: ClientsService,
     private readonly tokens: TokenService,
+    private readonly refreshTokens: RefreshTokensService,
   ) {}
 
   async authenticateClient(credentials: ClientCredentials): Promise<ClientView> {
@@ -54,6 +56,36 @@ export class OAuthService {
       token_type: 'Bearer',
       expires_in: minted.expiresIn,
       scope: scopes.join(' '),
+    };
+  }
+
+  /**
+   * RFC 6749 §6 with rotation (OAuth 2.0 Security BCP §4.14): the client authenticates, the
+   * presented refresh token is consumed and a new one returned with the access token. A consumed
+   * token presented again revokes its whole family and answers `invalid_grant`. A narrower
+   * `scope` may be asked for; the grant keeps its own scopes for the next refresh.
+   */
+  async refreshToken(
+    credentials: ClientCredentials,
+    refreshToken: string,
+    scope?: string,
+  ): Promise<TokenResponse> {
+    const client = await this.authenticateClient(credentials);
+    const grant = await this.refreshTokens.rotate(refreshToken, client.id);
+    const scopes = grantedScopes(grant.scopes, scope);
+    const minted = this.tokens.mint({
+      subject: grant.subject,
+      clientId: grant.clientId,
+      scopes,
+      roles: grant.roles,
+      extra: grant.claims,
+    });
+    return {
+      access_token: minted.token,
+      token_type: 'Bearer',
+      expires_in: minted.expiresIn,
+      scope: scopes.join(' '),
+      refresh_token: grant.refreshToken,
     };
   }
 }

@@ -127,7 +127,7 @@ export class ParentTokensService implements OnModuleInit {
           .where('p.revoked_at IS NULL')
           .andWhere('p.expires_at > now()')
           .andWhere('p.latest_child_expires_at IS NOT NULL')
-          .andWhere("p.latest_child_expires_at < now() + make_interval(secs => :threshold)", {
+          .andWhere('p.latest_child_expires_at < now() + make_interval(secs => :threshold)', {
             threshold: thresholdSeconds,
           })
           .andWhere('p.latest_child_expires_at < p.expires_at')
@@ -145,10 +145,12 @@ export class ParentTokensService implements OnModuleInit {
   }
 
   private async record(manager: EntityManager, parentJti: string, claims: ChildClaims) {
-    await manager.getRepository(ParentTokenEntity).update(
-      { jti: parentJti },
-      { latestChild: claims as never, latestChildExpiresAt: new Date(claims.exp * 1000) },
-    );
+    await manager
+      .getRepository(ParentTokenEntity)
+      .update(
+        { jti: parentJti },
+        { latestChild: claims as never, latestChildExpiresAt: new Date(claims.exp * 1000) },
+      );
     const event: ChildEvent = { parentJti, claims };
     await manager.query('SELECT pg_notify($1, $2)', [CHILD_TOKENS_CHANNEL, JSON.stringify(event)]);
   }

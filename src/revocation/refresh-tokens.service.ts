@@ -118,7 +118,10 @@ export class RefreshTokensService {
    * Returns 'revoked', 'unknown' (nothing to do; the RFC answers 200 all the same) or
    * 'other-client'.
    */
-  async revokeFamily(token: string, clientId: string): Promise<'revoked' | 'unknown' | 'other-client'> {
+  async revokeFamily(
+    token: string,
+    clientId: string,
+  ): Promise<'revoked' | 'unknown' | 'other-client'> {
     if (!token.startsWith(PREFIX) || token.length > 200) return 'unknown';
     const repo = this.dataSource.getRepository(RefreshTokenEntity);
     const row = await repo.findOne({ where: { digest: digest(token) } });

@@ -47,7 +47,9 @@ const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
  * database. The index is loaded in full at start and again after the LISTEN connection was lost.
  */
 @Injectable()
-export class RevocationService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+export class RevocationService
+  implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
+{
   private readonly logger = new Logger('Revocation');
   private index = new RevocationIndex();
   private synced = false;
@@ -192,9 +194,11 @@ export class RevocationService implements OnModuleInit, OnApplicationBootstrap, 
       await client.connect();
       let next: RevocationIndex;
       try {
-        const count = (await client.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM revocations WHERE expires_at >= now()',
-        )).rows[0].n;
+        const count = (
+          await client.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM revocations WHERE expires_at >= now()',
+          )
+        ).rows[0].n;
         next = new RevocationIndex(count);
         const result = await client.query<[string, string, number | null, number]>({
           text: `SELECT kind, value, floor(extract(epoch FROM revoked_before))::float8,
@@ -206,7 +210,12 @@ export class RevocationService implements OnModuleInit, OnApplicationBootstrap, 
           next.apply(
             kind === 'jti'
               ? { kind: 'jti', value, expiresAt: exp }
-              : { kind: kind as 'subject' | 'client', value, revokedBefore: before ?? 0, expiresAt: exp },
+              : {
+                  kind: kind as 'subject' | 'client',
+                  value,
+                  revokedBefore: before ?? 0,
+                  expiresAt: exp,
+                },
           );
         }
       } finally {
@@ -233,9 +242,11 @@ export class RevocationService implements OnModuleInit, OnApplicationBootstrap, 
       )) as [Array<{ jti: string; expires_at: Date }>, number];
       const written: RevocationEntry[] = [
         { kind, value, revokedBefore: now, expiresAt: now + this.maxTokenLifetime },
-        ...parents[0].map(
-          (p): RevocationEntry => ({ kind: 'jti', value: p.jti, expiresAt: seconds(p.expires_at) }),
-        ),
+        ...parents[0].map((p): RevocationEntry => ({
+          kind: 'jti',
+          value: p.jti,
+          expiresAt: seconds(p.expires_at),
+        })),
       ];
       await this.write(manager, written, reason);
       return written;
@@ -273,7 +284,10 @@ export class RevocationService implements OnModuleInit, OnApplicationBootstrap, 
       ];
       const length = JSON.stringify(wire).length + 1;
       if (size + length > MAX_PAYLOAD && batch.length) {
-        await manager.query('SELECT pg_notify($1, $2)', [REVOCATIONS_CHANNEL, JSON.stringify(batch)]);
+        await manager.query('SELECT pg_notify($1, $2)', [
+          REVOCATIONS_CHANNEL,
+          JSON.stringify(batch),
+        ]);
         batch = [];
         size = 2;
       }
@@ -296,7 +310,12 @@ export class RevocationService implements OnModuleInit, OnApplicationBootstrap, 
       wires.map(([k, value, before, exp]): RevocationEntry =>
         k === 'j'
           ? { kind: 'jti', value, expiresAt: exp }
-          : { kind: k === 's' ? 'subject' : 'client', value, revokedBefore: before, expiresAt: exp },
+          : {
+              kind: k === 's' ? 'subject' : 'client',
+              value,
+              revokedBefore: before,
+              expiresAt: exp,
+            },
       ),
     );
   }

@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { ClientsModule } from '../clients/clients.module';
+import { RevocationModule } from '../revocation/revocation.module';
+import { ChildTokenStream } from './child-token.stream';
+import { OAuthRevocationController } from './oauth-revocation.controller';
+import { RenewalWorker } from './renewal.worker';
+import { TokenLifecycleService } from './token-lifecycle.service';
+import { TokenVerifier } from './token-verifier';
+import { TokensController } from './tokens.controller';
+
+/**
+ * The token lifecycle over HTTP: parent/child issuance and renewal, revocation endpoints,
+ * introspection, external authorization. Sits above `auth` (minting, verification) and
+ * `revocation` (the state); neither imports it back.
+ */
+@Module({
+  imports: [AuthModule, RevocationModule, ClientsModule],
+  controllers: [TokensController, OAuthRevocationController],
+  providers: [TokenVerifier, TokenLifecycleService, ChildTokenStream, RenewalWorker],
+  exports: [TokenVerifier],
+})
+export class TokensModule {}
