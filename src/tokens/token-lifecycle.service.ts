@@ -211,10 +211,23 @@ export class TokenLifecycleService {
       throw new InsufficientPermissionsError(['tokens:issue']);
   }
 
-  /** `POST /revoke`, `DELETE /tokens/:jti`: by jti, or by a token (any type, even expired). */
-  async revoke(input: { jti?: string; token?: string }, reason: string) {
-    if ((input.jti === undefined) === (input.token === undefined))
-      throw new ValidationFailedError('Give exactly one of jti or token');
+  /**
+   * `POST /revoke`, `DELETE /tokens/:jti`: by jti, by a token (any type, even expired), or
+   * everything of a client.
+   */
+  async revoke(input: { jti?: string; token?: string; client_id?: string }, reason: string) {
+    const given = [input.jti, input.token, input.client_id].filter((v) => v !== undefined);
+    if (given.length !== 1)
+      throw new ValidationFailedError('Give exactly one of jti, token or client_id');
+    if (input.client_id !== undefined) {
+      const outcome = await this.revocation.revokeClient(input.client_id, reason);
+      return {
+        revoked: true,
+        client_id: input.client_id,
+        parents_revoked: outcome.entries.filter((e) => e.kind === 'jti').length,
+        refresh_tokens_revoked: outcome.refreshTokens,
+      };
+    }
     if (input.token !== undefined) {
       if (input.token.startsWith('rt_'))
         throw new ValidationFailedError('token: refresh tokens are revoked at /oauth/revoke');

@@ -103,8 +103,14 @@ export class RenewDto {
   parent_token: string;
 }
 
-/** `POST /revoke`: one of `jti` or `token`. */
+/** `POST /revoke`: exactly one of `jti`, `token` or `client_id` (everything of that client). */
 export class RevokeDto {
+  @ApiPropertyOptional({ description: 'Revoke every token issued to this client until now' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  client_id?: string;
+
   @ApiPropertyOptional()
   @IsOptional()
   @IsString()
