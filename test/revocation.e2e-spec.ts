@@ -1,6 +1,6 @@
 import { PgListener } from '../src/database/pg-listener';
 import { dropDatabase, startTestApp, TestApp } from './support/app';
-import { bearer, CLIENTS, tokenFor } from './support/factories';
+import { bearer, CLIENTS, TestClient, tokenFor } from './support/factories';
 import { eventually } from './support/lifecycle';
 
 /** Both replicas must agree on the issuer, as replicas behind one load balancer do. */
@@ -152,7 +152,7 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
   });
 
   describe('RFC 7009 /oauth/revoke', () => {
-    const revoke = (app: TestApp, client: typeof CLIENTS.operator, token: string) =>
+    const revoke = (app: TestApp, client: TestClient, token: string) =>
       app.http().post('/oauth/revoke').auth(client.id, client.secret).type('form').send({ token });
 
     it('lets a client revoke its own token', async () => {
