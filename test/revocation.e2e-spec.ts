@@ -1,4 +1,6 @@
 import { PgListener } from '../src/database/pg-listener';
+import type { RevocableToken } from '../src/revocation/revocation-index';
+import { RevocationService } from '../src/revocation/revocation.service';
 import { dropDatabase, startTestApp, TestApp } from './support/app';
 import { bearer, CLIENTS, TestClient, tokenFor } from './support/factories';
 import { eventually } from './support/lifecycle';
@@ -6,8 +8,12 @@ import { eventually } from './support/lifecycle';
 /** Both replicas must agree on the issuer, as replicas behind one load balancer do. */
 const SHARED = { env: { JWT_ISSUER: 'http://tessera.test' } };
 
+function claimsOf(token: string): RevocableToken {
+  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as RevocableToken;
+}
+
 function jtiOf(token: string): string {
-  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti as string;
+  return claimsOf(token).jti;
 }
 
 async function infer(app: TestApp, token: string) {
@@ -135,20 +141,23 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
     expect(ready.status).toBe(200);
     expect(ready.body.details.revocation).toMatchObject({ status: 'up' });
 
-    const token = await tokenFor(first.url, CLIENTS.operator);
-    await first.app.get(PgListener).simulateDisconnect();
-    const notReady = await first.http().get('/health/ready');
+    // passport keeps one 'jwt' strategy per process, the last app's: in this in-process pair
+    // every request is verified by `second`'s index, so `second` is the replica that goes deaf.
+    const token = await tokenFor(second.url, CLIENTS.operator);
+    await second.app.get(PgListener).simulateDisconnect();
+    const notReady = await second.http().get('/health/ready');
     expect(notReady.status).toBe(503);
     expect(JSON.stringify(notReady.body)).toContain('revocation index not in sync');
     // Revoked elsewhere while this replica is not listening: the resync must bring it in.
-    expect((await second.http().post('/revoke').set(bearer(admin)).send({ token })).status).toBe(
+    expect((await first.http().post('/revoke').set(bearer(admin)).send({ token })).status).toBe(
       200,
     );
-    await eventually(async () => (await first.http().get('/health/ready')).status === 200, {
+    await eventually(async () => (await second.http().get('/health/ready')).status === 200, {
       attempts: 100,
       intervalMs: 50,
     });
-    expect((await infer(first, token)).body.code).toBe('revoked_token');
+    expect(second.app.get(RevocationService).isRevoked(claimsOf(token))).toBe(true);
+    expect((await infer(second, token)).body.code).toBe('revoked_token');
   });
 
   describe('RFC 7009 /oauth/revoke', () => {
