@@ -20,6 +20,12 @@ async function infer(app: TestApp, token: string) {
   return app.http().post('/v1/infer').set(bearer(token)).send({ prompt: 'hi' });
 }
 
+/*
+ * passport keeps one 'jwt' strategy per process, the last app's: with two apps in one test
+ * process, every bearer token is verified by `second` (with its own revocation index). So a
+ * revocation that must be enforced at once is made on `second`, and propagation is shown by
+ * revoking on `first` and waiting for `second` to refuse.
+ */
 describe('Revocation: by jti, subject and client, on every replica, after restarts', () => {
   let first: TestApp;
   let second: TestApp;
@@ -37,12 +43,12 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
   });
 
   it('rejects a token revoked by value with 401 revoked_token', async () => {
-    const token = await tokenFor(first.url, CLIENTS.operator);
-    expect((await infer(first, token)).status).toBe(200);
-    const revoke = await first.http().post('/revoke').set(bearer(admin)).send({ token });
+    const token = await tokenFor(second.url, CLIENTS.operator);
+    expect((await infer(second, token)).status).toBe(200);
+    const revoke = await second.http().post('/revoke').set(bearer(admin)).send({ token });
     expect(revoke.status).toBe(200);
     expect(revoke.body).toEqual({ revoked: true, jti: jtiOf(token) });
-    const response = await infer(first, token);
+    const response = await infer(second, token);
     expect(response.status).toBe(401);
     expect(response.body).toMatchObject({
       detail: 'Token has been revoked',
@@ -52,11 +58,11 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
   });
 
   it('revokes by jti with POST /revoke and DELETE /tokens/:jti', async () => {
-    const one = await tokenFor(first.url, CLIENTS.operator);
-    const two = await tokenFor(first.url, CLIENTS.operator);
+    const one = await tokenFor(second.url, CLIENTS.operator);
+    const two = await tokenFor(second.url, CLIENTS.operator);
     expect(
       (
-        await first
+        await second
           .http()
           .post('/revoke')
           .set(bearer(admin))
@@ -65,14 +71,14 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
     ).toBe(200);
     expect(
       (
-        await first
+        await second
           .http()
           .delete(`/tokens/${jtiOf(two)}`)
           .set(bearer(admin))
       ).status,
     ).toBe(200);
-    expect((await infer(first, one)).body.code).toBe('revoked_token');
-    expect((await infer(first, two)).body.code).toBe('revoked_token');
+    expect((await infer(second, one)).body.code).toBe('revoked_token');
+    expect((await infer(second, two)).body.code).toBe('revoked_token');
   });
 
   it('refuses revocation to a caller without tokens:revoke, and bad input with 400', async () => {
@@ -109,11 +115,11 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
     const alice = (await issue()).body.token as string;
     const bob = (await first.http().post('/tokens').set(bearer(admin)).send({ user_id: 'bob' }))
       .body.token as string;
-    const revoke = await second.http().delete('/users/alice/tokens').set(bearer(admin));
+    const revoke = await first.http().delete('/users/alice/tokens').set(bearer(admin));
     expect(revoke.status).toBe(200);
     expect(revoke.body).toMatchObject({ revoked: true, user_id: 'alice' });
-    await eventually(async () => (await infer(first, alice)).status === 401);
-    expect((await infer(first, bob)).status).toBe(200);
+    await eventually(async () => (await infer(second, alice)).status === 401);
+    expect((await infer(second, bob)).status).toBe(200);
     // "Revoked before T" covers T's own second (iat has one-second resolution): a token issued
     // from the next second on is good.
     const cutoff = Math.floor(Date.now() / 1000);
@@ -123,17 +129,17 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
   });
 
   it('revokes everything issued to a client', async () => {
-    const viewer = await tokenFor(first.url, CLIENTS.viewer);
-    const metrics = () => first.http().get('/metrics').set(bearer(viewer));
+    const viewer = await tokenFor(second.url, CLIENTS.viewer);
+    const metrics = () => second.http().get('/metrics').set(bearer(viewer));
     expect((await metrics()).status).toBe(200);
-    const revoke = await first
+    const revoke = await second
       .http()
       .post('/revoke')
       .set(bearer(admin))
       .send({ client_id: CLIENTS.viewer.id });
     expect(revoke.status).toBe(200);
     expect((await metrics()).body.code).toBe('revoked_token');
-    expect((await infer(first, await tokenFor(first.url, CLIENTS.operator))).status).toBe(200);
+    expect((await infer(second, await tokenFor(second.url, CLIENTS.operator))).status).toBe(200);
   });
 
   it('reports ready with the revocation index in sync, and resyncs after a lost connection', async () => {
@@ -165,23 +171,23 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
       app.http().post('/oauth/revoke').auth(client.id, client.secret).type('form').send({ token });
 
     it('lets a client revoke its own token', async () => {
-      const token = await tokenFor(first.url, CLIENTS.operator);
-      const response = await revoke(first, CLIENTS.operator, token);
+      const token = await tokenFor(second.url, CLIENTS.operator);
+      const response = await revoke(second, CLIENTS.operator, token);
       expect(response.status).toBe(200);
-      expect((await infer(first, token)).body.code).toBe('revoked_token');
+      expect((await infer(second, token)).body.code).toBe('revoked_token');
     });
 
     it('refuses to revoke another client’s token, which keeps working', async () => {
-      const token = await tokenFor(first.url, CLIENTS.operator);
-      const response = await revoke(first, CLIENTS.viewer, token);
+      const token = await tokenFor(second.url, CLIENTS.operator);
+      const response = await revoke(second, CLIENTS.viewer, token);
       expect(response.status).toBe(400);
       expect(response.body.error).toBe('unauthorized_client');
-      expect((await infer(first, token)).status).toBe(200);
+      expect((await infer(second, token)).status).toBe(200);
     });
 
     it('answers 200 for an unknown token and 401 for a bad client secret', async () => {
-      expect((await revoke(first, CLIENTS.operator, 'not-a-token')).status).toBe(200);
-      const bad = await first
+      expect((await revoke(second, CLIENTS.operator, 'not-a-token')).status).toBe(200);
+      const bad = await second
         .http()
         .post('/oauth/revoke')
         .auth(CLIENTS.operator.id, 'wrong-secret')
