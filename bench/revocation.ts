@@ -30,8 +30,8 @@ import { RevocationService } from '../src/revocation/revocation.service';
 
 const ROWS = Number(process.env.BENCH_REVOKED_ROWS ?? 1_000_000);
 const PROPAGATION_SAMPLES = Number(process.env.BENCH_PROPAGATION_SAMPLES ?? 300);
-const ROUNDS = 5;
-const ROUND_MS = 1500;
+const ROUNDS = 20;
+const ROUND_MS = 400;
 const ISSUER = 'http://tessera.bench';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -349,10 +349,12 @@ export async function runRevocationBenchmark(): Promise<void> {
     const p50 = percentile(samples, 50);
     const p99 = percentile(samples, 99);
 
+    // Ratio of each adjacent pair of rounds, then the median: load from other processes on a
+    // shared machine shifts both rounds of a pair alike.
     const zeroOps = median(zero);
     const millionOps = median(million);
-    const ratio = millionOps / zeroOps;
-    const checkRatio = median(checkMillion) / median(checkZero);
+    const ratio = median(million.map((ops, i) => ops / zero[i]));
+    const checkRatio = median(checkMillion.map((ops, i) => ops / checkZero[i]));
     console.log('');
     console.log(`insert ${ROWS} rows (setup)             ${insertMs.toFixed(0)} ms`);
     console.log(
@@ -368,7 +370,7 @@ export async function runRevocationBenchmark(): Promise<void> {
       `verify throughput, 0 revoked          ${zeroOps.toFixed(0)} ops/s (median of ${ROUNDS})`,
     );
     console.log(
-      `verify throughput, ${ROWS} revoked     ${millionOps.toFixed(0)} ops/s   ratio ${ratio.toFixed(3)}   target >= 0.95  ${verdict(ratio >= 0.95)}`,
+      `verify throughput, ${ROWS} revoked     ${millionOps.toFixed(0)} ops/s   ratio ${ratio.toFixed(3)} (median of paired rounds)   target >= 0.95  ${verdict(ratio >= 0.95)}`,
     );
     console.log(
       `revocation check alone, 0 / ${ROWS}     ${(median(checkZero) / 1e6).toFixed(2)} / ${(median(checkMillion) / 1e6).toFixed(2)} M lookups/s   ratio ${checkRatio.toFixed(3)}`,

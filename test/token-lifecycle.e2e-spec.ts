@@ -325,6 +325,9 @@ describe('Token lifecycle: parent/child tokens, renewal, streams, refresh, exter
         'x-auth-roles': 'operator',
       });
       const { child_token } = (await pair()).body;
+      const envoy = await first.http().get('/authorize/v1/models').set(bearer(operator));
+      expect(envoy.status).toBe(200);
+      expect(envoy.headers['x-auth-subject']).toBe(CLIENTS.operator.id);
       const child = await first.http().post('/authorize').set(bearer(child_token));
       expect(child.status).toBe(200);
       expect(child.headers['x-auth-subject']).toBe('agent-7');

@@ -1,4 +1,5 @@
 import {
+  All,
   Body,
   Controller,
   Delete,
@@ -129,7 +130,9 @@ export class TokensController {
    * (signature, claims, revocation, a child's parent); this answers with identity headers for
    * the upstream. `?permission=` optionally names a permission the token must grant (else 403).
    */
-  @Post('authorize')
+  // Envoy's HTTP ext_authz service sends the original method and path after `path_prefix`
+  // (`GET /authorize/v1/models`); Istio and simple callers POST to /authorize.
+  @All(['authorize', 'authorize/*path'])
   @HttpCode(200)
   @Authenticated()
   @ApiOperation({ summary: 'External authorization (Envoy/Istio): identity headers or 401/403' })
