@@ -132,7 +132,7 @@ export class TokensController {
    */
   // Envoy's HTTP ext_authz service sends the original method and path after `path_prefix`
   // (`GET /authorize/v1/models`); Istio and simple callers POST to /authorize.
-  @All(['authorize', 'authorize/*path'])
+  @All(['authorize', 'authorize/*'])
   @HttpCode(200)
   @Authenticated()
   @ApiOperation({ summary: 'External authorization (Envoy/Istio): identity headers or 401/403' })
