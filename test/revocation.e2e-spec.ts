@@ -141,6 +141,12 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
       .send({ client_id: CLIENTS.viewer.id });
     expect(revoke.status).toBe(200);
     expect((await metrics()).body.code).toBe('revoked_token');
+    const scrape = await second
+      .http()
+      .get('/metrics')
+      .set(bearer(await tokenFor(second.url, CLIENTS.admin)));
+    expect(scrape.text).toMatch(/tessera_revocations\{kind="client"\} 1/);
+    expect(scrape.text).toContain('tessera_revocation_in_sync 1');
     expect((await infer(second, await tokenFor(second.url, CLIENTS.operator))).status).toBe(200);
   });
 

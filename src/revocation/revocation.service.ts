@@ -9,11 +9,13 @@ import {
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Client } from 'pg';
+import { Gauge } from 'prom-client';
 import { DataSource, EntityManager } from 'typeorm';
 import { RevokedTokenError, ServiceUnavailableError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { DatabaseLocator } from '../database/database-locator';
 import { PgListener } from '../database/pg-listener';
+import { MetricsService } from '../metrics/metrics.service';
 import { RefreshTokensService } from './refresh-tokens.service';
 import { RevocableToken, RevocationEntry, RevocationIndex, uuidWords } from './revocation-index';
 
@@ -67,12 +69,50 @@ export class RevocationService
     private readonly listener: PgListener,
     private readonly locator: DatabaseLocator,
     private readonly refreshTokens: RefreshTokensService,
+    metrics: MetricsService,
   ) {
     this.maxTokenLifetime = Math.max(
       config.accessTokenTtl,
       config.parentTokenTtl,
       config.refreshTokenTtl,
     );
+    this.registerMetrics(metrics);
+  }
+
+  /** Gauges read at scrape time from the index (never updated on the request path). */
+  private registerMetrics(metrics: MetricsService): void {
+    // prom-client calls collect() with the gauge as `this`; read the index through closures.
+    const sizes = () => this.index.size;
+    const bytes = () => this.index.bytes;
+    const inSync = () => this.isSynced;
+    new Gauge({
+      name: 'tessera_revocations',
+      help: 'Live revocations held in this replica’s index, by kind',
+      labelNames: ['kind'] as const,
+      registers: [metrics.registry],
+      collect() {
+        const size = sizes();
+        this.set({ kind: 'jti' }, size.jtis);
+        this.set({ kind: 'subject' }, size.subjects);
+        this.set({ kind: 'client' }, size.clients);
+      },
+    });
+    new Gauge({
+      name: 'tessera_revocation_index_bytes',
+      help: 'Approximate memory of this replica’s revocation index',
+      registers: [metrics.registry],
+      collect() {
+        this.set(bytes());
+      },
+    });
+    new Gauge({
+      name: 'tessera_revocation_in_sync',
+      help: '1 while the revocation index is in sync with PostgreSQL',
+      registers: [metrics.registry],
+      collect() {
+        this.set(inSync() ? 1 : 0);
+      },
+    });
   }
 
   async onModuleInit(): Promise<void> {
