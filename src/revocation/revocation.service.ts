@@ -57,7 +57,11 @@ export class RevocationService
   private synced = false;
   /** Entries heard while a resync is loading, replayed into the new index before the swap. */
   private pending?: RevocationEntry[];
-  private unsyncedSince?: number;
+  /** Last time (ms) the index was known to be in sync; checked by a timer, not per request. */
+  private lastInSync = 0;
+  private syncWatch?: NodeJS.Timeout;
+  private resyncRun?: Promise<void>;
+  private resyncAgain = false;
   private timer?: NodeJS.Timeout;
   private readonly jtiListeners = new Set<(jti: string) => void>();
   /** Longest lifetime of any token we issue: how long a subject or client cut-off must be kept. */
@@ -130,10 +134,15 @@ export class RevocationService
       this.purge().catch((e: Error) => this.logger.error(`Revocation purge failed: ${e.message}`));
     }, PURGE_INTERVAL_MS);
     this.timer.unref();
+    this.syncWatch = setInterval(() => {
+      if (this.isSynced) this.lastInSync = Date.now();
+    }, 1000);
+    this.syncWatch.unref();
   }
 
   onApplicationShutdown(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.syncWatch) clearInterval(this.syncWatch);
   }
 
   /** True once the index holds everything committed and the LISTEN connection is up. */
@@ -151,13 +160,8 @@ export class RevocationService
    * @throws ServiceUnavailableError when the index has been out of sync for too long.
    */
   isRevoked(token: RevocableToken): boolean {
-    if (!this.isSynced) {
-      this.unsyncedSince ??= Date.now();
-      if (Date.now() - this.unsyncedSince > MAX_UNSYNCED_MS)
-        throw new ServiceUnavailableError('Revocation list is out of sync; try again shortly');
-    } else if (this.unsyncedSince !== undefined) {
-      this.unsyncedSince = undefined;
-    }
+    if (!this.isSynced && Date.now() - this.lastInSync > MAX_UNSYNCED_MS)
+      throw new ServiceUnavailableError('Revocation list is out of sync; try again shortly');
     return this.index.isRevoked(token);
   }
 
@@ -226,7 +230,26 @@ export class RevocationService
    * loading are replayed, so the swap loses nothing. Streams the rows (array mode on a dedicated
    * connection) because a million revocations must load in seconds.
    */
-  async resync(): Promise<void> {
+  resync(): Promise<void> {
+    // One load at a time; a resync asked for during a load runs once more after it.
+    if (this.resyncRun) {
+      this.resyncAgain = true;
+      return this.resyncRun;
+    }
+    this.resyncRun = (async () => {
+      try {
+        do {
+          this.resyncAgain = false;
+          await this.load();
+        } while (this.resyncAgain);
+      } finally {
+        this.resyncRun = undefined;
+      }
+    })();
+    return this.resyncRun;
+  }
+
+  private async load(): Promise<void> {
     this.pending = [];
     this.synced = false;
     try {
@@ -264,6 +287,7 @@ export class RevocationService
       for (const entry of this.pending) next.apply(entry);
       this.index = next;
       this.synced = true;
+      this.lastInSync = Date.now();
       this.logger.log(`Revocation index loaded (${next.size.jtis} jtis)`);
     } finally {
       this.pending = undefined;
@@ -301,17 +325,22 @@ export class RevocationService
 
   /** Upserts the rows (keeping the later cut-off and expiry) and queues their NOTIFY. */
   private async write(manager: EntityManager, entries: RevocationEntry[], reason?: string) {
-    for (const entry of entries) {
-      const before = entry.kind === 'jti' ? null : new Date(entry.revokedBefore * 1000);
-      await manager.query(
-        `INSERT INTO revocations (kind, value, revoked_before, expires_at, reason)
-         VALUES ($1, $2, $3, to_timestamp($4), $5)
-         ON CONFLICT (kind, value) DO UPDATE SET
-           revoked_before = greatest(revocations.revoked_before, excluded.revoked_before),
-           expires_at = greatest(revocations.expires_at, excluded.expires_at)`,
-        [entry.kind, entry.value, before, entry.expiresAt, reason ?? null],
-      );
-    }
+    // One statement however many rows (a subject may have many parents).
+    await manager.query(
+      `INSERT INTO revocations (kind, value, revoked_before, expires_at, reason)
+       SELECT k, v, to_timestamp(b), to_timestamp(e), $5
+         FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[]) AS t(k, v, b, e)
+       ON CONFLICT (kind, value) DO UPDATE SET
+         revoked_before = greatest(revocations.revoked_before, excluded.revoked_before),
+         expires_at = greatest(revocations.expires_at, excluded.expires_at)`,
+      [
+        entries.map((e) => e.kind),
+        entries.map((e) => e.value),
+        entries.map((e) => (e.kind === 'jti' ? null : e.revokedBefore)),
+        entries.map((e) => e.expiresAt),
+        reason ?? null,
+      ],
+    );
     // NOTIFY is delivered on commit only, so no replica hears of a revocation that rolled back.
     let batch: WireEntry[] = [];
     let size = 2;
