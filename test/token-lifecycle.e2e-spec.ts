@@ -236,6 +236,12 @@ describe('Token lifecycle: parent/child tokens, renewal, streams, refresh, exter
       ).toBe(403);
       expect((await first.http().get('/tokens/latest').query({ parent_jti })).status).toBe(401);
       expect((await first.http().get('/tokens/latest').set(bearer(admin))).status).toBe(400);
+      const unknown = await first
+        .http()
+        .get('/tokens/latest')
+        .query({ parent_jti: 'not-a-uuid' })
+        .set(bearer(admin));
+      expect(unknown.status).toBe(404);
     });
   });
 

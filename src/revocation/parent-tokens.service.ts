@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { PgListener } from '../database/pg-listener';
 import { ParentTokenEntity } from './parent-token.entity';
+import { uuidWords } from './revocation-index';
 
 export const CHILD_TOKENS_CHANNEL = 'tessera_child_tokens';
 
@@ -79,6 +80,8 @@ export class ParentTokensService implements OnModuleInit {
   }
 
   async find(jti: string): Promise<ParentTokenEntity | undefined> {
+    // Parent jtis are UUIDs (the column's type); anything else is simply not a parent.
+    if (!uuidWords(jti)) return undefined;
     return (
       (await this.dataSource.getRepository(ParentTokenEntity).findOne({ where: { jti } })) ??
       undefined
@@ -94,6 +97,7 @@ export class ParentTokensService implements OnModuleInit {
     jti: string,
     mint: (parent: ParentTokenEntity) => ChildClaims,
   ): Promise<ChildClaims | undefined> {
+    if (!uuidWords(jti)) return undefined;
     return this.dataSource.transaction(async (manager) => {
       const parent = await manager.getRepository(ParentTokenEntity).findOne({
         where: { jti },
