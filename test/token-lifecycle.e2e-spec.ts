@@ -385,13 +385,15 @@ describe('Auto-renewal with several replicas', () => {
         .send({ user_id: `agent-${i}`, child_expires_in: 600 });
       parents.push(response.body.parent_jti);
     }
-    // Make their children due, as time passing would.
-    await first.app
-      .get(DataSource)
-      .query(
-        `UPDATE parent_tokens SET latest_child_expires_at = now() + interval '10 seconds' WHERE jti = ANY($1)`,
-        [parents],
-      );
+    // Make their children due, as 590 seconds passing would.
+    await first.app.get(DataSource).query(
+      `UPDATE parent_tokens
+            SET latest_child_expires_at = now() + interval '10 seconds',
+                latest_child = jsonb_set(latest_child, '{iat}',
+                  to_jsonb(floor(extract(epoch FROM now()))::bigint - 590))
+          WHERE jti = ANY($1)`,
+      [parents],
+    );
     const minted = await Promise.all([
       first.app.get(RenewalWorker).runOnce(),
       second.app.get(RenewalWorker).runOnce(),
@@ -399,5 +401,49 @@ describe('Auto-renewal with several replicas', () => {
     ]);
     expect(minted[0] + minted[1]).toBe(parents.length);
     expect(await first.app.get(RenewalWorker).runOnce()).toBe(0);
+  });
+});
+
+describe('Parents after a hard key rotation', () => {
+  let sut: TestApp;
+
+  beforeAll(async () => {
+    sut = await startTestApp({
+      env: { ...ENV, AUTO_RENEW_WORKER_INTERVAL: '86400', AUTO_RENEW_THRESHOLD_SECONDS: '60' },
+    });
+  });
+
+  afterAll(async () => {
+    await sut?.close();
+  });
+
+  it('stops renewing and serving children of parents whose signing key was retired', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    const { parent_jti } = (
+      await sut
+        .http()
+        .post('/token-pairs')
+        .set(bearer(admin))
+        .send({ user_id: 'agent-r', child_expires_in: 30 })
+    ).body;
+    const rotate = await sut
+      .http()
+      .post('/admin/keys/rotate')
+      .set(bearer(admin))
+      .send({ mode: 'hard' });
+    expect(rotate.status).toBeLessThan(300);
+    // Its child is due (as if 25 seconds had passed): without its key it gets no successor.
+    await sut.app.get(DataSource).query(
+      `UPDATE parent_tokens
+          SET latest_child_expires_at = now() + interval '5 seconds',
+              latest_child = jsonb_set(latest_child, '{iat}',
+                to_jsonb(floor(extract(epoch FROM now()))::bigint - 25))
+        WHERE jti = $1`,
+      [parent_jti],
+    );
+    expect(await sut.app.get(RenewalWorker).runOnce()).toBe(0);
+    const fresh = await tokenFor(sut.url, CLIENTS.admin);
+    const latest = await sut.http().get('/tokens/latest').query({ parent_jti }).set(bearer(fresh));
+    expect(latest.status).toBe(401);
   });
 });

@@ -9,6 +9,10 @@ export class ParentTokenEntity {
   @PrimaryColumn('uuid')
   jti: string;
 
+  /** The key that signed the parent: once it no longer verifies (hard rotation), no more children. */
+  @Column('text')
+  kid: string;
+
   @Column('text')
   subject: string;
 

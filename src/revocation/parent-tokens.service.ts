@@ -9,6 +9,7 @@ export const CHILD_TOKENS_CHANNEL = 'tessera_child_tokens';
 
 export interface NewParent {
   jti: string;
+  kid: string;
   subject: string;
   clientId?: string;
   scopes: string[];
@@ -69,6 +70,7 @@ export class ParentTokensService implements OnModuleInit {
   async register(parent: NewParent): Promise<void> {
     await this.dataSource.getRepository(ParentTokenEntity).insert({
       jti: parent.jti,
+      kid: parent.kid,
       subject: parent.subject,
       clientId: parent.clientId ?? null,
       scopes: parent.scopes,
@@ -91,11 +93,11 @@ export class ParentTokensService implements OnModuleInit {
   /**
    * Mints and records a child of a live parent, under a row lock so concurrent renewals (the
    * worker on several replicas, `POST /renew`) are serialized. Returns undefined when the parent
-   * is unknown, revoked or expired.
+   * is unknown, revoked or expired, or `mint` declines it (its signing key is gone).
    */
   async renew(
     jti: string,
-    mint: (parent: ParentTokenEntity) => ChildClaims,
+    mint: (parent: ParentTokenEntity) => ChildClaims | undefined,
   ): Promise<ChildClaims | undefined> {
     if (!uuidWords(jti)) return undefined;
     return this.dataSource.transaction(async (manager) => {
@@ -105,7 +107,7 @@ export class ParentTokensService implements OnModuleInit {
       });
       if (!parent || parent.revokedAt || parent.expiresAt.getTime() <= Date.now()) return undefined;
       const claims = mint(parent);
-      await this.record(manager, parent.jti, claims);
+      if (claims) await this.record(manager, parent.jti, claims);
       return claims;
     });
   }
@@ -115,16 +117,20 @@ export class ParentTokensService implements OnModuleInit {
    * `thresholdSeconds` (and does not already last until the parent's own expiry) gets a new
    * child. `FOR UPDATE SKIP LOCKED` lets several replicas run the pass at once without minting
    * two children for one parent: a row another replica holds is skipped, and a row renewed by
-   * another replica no longer matches the condition once its lock is released.
+   * another replica no longer matches the condition once its lock is released. A parent `mint`
+   * declines (its signing key was retired by a hard rotation) is retired from renewal.
    */
   async renewDue(
     thresholdSeconds: number,
-    mint: (parent: ParentTokenEntity) => ChildClaims,
+    mint: (parent: ParentTokenEntity) => ChildClaims | undefined,
     batch = 100,
   ): Promise<number> {
     let renewed = 0;
+    // A child minted in this pass (iat >= passStart) is never picked again in the same pass, even
+    // when children live shorter than the threshold: the batches end.
+    const passStart = Math.floor(Date.now() / 1000);
     for (;;) {
-      const count = await this.dataSource.transaction(async (manager) => {
+      const { found, minted } = await this.dataSource.transaction(async (manager) => {
         const due = await manager
           .getRepository(ParentTokenEntity)
           .createQueryBuilder('p')
@@ -135,16 +141,27 @@ export class ParentTokensService implements OnModuleInit {
             threshold: thresholdSeconds,
           })
           .andWhere('p.latest_child_expires_at < p.expires_at')
+          .andWhere("(p.latest_child->>'iat')::bigint < :passStart", { passStart })
           .orderBy('p.latest_child_expires_at')
           .limit(batch)
           .setLock('pessimistic_write')
           .setOnLocked('skip_locked')
           .getMany();
-        for (const parent of due) await this.record(manager, parent.jti, mint(parent));
-        return due.length;
+        let minted = 0;
+        for (const parent of due) {
+          const claims = mint(parent);
+          if (claims) {
+            await this.record(manager, parent.jti, claims);
+            minted++;
+          } else
+            await manager
+              .getRepository(ParentTokenEntity)
+              .update({ jti: parent.jti }, { latestChildExpiresAt: null });
+        }
+        return { found: due.length, minted };
       });
-      renewed += count;
-      if (count < batch) return renewed;
+      renewed += minted;
+      if (found < batch) return renewed;
     }
   }
 

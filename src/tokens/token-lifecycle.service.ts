@@ -18,6 +18,7 @@ import {
   ValidationFailedError,
 } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
+import { KeysService } from '../keys/keys.service';
 import { RbacService } from '../rbac/rbac.service';
 import { ParentTokenEntity } from '../revocation/parent-token.entity';
 import { ChildClaims, ParentTokensService } from '../revocation/parent-tokens.service';
@@ -57,6 +58,7 @@ export class TokenLifecycleService {
     private readonly refreshTokens: RefreshTokensService,
     private readonly rbac: RbacService,
     private readonly clients: ClientsService,
+    private readonly keys: KeysService,
     @Inject(jwtConfig.KEY) private readonly config: ConfigType<typeof jwtConfig>,
   ) {}
 
@@ -109,6 +111,7 @@ export class TokenLifecycleService {
     });
     await this.parents.register({
       jti: parent.jti,
+      kid: parent.kid,
       subject: dto.user_id,
       clientId: caller.clientId,
       scopes: caller.scopes,
@@ -148,7 +151,9 @@ export class TokenLifecycleService {
    * Mints the claims of a new child: the parent's subject, client, roles, scopes and extra
    * claims, plus `parent_jti` and `parent_exp`, never outliving the parent.
    */
-  mintChild(parent: ParentTokenEntity): ChildClaims {
+  mintChild(parent: ParentTokenEntity): ChildClaims | undefined {
+    // After a hard rotation the parent no longer verifies: it must not keep producing children.
+    if (!this.keys.verificationKey(parent.kid)) return undefined;
     const parentExp = Math.floor(parent.expiresAt.getTime() / 1000);
     const minted = this.tokens.mint({
       subject: parent.subject,
@@ -178,6 +183,8 @@ export class TokenLifecycleService {
     if (parent.revokedAt || this.revocation.isRevoked(parentClaims(parent)))
       throw new RevokedTokenError();
     if (parent.expiresAt.getTime() <= Date.now()) throw new TokenExpiredError();
+    if (!this.keys.verificationKey(parent.kid))
+      throw new InvalidTokenError('the parent’s signing key was retired');
     return parent;
   }
 

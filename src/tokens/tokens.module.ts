@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { ClientsModule } from '../clients/clients.module';
+import { KeysModule } from '../keys/keys.module';
 import { RevocationModule } from '../revocation/revocation.module';
 import { ChildTokenStream } from './child-token.stream';
 import { OAuthRevocationController } from './oauth-revocation.controller';
@@ -15,7 +16,7 @@ import { TokensController } from './tokens.controller';
  * `revocation` (the state); neither imports it back.
  */
 @Module({
-  imports: [AuthModule, RevocationModule, ClientsModule],
+  imports: [AuthModule, RevocationModule, ClientsModule, KeysModule],
   controllers: [TokensController, OAuthRevocationController],
   providers: [TokenVerifier, TokenLifecycleService, ChildTokenStream, RenewalWorker],
   exports: [TokenVerifier],

@@ -20,6 +20,7 @@ export class Revocations1764000000002 implements MigrationInterface {
     await queryRunner.query(`
       CREATE TABLE parent_tokens (
         jti uuid PRIMARY KEY,
+        kid text NOT NULL,
         subject text NOT NULL,
         client_id text,
         scopes text[] NOT NULL DEFAULT '{}',
