@@ -313,6 +313,34 @@ describe('Token lifecycle: parent/child tokens, renewal, streams, refresh, exter
       expect(familyGone.body.error).toBe('invalid_grant');
     });
 
+    it('can be revoked with RFC 7009 by the client it was issued to only', async () => {
+      const { refreshToken } = await first.app.get(RefreshTokensService).issue({
+        subject: 'user-s',
+        clientId: CLIENTS.operator.id,
+        scopes: ['model:invoke'],
+        roles: ['operator'],
+      });
+      const revoke = (client: TestClient) =>
+        first
+          .http()
+          .post('/oauth/revoke')
+          .auth(client.id, client.secret)
+          .type('form')
+          .send({ token: refreshToken, token_type_hint: 'refresh_token' });
+      const foreign = await revoke(CLIENTS.viewer);
+      expect(foreign.status).toBe(400);
+      expect(foreign.body.error).toBe('unauthorized_client');
+      expect((await revoke(CLIENTS.operator)).status).toBe(200);
+      const grant = await first
+        .http()
+        .post('/oauth/token')
+        .auth(CLIENTS.operator.id, CLIENTS.operator.secret)
+        .type('form')
+        .send({ grant_type: 'refresh_token', refresh_token: refreshToken });
+      expect(grant.status).toBe(400);
+      expect(grant.body.error).toBe('invalid_grant');
+    });
+
     it('is advertised in discovery', async () => {
       const response = await first.http().get('/.well-known/openid-configuration');
       expect(response.body.grant_types_supported).toContain('refresh_token');
