@@ -16,6 +16,7 @@ import { RbacModule } from './rbac/rbac.module';
 import { RevocationModule } from './revocation/revocation.module';
 import { UsageModule } from './usage/usage.module';
 import { UsersModule } from './users/users.module';
+import { TokensModule } from './tokens/tokens.module';
 
 @Module({
   imports: [
@@ -42,6 +43,7 @@ import { UsersModule } from './users/users.module';
     UsersModule,
     AuthModule,
     UsageModule,
+    TokensModule,
     InferenceModule,
     HealthModule,
   ],

@@ -21,7 +21,7 @@ export class DiscoveryController {
       token_endpoint: `${base}/oauth/token`,
       revocation_endpoint: `${base}/oauth/revoke`,
       introspection_endpoint: `${base}/oauth/introspect`,
-      grant_types_supported: ['client_credentials', 'password'],
+      grant_types_supported: ['client_credentials', 'password', 'refresh_token'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       response_types_supported: ['token'],
       subject_types_supported: ['public'],

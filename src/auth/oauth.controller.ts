@@ -68,7 +68,9 @@ export class OAuthController {
 
   @Post('oauth/token')
   @HttpCode(200)
-  @ApiOperation({ summary: 'RFC 6749 token endpoint (client_credentials, password)' })
+  @ApiOperation({
+    summary: 'RFC 6749 token endpoint (client_credentials, password, refresh_token)',
+  })
   @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
   @ApiBody({
     schema: {
@@ -81,10 +83,11 @@ export class OAuthController {
         password: { type: 'string', description: 'password grant' },
         client_id: { type: 'string' },
         client_secret: { type: 'string' },
+        refresh_token: { type: 'string', description: 'grant_type=refresh_token' },
       },
     },
   })
-  @ApiOkResponse({ description: 'access_token, token_type, expires_in, scope' })
+  @ApiOkResponse({ description: 'access_token, token_type, expires_in, scope (refresh_token)' })
   async token(
     @Body() raw: unknown,
     @Headers('authorization') authorization: string | undefined,
@@ -109,6 +112,19 @@ export class OAuthController {
           field(form, 'scope'),
           ip,
         );
+      case 'refresh_token': {
+        const refreshToken = field(form, 'refresh_token');
+        if (!refreshToken) throw new OAuthError('invalid_request', 'refresh_token is required');
+        // Client authentication is optional here: a person's refresh token from /auth/login
+        // belongs to no client (refresh-tokens.service checks the binding).
+        const hasClientAuth =
+          /^basic /i.test(authorization ?? '') || field(form, 'client_id') !== undefined;
+        return this.oauth.refreshToken(
+          hasClientAuth ? clientCredentialsFrom(authorization, form) : undefined,
+          refreshToken,
+          field(form, 'scope'),
+        );
+      }
       default:
         throw new OAuthError('unsupported_grant_type', `Unsupported grant_type "${grantType}"`);
     }

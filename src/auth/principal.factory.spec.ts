@@ -2,7 +2,12 @@ import { InvalidTokenError } from '../common/errors';
 import { PrincipalFactory } from './principal.factory';
 
 describe('PrincipalFactory.fromAccessToken', () => {
-  const sut = new PrincipalFactory({ algorithm: 'RS256', allowNonExpiringTokens: false } as never);
+  const sut = new PrincipalFactory(
+    { algorithm: 'RS256', allowNonExpiringTokens: false } as never,
+    {
+      assertNotRevoked: () => undefined,
+    } as never,
+  );
   const now = Math.floor(Date.now() / 1000);
   const claims = {
     iss: 'i',

@@ -1,20 +1,26 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InvalidTokenError } from '../common/errors';
+import { InvalidTokenError, TokenExpiredError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
+import { RevocationService } from '../revocation/revocation.service';
 import { AccessTokenClaims } from './access-token';
 import { Principal } from './principal';
 
 /**
  * Checks the claims a signature check does not (RFC 9068 §4: exp, sub, jti, iat, nbf must be
- * there; parents and refresh tokens are not access tokens) and builds the {@link Principal}.
+ * there; parents and refresh tokens are not access tokens), checks revocation (by jti, parent,
+ * subject, client: an in-memory lookup, no I/O) and builds the {@link Principal}. Every verified
+ * token goes through here, cached or not, so revocation is checked on every request.
  */
 @Injectable()
 export class PrincipalFactory {
   /** Only the HS256 shared-secret mode, and only when asked: tokens without `exp`. */
   private readonly expOptional: boolean;
 
-  constructor(@Inject(jwtConfig.KEY) config: ConfigType<typeof jwtConfig>) {
+  constructor(
+    @Inject(jwtConfig.KEY) config: ConfigType<typeof jwtConfig>,
+    private readonly revocation: RevocationService,
+  ) {
     this.expOptional = config.algorithm === 'HS256' && config.allowNonExpiringTokens;
   }
 
@@ -31,6 +37,14 @@ export class PrincipalFactory {
     if (tokenType !== 'access' && tokenType !== 'child') {
       throw new InvalidTokenError(`a ${tokenType} token is not an access token`);
     }
+    if (tokenType === 'child') {
+      if (typeof claims.parent_jti !== 'string' || claims.parent_jti === '')
+        throw new InvalidTokenError('child token without parent_jti');
+      // A child never outlives its parent: it carries the parent's exp, signed.
+      if (typeof claims.parent_exp === 'number' && claims.parent_exp * 1000 <= Date.now())
+        throw new TokenExpiredError();
+    }
+    this.revocation.assertNotRevoked(claims);
     const roles = Array.isArray(claims.roles)
       ? claims.roles.filter((r): r is string => typeof r === 'string')
       : [];

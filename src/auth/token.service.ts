@@ -74,6 +74,15 @@ export class TokenService {
       claims,
     };
   }
+
+  /**
+   * Signs claims that were minted earlier (a parent's newest child, served again by
+   * `GET /tokens/latest`) with the active key, so the token itself never has to be stored.
+   */
+  sign(claims: AccessTokenClaims): { token: string; kid: string } {
+    const key = this.keys.signingKey();
+    return { token: signClaims(key, claims), kid: key.kid };
+  }
 }
 
 /**
@@ -105,10 +114,15 @@ export function signAccessToken(
     roles: request.roles ?? [],
     token_type: request.tokenType ?? 'access',
   } as AccessTokenClaims;
+  return { token: signClaims(key, claims), claims };
+}
+
+/** RFC 9068 header (`typ: at+jwt`, `kid`) over `claims`, with the key's own algorithm. */
+function signClaims(key: SigningKey, claims: AccessTokenClaims): string {
   const options: SignOptions = {
     algorithm: key.algorithm as SignOptions['algorithm'],
     keyid: key.kid,
     header: { alg: key.algorithm, typ: ACCESS_TOKEN_TYPE, kid: key.kid } as SignOptions['header'],
   };
-  return { token: sign(claims, key.privateKey, options), claims };
+  return sign(claims, key.privateKey, options);
 }

@@ -2,6 +2,7 @@ import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigModule } from '@nestjs/config';
 import { AuditModule } from '../audit/audit.module';
+import { MetricsModule } from '../metrics/metrics.module';
 import { allConfig } from '../config/configuration';
 import { DatabaseModule } from '../database/database.module';
 import { PgListener } from '../database/pg-listener';
@@ -29,6 +30,8 @@ export async function withContext<T>(
       DatabaseModule,
       RbacModule,
       AuditModule,
+      // Services record metrics (revocation gauges…) even when a command runs them.
+      MetricsModule,
       ...modules,
     ],
   };

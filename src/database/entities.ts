@@ -1,10 +1,12 @@
 import { AuditEventEntity } from '../audit/audit-event.entity';
 import { ClientEntity } from '../clients/client.entity';
 import { SigningKeyEntity } from '../keys/signing-key.entity';
+import { ParentTokenEntity } from '../revocation/parent-token.entity';
 import { RefreshTokenEntity } from '../revocation/refresh-token.entity';
 import { UsageCounterEntity } from '../usage/usage-counter.entity';
 import { LoginAttemptEntity } from '../users/login-attempt.entity';
 import { UserEntity } from '../users/user.entity';
+import { RevocationEntity } from '../revocation/revocation.entity';
 
 /** Every entity, for the one DataSource options object that Nest and the TypeORM CLI share. */
 export const ENTITIES = [
@@ -15,4 +17,6 @@ export const ENTITIES = [
   LoginAttemptEntity,
   UsageCounterEntity,
   AuditEventEntity,
+  RevocationEntity,
+  ParentTokenEntity,
 ];

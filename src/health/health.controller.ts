@@ -8,6 +8,7 @@ import {
 } from '@nestjs/terminus';
 import { Public } from '../auth/decorators/public.decorator';
 import { KeysService } from '../keys/keys.service';
+import { RevocationService } from '../revocation/revocation.service';
 
 @ApiTags('health')
 @Controller('health')
@@ -18,6 +19,7 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly keys: KeysService,
+    private readonly revocation: RevocationService,
   ) {}
 
   /** Liveness: the process answers. Also at `/health/`. */
@@ -26,7 +28,7 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the database answers and the signing keys are loaded. */
+  /** Readiness: the database answers, the signing keys are loaded, the revocation index is in sync. */
   @Get('ready')
   @HealthCheck()
   ready() {
@@ -37,6 +39,12 @@ export class HealthController {
         return this.keys.isReady
           ? indicator.up()
           : indicator.down({ reason: 'signing keys not loaded' });
+      },
+      () => {
+        const indicator = this.indicators.check('revocation');
+        return this.revocation.isSynced
+          ? indicator.up(this.revocation.indexStats)
+          : indicator.down({ reason: 'revocation index not in sync' });
       },
     ]);
   }

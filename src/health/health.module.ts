@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { KeysModule } from '../keys/keys.module';
+import { RevocationModule } from '../revocation/revocation.module';
 import { HealthController } from './health.controller';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), KeysModule],
+  imports: [TerminusModule.forRoot({ logger: false }), KeysModule, RevocationModule],
   controllers: [HealthController],
 })
 export class HealthModule {}

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, IsNull } from 'typeorm';
 import { OAuthError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { RefreshTokenEntity } from './refresh-token.entity';
@@ -64,7 +64,9 @@ export class RefreshTokensService {
           lock: { mode: 'pessimistic_write' },
         });
         if (!row) return { error: 'Invalid refresh token' };
-        if (clientId !== undefined && row.clientId !== null && row.clientId !== clientId) {
+        // A token bound to a client needs that client's authentication (RFC 6749 §6); one issued
+        // without a client (a person's /auth/login) may be refreshed with or without one.
+        if (row.clientId !== null && row.clientId !== clientId) {
           return { error: 'Refresh token was issued to another client' };
         }
         if (row.consumedAt || row.revokedAt) {
@@ -99,6 +101,48 @@ export class RefreshTokensService {
       .where('subject = :subject AND revoked_at IS NULL', { subject })
       .execute();
     return result.affected ?? 0;
+  }
+
+  /** Revokes every refresh token issued to a client (when all its tokens are revoked). */
+  async revokeClient(clientId: string): Promise<number> {
+    const result = await this.dataSource
+      .getRepository(RefreshTokenEntity)
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()' })
+      .where('client_id = :clientId AND revoked_at IS NULL', { clientId })
+      .execute();
+    return result.affected ?? 0;
+  }
+
+  /** Revokes every refresh token of one family (e.g. its user was disabled). */
+  async revokeFamilyById(familyId: string): Promise<void> {
+    await this.dataSource
+      .getRepository(RefreshTokenEntity)
+      .update({ familyId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  }
+
+  /**
+   * RFC 7009 for refresh tokens: revokes the family of `token` when it was issued to `clientId`.
+   * Returns 'revoked', 'unknown' (nothing to do; the RFC answers 200 all the same) or
+   * 'other-client'.
+   */
+  async revokeFamily(
+    token: string,
+    clientId: string,
+  ): Promise<'revoked' | 'unknown' | 'other-client'> {
+    if (!token.startsWith(PREFIX) || token.length > 200) return 'unknown';
+    const repo = this.dataSource.getRepository(RefreshTokenEntity);
+    const row = await repo.findOne({ where: { digest: digest(token) } });
+    if (!row) return 'unknown';
+    if (row.clientId !== null && row.clientId !== clientId) return 'other-client';
+    await repo
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()' })
+      .where('family_id = :familyId AND revoked_at IS NULL', { familyId: row.familyId })
+      .execute();
+    return 'revoked';
   }
 
   private async insert(

@@ -1,5 +1,6 @@
 import { Foundation1764000000000 } from './1764000000000-foundation';
 import { RefreshTokens1764000000001 } from './1764000000001-refresh-tokens';
+import { Revocations1764000000002 } from './1764000000002-revocations';
 import { Users1764000000010 } from './1764000000010-users';
 import { Usage1764000000011 } from './1764000000011-usage';
 import { Audit1764000000020 } from './1764000000020-audit';
@@ -8,6 +9,7 @@ import { Audit1764000000020 } from './1764000000020-audit';
 export const MIGRATIONS = [
   Foundation1764000000000,
   RefreshTokens1764000000001,
+  Revocations1764000000002,
   Users1764000000010,
   Usage1764000000011,
   Audit1764000000020,

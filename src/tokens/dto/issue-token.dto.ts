@@ -1,0 +1,125 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  Min,
+} from 'class-validator';
+
+/** `POST /tokens`: an access token for a user, issued by a trusted service. */
+export class IssueTokenDto {
+  @ApiProperty({ example: 'user123' })
+  @IsString()
+  @Length(1, 200)
+  user_id: string;
+
+  @ApiPropertyOptional({ example: 3600, description: 'Seconds; defaults to ACCESS_TOKEN_TTL' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  expires_in?: number;
+
+  @ApiPropertyOptional({ example: { network: 'mainnet' }, description: 'Extra claims' })
+  @IsOptional()
+  @IsObject()
+  claims?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ example: ['operator'], description: 'At most the caller’s own' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  roles?: string[];
+
+  @ApiPropertyOptional({ example: 'mainnet' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  network?: string;
+
+  @ApiPropertyOptional({ example: 100 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  rate_limit?: number;
+}
+
+/** `POST /token-pairs`: a long-lived parent and (optionally) its first short-lived child. */
+export class IssuePairDto {
+  @ApiProperty({ example: 'user123' })
+  @IsString()
+  @Length(1, 200)
+  user_id: string;
+
+  @ApiPropertyOptional({ example: 'mainnet' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  network?: string;
+
+  @ApiPropertyOptional({ example: 100 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  rate_limit?: number;
+
+  @ApiPropertyOptional({ example: 2592000, description: 'Seconds; defaults to PARENT_TOKEN_TTL' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  parent_expires_in?: number;
+
+  @ApiPropertyOptional({ example: 900, description: 'Seconds; defaults to ACCESS_TOKEN_TTL' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  child_expires_in?: number;
+
+  @ApiPropertyOptional({ example: true, default: true })
+  @IsOptional()
+  @IsBoolean()
+  include_child?: boolean;
+
+  @ApiPropertyOptional({ example: ['operator'], description: 'At most the caller’s own' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  roles?: string[];
+}
+
+export class RenewDto {
+  @ApiProperty({ description: 'The parent token' })
+  @IsString()
+  @Length(1, 8192)
+  parent_token: string;
+}
+
+/** `POST /revoke`: exactly one of `jti`, `token` or `client_id` (everything of that client). */
+export class RevokeDto {
+  @ApiPropertyOptional({ description: 'Revoke every token issued to this client until now' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  client_id?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  jti?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 8192)
+  token?: string;
+}
