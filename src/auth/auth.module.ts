@@ -1,8 +1,12 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
+import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { ClientsModule } from '../clients/clients.module';
 import { KeysModule } from '../keys/keys.module';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
+import { AuthModes } from './auth-modes';
 import { DiscoveryController } from './discovery.controller';
 import { AuthenticationGuard } from './guards/authentication.guard';
 import { PermissionsGuard } from './guards/permissions.guard';
@@ -12,14 +16,17 @@ import { OAuthService } from './oauth.service';
 import { PrincipalFactory } from './principal.factory';
 import { TokenKeyResolver } from './token-key-resolver';
 import { TokenService } from './token.service';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 /**
- * Issues and verifies tokens. The global guards run in this order for every route:
- * 1. AuthenticationGuard: a valid bearer token, unless `@Public()`;
- * 2. PermissionsGuard: the route's `@RequirePermissions()` granted by the principal's roles.
+ * Issues and verifies tokens. The global guards run in this order (the order of the APP_GUARD
+ * providers below) for every route:
+ * 1. AuthenticationGuard: an API key or a valid bearer token, unless `@Public()`;
+ * 2. PermissionsGuard: the route's `@RequirePermissions()` / `@Roles()` / `@Scopes()`;
+ * 3. RateLimitGuard: the principal's budget from the policy's `rate_limits`.
  */
 @Module({
-  imports: [PassportModule, KeysModule, ClientsModule],
+  imports: [PassportModule, KeysModule, ClientsModule, ApiKeysModule, RateLimitModule],
   controllers: [OAuthController, DiscoveryController],
   providers: [
     TokenService,
@@ -27,9 +34,12 @@ import { TokenService } from './token.service';
     PrincipalFactory,
     JwtStrategy,
     OAuthService,
+    AuthModes,
+    VerifiedTokenCache,
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: PermissionsGuard },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
-  exports: [TokenService, TokenKeyResolver, PrincipalFactory],
+  exports: [TokenService, TokenKeyResolver, PrincipalFactory, VerifiedTokenCache],
 })
 export class AuthModule {}

@@ -59,6 +59,12 @@ export class InsufficientPermissionsError extends DomainError {
   }
 }
 
+export class RateLimitedError extends DomainError {
+  constructor() {
+    super(ErrorCode.RateLimited, 'Too many requests');
+  }
+}
+
 export class MisconfiguredError extends DomainError {
   constructor(reason: string) {
     super(ErrorCode.Misconfigured, reason);

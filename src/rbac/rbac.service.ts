@@ -201,9 +201,7 @@ export class RbacService implements OnModuleInit {
     });
   }
 
-  private async change<T>(
-    work: (repo: Repository<RoleEntity>) => Promise<T>,
-  ): Promise<T> {
+  private async change<T>(work: (repo: Repository<RoleEntity>) => Promise<T>): Promise<T> {
     const result = await this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [ROLES_LOCK]);
       const out = await work(manager.getRepository(RoleEntity));

@@ -6,32 +6,67 @@ import {
   NotBeforeError,
   TokenExpiredError as JwtExpiredError,
 } from 'jsonwebtoken';
+import { ApiKeyAuthenticator } from '../../api-keys/api-key.authenticator';
 import {
   DomainError,
   InvalidTokenError,
   NotAuthenticatedError,
   TokenExpiredError,
 } from '../../common/errors';
+import type { AccessTokenClaims } from '../access-token';
+import { AuthModes } from '../auth-modes';
 import { IsPublic } from '../decorators/public.decorator';
-import type { Principal } from '../principal';
+import type { AuthenticatedRequest, Principal } from '../principal';
+import { PrincipalFactory } from '../principal.factory';
+import { VerifiedTokenCache } from '../verified-token-cache';
 
 /**
- * Global guard #1 (authenticate). Every route needs a valid bearer token unless it is marked
- * `@Public()`. Passport's failure reasons become the SPEC's errors, never a generic 401.
+ * Global guard #1 (authenticate). Every route needs credentials unless it is marked `@Public()`:
+ * an API key (see {@link ApiKeyAuthenticator}), else a bearer JWT (a token already verified is
+ * taken from {@link VerifiedTokenCache}, still re-checked by PrincipalFactory; otherwise
+ * passport-jwt), else, in `none` mode only, the anonymous principal. Passport's failure reasons
+ * become the SPEC's errors, never a generic 401.
  */
 @Injectable()
 export class AuthenticationGuard extends AuthGuard('jwt') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeyAuthenticator,
+    private readonly modes: AuthModes,
+    private readonly verified: VerifiedTokenCache,
+    private readonly principals: PrincipalFactory,
+  ) {
     super();
   }
 
-  override canActivate(context: ExecutionContext) {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride(IsPublic, [
       context.getHandler(),
       context.getClass(),
     ]);
     if (isPublic) return true;
-    return super.canActivate(context);
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const viaKey = this.apiKeys.authenticate(request);
+    if (viaKey) {
+      request.user = viaKey;
+      return true;
+    }
+    const token = bearerToken(request);
+    if (token === undefined && this.modes.anonymous) {
+      request.user = this.modes.anonymous;
+      return true;
+    }
+    if (!this.modes.jwt)
+      throw token === undefined ? new NotAuthenticatedError() : new InvalidTokenError('jwt off');
+    const cached = token === undefined ? undefined : this.verified.get(token);
+    if (cached) {
+      request.user = await this.principals.fromAccessToken(cached.claims, cached.kid);
+      return true;
+    }
+    const ok = (await super.canActivate(context)) as boolean;
+    if (ok && token !== undefined && request.user)
+      this.verified.set(token, request.user.claims as AccessTokenClaims, request.user.keyId);
+    return ok;
   }
 
   override handleRequest<TUser = Principal>(err: unknown, user: unknown, info: unknown): TUser {
@@ -39,6 +74,13 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
     if (!user) throw toAuthError(info);
     return user as TUser;
   }
+}
+
+function bearerToken(request: AuthenticatedRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization !== 'string' || !/^bearer /i.test(authorization)) return undefined;
+  const token = authorization.slice(7).trim();
+  return token === '' ? undefined : token;
 }
 
 function toAuthError(reason: unknown): DomainError {
