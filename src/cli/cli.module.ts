@@ -3,6 +3,7 @@ import { ConfigModule } from '@nestjs/config';
 import { allConfig } from '../config/configuration';
 import { validateEnv } from '../config/env.validation';
 import { DatabaseLocator } from '../database/database-locator';
+import { ApiKeysCommand, CreateApiKeyCommand } from './api-keys.command';
 import { MigrateCommand } from './migrate.command';
 
 /** The `tessera` command line. Commands that need the whole app state boot only what they use. */
@@ -18,6 +19,6 @@ import { MigrateCommand } from './migrate.command';
       },
     }),
   ],
-  providers: [DatabaseLocator, MigrateCommand],
+  providers: [DatabaseLocator, MigrateCommand, ApiKeysCommand, CreateApiKeyCommand],
 })
 export class CliModule {}

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { CommandFactory } from 'nest-commander';
+import { ValidationFailedError } from '../common/errors';
 import { describeStartupError } from '../common/startup-error';
 import { ConfigValidationError, validateEnv } from '../config/env.validation';
 import { PolicyError } from '../config/policy/auth-policy';
@@ -19,6 +20,11 @@ async function main(): Promise<void> {
       process.exit(code.startsWith('commander.') ? 2 : 1);
     },
     serviceErrorHandler: (error) => {
+      // A command's own argument check (e.g. an unknown role) is a usage error.
+      if (error instanceof ValidationFailedError) {
+        process.stderr.write(`${error.message}\n`);
+        process.exit(2);
+      }
       const known = error instanceof ConfigValidationError || error instanceof PolicyError;
       process.stderr.write((known ? error.message : describeStartupError(error)) + '\n');
       process.exit(1);
