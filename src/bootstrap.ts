@@ -1,4 +1,4 @@
-import { ValidationPipe } from '@nestjs/common';
+import { Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -12,14 +12,15 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
  * form bodies for OAuth, validation that names the bad field, problem+json errors, OpenAPI.
  */
 export async function createApp(
-  options: { logger?: boolean } = {},
+  /** `module`: a module wrapping AppModule (the benchmark adds a public twin of /v1/infer). */
+  options: { logger?: boolean; module?: Type<unknown> } = {},
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
     trustProxy: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(options.module ?? AppModule, adapter, {
     bufferLogs: true,
     abortOnError: false,
   });
