@@ -20,10 +20,14 @@ export async function createApp(
     bodyLimit: 1024 * 1024,
     trustProxy: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(options.module ?? AppModule, adapter, {
-    bufferLogs: true,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    options.module ?? AppModule,
+    adapter,
+    {
+      bufferLogs: true,
+      abortOnError: false,
+    },
+  );
   if (options.logger !== false) app.useLogger(app.get(Logger));
   else app.useLogger(false);
 
