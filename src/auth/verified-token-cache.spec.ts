@@ -6,6 +6,7 @@ function fakeKeys() {
   let listener: (removed: string[]) => void = () => undefined;
   const keys = {
     onRingChange: (l: (removed: string[]) => void) => (listener = l),
+    verificationKey: (kid: string) => (kid === 'kid' ? { kid } : undefined),
   } as unknown as KeysService;
   return { keys, change: (removed: string[]) => listener(removed) };
 }
@@ -33,6 +34,12 @@ describe('VerifiedTokenCache', () => {
     expect(sut.size).toBe(VERIFIED_TOKEN_CACHE_SIZE);
     expect(sut.get('t0', 0)).toBeUndefined();
     expect(sut.get(`t${VERIFIED_TOKEN_CACHE_SIZE}`, 0)).toBeDefined();
+  });
+
+  it('only remembers tokens signed by a key of the ring', () => {
+    const sut = new VerifiedTokenCache(fakeKeys().keys);
+    sut.set('t', claims(2e9), 'someone-elses-kid');
+    expect(sut.size).toBe(0);
   });
 
   it('empties when a key is retired, not on an additive change', () => {

@@ -23,7 +23,7 @@ export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(keys: KeysService) {
+  constructor(private readonly keys: KeysService) {
     keys.onRingChange((removed) => {
       if (removed.length) this.entries.clear();
     });
@@ -36,7 +36,8 @@ export class VerifiedTokenCache {
   get(token: string, now = Date.now()): Entry | undefined {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
-    if (entry.expiresAt <= now) {
+    // Defence in depth: the ring listener already empties the cache when a key goes away.
+    if (entry.expiresAt <= now || !this.keys.verificationKey(entry.kid)) {
       this.entries.delete(token);
       return undefined;
     }
@@ -44,7 +45,8 @@ export class VerifiedTokenCache {
   }
 
   set(token: string, claims: AccessTokenClaims, kid: string | undefined): void {
-    if (!kid || typeof claims.exp !== 'number') return;
+    // Only tokens signed by one of our own keys (not, say, a trusted external issuer's).
+    if (!kid || typeof claims.exp !== 'number' || !this.keys.verificationKey(kid)) return;
     if (this.entries.size >= VERIFIED_TOKEN_CACHE_SIZE && !this.entries.has(token)) {
       // Map keeps insertion order: the first key is the oldest.
       const oldest = this.entries.keys().next().value;

@@ -64,7 +64,7 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
       return true;
     }
     const ok = (await super.canActivate(context)) as boolean;
-    if (ok && token !== undefined && request.user)
+    if (ok && token !== undefined && request.user?.method === 'jwt')
       this.verified.set(token, request.user.claims as AccessTokenClaims, request.user.keyId);
     return ok;
   }
