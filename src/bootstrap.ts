@@ -1,10 +1,12 @@
 import { Type, ValidationPipe } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
+import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 
 /**
@@ -51,6 +53,7 @@ export async function createApp(
   app.useGlobalFilters(new ProblemDetailsFilter());
   app.enableShutdownHooks();
 
+  const policy = app.get<ConfigType<typeof policyConfig>>(policyConfig.KEY);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -58,6 +61,7 @@ export async function createApp(
       .setDescription('Token and access service for AI inference APIs')
       .setVersion('0.1.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+      .addApiKey({ type: 'apiKey', in: 'header', name: policy.apiKeys.header }, 'api_key')
       .build(),
   );
   SwaggerModule.setup('docs', app, document, {
