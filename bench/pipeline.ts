@@ -9,7 +9,8 @@
  *     separate Nest app on Fastify with the same handler (bench/support/docs-style-app.ts);
  * with one reused token, a pool of 10,000 distinct tokens (round-robin), and 10,000 never-seen
  * tokens each used once (the verified-token cache cannot help). The load comes from a second
- * process (bench/support/load-worker.ts). Options: --seconds N (default 8), --connections N (32).
+ * process (bench/support/load-worker.ts). Options: --seconds N (default 8), --connections N (32),
+ * --rounds N (2; each scenario reports its best round).
  */
 import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
 import { fork, ChildProcess } from 'node:child_process';
@@ -91,6 +92,7 @@ interface Row {
 export async function main(args: string[]): Promise<void> {
   const seconds = option(args, 'seconds', 8);
   const connections = option(args, 'connections', 32);
+  const rounds = option(args, 'rounds', 2);
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
   const policy = join(dataDir, 'auth.yaml');
   writeFileSync(policy, POLICY);
@@ -144,10 +146,9 @@ export async function main(args: string[]): Promise<void> {
         roles: ['operator'],
         expiresIn: 3600,
       }).token;
-    process.stdout.write('minting 20,001 tokens…\n');
+    process.stdout.write('minting 10,001 tokens…\n');
     const reused = mint();
     const pool = Array.from({ length: 10_000 }, mint);
-    const cold = Array.from({ length: 10_000 }, mint);
 
     const signing = app.get(KeysService).signingKey();
     const publicKeyPem = createPublicKey(signing.privateKey)
@@ -196,44 +197,59 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(
       `running (${seconds}s per measurement, ${connections} connections, ${cpus().length} CPUs)…\n`,
     );
-    record(
-      'public twin POST /bench/infer',
-      '-',
-      await measure({ port, path: '/bench/infer', headers: [''] }),
-    );
-    record(
-      'Tessera /v1/infer (full)',
-      'one reused token',
-      await measure({ port, path: '/v1/infer', headers: auth([reused]) }),
-    );
-    record(
-      'docs AuthGuard(jwt) + PEM',
-      'one reused token',
-      await measure({ port: docsPort, path: '/v1/infer', headers: auth([reused]) }),
-    );
-    record(
-      'Tessera /v1/infer (full)',
-      '10,000 distinct (cycled)',
-      await measure({ port, path: '/v1/infer', headers: auth(pool) }),
-    );
-    record(
-      'docs AuthGuard(jwt) + PEM',
-      '10,000 distinct (cycled)',
-      await measure({ port: docsPort, path: '/v1/infer', headers: auth(pool) }),
-    );
-    record(
-      'Tessera /v1/infer (full)',
-      '10,000 never seen, once',
-      await load({ port, path: '/v1/infer', headers: auth(cold), requests: cold.length }),
-    );
-    record(
-      'docs AuthGuard(jwt) + PEM',
-      '10,000 never seen, once',
-      await load({ port: docsPort, path: '/v1/infer', headers: auth(cold), requests: cold.length }),
-    );
+    // Rounds interleave the targets so a burst of machine noise does not favour one of them;
+    // each scenario reports its best round.
+    const scenarios: Array<[string, string, Parameters<typeof load>[0]]> = [
+      ['public twin POST /bench/infer', '-', { port, path: '/bench/infer', headers: [''] }],
+      [
+        'Tessera /v1/infer (full)',
+        'one reused token',
+        { port, path: '/v1/infer', headers: auth([reused]) },
+      ],
+      [
+        'docs AuthGuard(jwt) + PEM',
+        'one reused token',
+        { port: docsPort, path: '/v1/infer', headers: auth([reused]) },
+      ],
+      [
+        'Tessera /v1/infer (full)',
+        '10,000 distinct (cycled)',
+        { port, path: '/v1/infer', headers: auth(pool) },
+      ],
+      [
+        'docs AuthGuard(jwt) + PEM',
+        '10,000 distinct (cycled)',
+        { port: docsPort, path: '/v1/infer', headers: auth(pool) },
+      ],
+    ];
+    for (let round = 1; round <= rounds; round++) {
+      process.stdout.write(`round ${round}/${rounds}\n`);
+      for (const [target, tokens, job] of scenarios) record(target, tokens, await measure(job));
+      // Never-seen tokens: each used once, so the cache cannot help (fresh tokens every round).
+      const cold = Array.from({ length: 10_000 }, mint);
+      record(
+        'Tessera /v1/infer (full)',
+        '10,000 never seen, once',
+        await load({ port, path: '/v1/infer', headers: auth(cold), requests: cold.length }),
+      );
+      record(
+        'docs AuthGuard(jwt) + PEM',
+        '10,000 never seen, once',
+        await load({
+          port: docsPort,
+          path: '/v1/infer',
+          headers: auth(cold),
+          requests: cold.length,
+        }),
+      );
+    }
 
     const rps = (target: string, tokens: string) =>
-      rows.find((r) => r.target.startsWith(target) && r.tokens === tokens)?.result.rps ?? NaN;
+      Math.max(
+        ...rows
+          .filter((r) => r.target.startsWith(target) && r.tokens === tokens)
+          .map((r) => r.result.rps),
+      );
     const publicRps = rps('public', '-');
     const table = [
       '| scenario | Tessera full pipeline req/s | public twin req/s | docs-style guard req/s | full / public | full / docs-style |',
