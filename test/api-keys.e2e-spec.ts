@@ -140,10 +140,13 @@ describe('API keys', () => {
   });
 
   it('creates a key from the CLI that the running replicas accept at once', async () => {
+    // The CLI from source (ts-node), so a stale dist/ cannot hide a change.
     const cli = spawnSync(
       process.execPath,
       [
-        join(__dirname, '..', 'bin', 'tessera.js'),
+        '-r',
+        'ts-node/register/transpile-only',
+        join(__dirname, '..', 'src', 'cli', 'main.ts'),
         'api-keys',
         'create',
         '--name',
@@ -152,6 +155,7 @@ describe('API keys', () => {
         'operator',
       ],
       {
+        cwd: join(__dirname, '..'),
         env: { ...process.env, DATABASE_URL: first.databaseUrl, LOG_LEVEL: 'silent' },
         encoding: 'utf8',
         timeout: 120_000,
@@ -169,4 +173,48 @@ describe('API keys', () => {
     }
     expect(status).toBe(200);
   }, 150_000);
+});
+
+describe('policy modes', () => {
+  const onlyMode = (mode: string) =>
+    policyFile(standardPolicy().replace('modes: [jwt, api_key]', `modes: [${mode}]`));
+
+  it('ignores API keys when the api_key mode is off', async () => {
+    const sut = await startTestApp({ env: { AUTH_POLICY_FILE: onlyMode('jwt') } });
+    try {
+      const admin = await tokenFor(sut.url, CLIENTS.admin);
+      const created = await sut
+        .http()
+        .post('/admin/api-keys')
+        .set(bearer(admin))
+        .send({ name: 'unused', roles: ['operator'] });
+      const response = await sut.http().get('/v1/models').set('X-API-Key', created.body.key);
+      expect(response.status).toBe(401);
+      expect(response.body.detail).toBe('Not authenticated');
+    } finally {
+      await sut.close();
+    }
+  });
+
+  it('refuses bearer JWTs when the jwt mode is off, and still takes API keys', async () => {
+    const sut = await startTestApp({
+      env: {
+        AUTH_POLICY_FILE: policyFile(
+          standardPolicy(`  api_keys:
+    env_prefix: MODE_TEST_KEY_
+    env_roles: [operator]
+`).replace('modes: [jwt, api_key]', 'modes: [api_key]'),
+        ),
+        MODE_TEST_KEY_ONE: ENV_KEY,
+      },
+    });
+    try {
+      const token = await tokenFor(sut.url, CLIENTS.operator);
+      const refused = await sut.http().get('/v1/models').set(bearer(token));
+      expect(refused.status).toBe(401);
+      expect((await sut.http().get('/v1/models').set(bearer(ENV_KEY))).status).toBe(200);
+    } finally {
+      await sut.close();
+    }
+  });
 });
