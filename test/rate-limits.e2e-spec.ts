@@ -115,9 +115,11 @@ describe('rate limits (redis backend shared by two replicas)', () => {
 
 describe('rate limits when Redis is down', () => {
   let sut: TestApp;
+  let closedPort: number;
+  let redis: TestRedis | undefined;
 
   beforeAll(async () => {
-    const closedPort = await freePort();
+    closedPort = await freePort();
     sut = await startTestApp({
       env: {
         AUTH_POLICY_FILE: policyFile(standardPolicy(`${LIMITS}  rate_limit_backend: redis\n`)),
@@ -128,6 +130,7 @@ describe('rate limits when Redis is down', () => {
 
   afterAll(async () => {
     await sut.close();
+    await redis?.stop();
   });
 
   it('fails closed: limited routes answer 503, public routes still answer', async () => {
@@ -136,5 +139,16 @@ describe('rate limits when Redis is down', () => {
     expect(response.status).toBe(503);
     expect(response.body.detail).toBe('Rate limit store unavailable');
     expect((await sut.http().get('/health')).status).toBe(200);
+  });
+
+  it('recovers by itself when Redis comes back', async () => {
+    redis = await startTestRedis({ port: closedPort });
+    const token = await tokenFor(sut.url, CLIENTS.operator);
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = (await sut.http().get('/v1/models').set(bearer(token))).status;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe(200);
   });
 });

@@ -28,9 +28,12 @@ async function answers(url: string): Promise<boolean> {
  * A real Redis for the test: TEST_REDIS_URL when set (CI), else a `redis-server` started here on
  * a free port. Never a silent skip: without either, the test fails saying so.
  */
-export async function startTestRedis(): Promise<TestRedis> {
+export async function startTestRedis(
+  /** A redis-server of the test's own on this port (to stop and start it), even with TEST_REDIS_URL. */
+  own?: { port: number },
+): Promise<TestRedis> {
   const given = process.env.TEST_REDIS_URL;
-  if (given) {
+  if (given && !own) {
     if (!(await answers(given))) throw new Error(`TEST_REDIS_URL=${given} does not answer PING`);
     return { url: given, stop: async () => undefined };
   }
@@ -38,7 +41,7 @@ export async function startTestRedis(): Promise<TestRedis> {
     throw new Error(
       'Redis is needed for this test: set TEST_REDIS_URL or install redis-server (it is started on a free port)',
     );
-  const port = await freePort();
+  const port = own?.port ?? (await freePort());
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
