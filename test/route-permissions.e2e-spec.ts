@@ -39,6 +39,15 @@ describe('route permissions', () => {
     expect(undecided.map((r) => `${r.method} ${r.path}`)).toEqual([]);
   });
 
+  it('guards every admin route by a named permission', () => {
+    const admin = routes.filter(
+      (r) => r.path.startsWith('/admin') || r.path.startsWith('/secrets'),
+    );
+    expect(admin.length).toBeGreaterThan(0);
+    const unnamed = admin.filter((r) => !r.decision.permissions?.length);
+    expect(unnamed.map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  });
+
   it('asks only for permissions listed in KNOWN_PERMISSIONS (and README)', () => {
     const known = new Set<string>(KNOWN_PERMISSIONS);
     const unknown = routes.flatMap((r) =>
