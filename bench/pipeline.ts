@@ -12,9 +12,20 @@
  * process (bench/support/load-worker.ts). Options: --seconds N (default 8), --connections N (32),
  * --rounds N (2; each scenario reports its best round).
  */
-import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  HttpCode,
+  Injectable,
+  Module,
+  Post,
+  Req,
+  UseGuards,
+} from '@nestjs/common';
+import { AuthGuard, PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
 import { fork, ChildProcess } from 'node:child_process';
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +57,57 @@ class PublicInferController {
   }
 }
 
-@Module({ imports: [AppModule], controllers: [PublicInferController] })
+/** Set before the app is created: the PEM public key of the signing key the bench imports. */
+let docsPublicKeyPem = '';
+
+/** The NestJS docs' strategy (PEM `secretOrKey`), under its own name inside Tessera's app. */
+@Injectable()
+class SameAppDocsStrategy extends PassportStrategy(Strategy, 'docs-jwt') {
+  constructor() {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      ignoreExpiration: false,
+      secretOrKey: docsPublicKeyPem,
+      algorithms: ['RS256'],
+      issuer: 'http://tessera.bench',
+      audience: 'tessera',
+    });
+  }
+
+  validate(payload: Record<string, unknown>) {
+    return { sub: payload.sub, scope: payload.scope, jti: payload.jti, exp: payload.exp };
+  }
+}
+
+@Controller('bench')
+class SameAppDocsController {
+  /**
+   * The docs-style guard on Tessera's own baseline: @Public() so the global guards step aside,
+   * then `AuthGuard('docs-jwt')` as a route guard, same DTO and response shape.
+   */
+  @Post('docs-infer')
+  @HttpCode(200)
+  @Public()
+  @UseGuards(AuthGuard('docs-jwt'))
+  infer(@Body() dto: InferDto, @Req() request: { user: Record<string, unknown> }) {
+    const who = request.user;
+    return {
+      ok: true,
+      prompt: dto.prompt,
+      sub: who.sub,
+      scope: who.scope,
+      jti: who.jti,
+      kid: null,
+      exp: who.exp,
+    };
+  }
+}
+
+@Module({
+  imports: [AppModule],
+  controllers: [PublicInferController, SameAppDocsController],
+  providers: [SameAppDocsStrategy],
+})
 class BenchModule {}
 
 const POLICY = `auth:
@@ -96,6 +157,11 @@ export async function main(args: string[]): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
   const policy = join(dataDir, 'auth.yaml');
   writeFileSync(policy, POLICY);
+  // Tessera imports this signing key (PRIVATE_KEY_PATH); both docs-style guards get its PEM.
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const privateKeyPath = join(dataDir, 'signing.pem');
+  writeFileSync(privateKeyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  docsPublicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
   // A throw-away database on DATABASE_URL's server, or the embedded PostgreSQL.
   let dropDatabase: (() => Promise<void>) | undefined;
@@ -124,6 +190,8 @@ export async function main(args: string[]): Promise<void> {
     AUTH_POLICY_FILE: policy,
     JWT_ISSUER: 'http://tessera.bench',
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    JWT_ALGORITHM: 'RS256',
+    PRIVATE_KEY_PATH: privateKeyPath,
     AUTH_CLIENTS_JSON: JSON.stringify({
       'bench-admin': { secret: randomBytes(24).toString('hex'), roles: ['admin'] },
     }),
@@ -151,9 +219,7 @@ export async function main(args: string[]): Promise<void> {
     const pool = Array.from({ length: 10_000 }, mint);
 
     const signing = app.get(KeysService).signingKey();
-    const publicKeyPem = createPublicKey(signing.privateKey)
-      .export({ type: 'spki', format: 'pem' })
-      .toString();
+    const publicKeyPem = docsPublicKeyPem;
     const docsApp = fork(join(__dirname, 'support', 'docs-style-app.js'), {
       env: {
         ...process.env,
@@ -212,6 +278,11 @@ export async function main(args: string[]): Promise<void> {
         { port: docsPort, path: '/v1/infer', headers: auth([reused]) },
       ],
       [
+        'same-app docs AuthGuard + PEM',
+        'one reused token',
+        { port, path: '/bench/docs-infer', headers: auth([reused]) },
+      ],
+      [
         'Tessera /v1/infer (full)',
         '10,000 distinct (cycled)',
         { port, path: '/v1/infer', headers: auth(pool) },
@@ -220,6 +291,11 @@ export async function main(args: string[]): Promise<void> {
         'docs AuthGuard(jwt) + PEM',
         '10,000 distinct (cycled)',
         { port: docsPort, path: '/v1/infer', headers: auth(pool) },
+      ],
+      [
+        'same-app docs AuthGuard + PEM',
+        '10,000 distinct (cycled)',
+        { port, path: '/bench/docs-infer', headers: auth(pool) },
       ],
     ];
     for (let round = 1; round <= rounds; round++) {
@@ -242,6 +318,11 @@ export async function main(args: string[]): Promise<void> {
           requests: cold.length,
         }),
       );
+      record(
+        'same-app docs AuthGuard + PEM',
+        '10,000 never seen, once',
+        await load({ port, path: '/bench/docs-infer', headers: auth(cold), requests: cold.length }),
+      );
     }
 
     const rps = (target: string, tokens: string) =>
@@ -252,13 +333,14 @@ export async function main(args: string[]): Promise<void> {
       );
     const publicRps = rps('public', '-');
     const table = [
-      '| scenario | Tessera full pipeline req/s | public twin req/s | docs-style guard req/s | full / public | full / docs-style |',
-      '|---|---:|---:|---:|---:|---:|',
+      '| scenario | Tessera full pipeline | public twin | docs-style app | docs-style guard in Tessera | full / public | full / docs-style app | full / docs-style in Tessera |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...['one reused token', '10,000 distinct (cycled)', '10,000 never seen, once'].map(
         (tokens) => {
           const full = rps('Tessera', tokens);
           const docsRps = rps('docs', tokens);
-          return `| ${tokens} | ${full.toFixed(0)} | ${publicRps.toFixed(0)} | ${docsRps.toFixed(0)} | ${((100 * full) / publicRps).toFixed(0)}% | ${(full / docsRps).toFixed(1)}x |`;
+          const sameApp = rps('same-app', tokens);
+          return `| ${tokens} | ${full.toFixed(0)} | ${publicRps.toFixed(0)} | ${docsRps.toFixed(0)} | ${sameApp.toFixed(0)} | ${((100 * full) / publicRps).toFixed(0)}% | ${(full / docsRps).toFixed(1)}x | ${(full / sameApp).toFixed(1)}x |`;
         },
       ),
     ];
