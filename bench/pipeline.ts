@@ -356,8 +356,11 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(
       `targets: reused >= 70% of public: ${verdict(reusedFull >= 0.7 * publicRps)}; ` +
         `distinct >= 40%: ${verdict(distinctFull >= 0.4 * publicRps)}; ` +
-        `>= 3x docs-style: reused ${verdict(reusedFull >= 3 * rps('docs', 'one reused token'))}, ` +
-        `distinct ${verdict(distinctFull >= 3 * rps('docs', '10,000 distinct (cycled)'))}\n`,
+        `>= 3x docs-style app: reused ${verdict(reusedFull >= 3 * rps('docs', 'one reused token'))}, ` +
+        `distinct ${verdict(distinctFull >= 3 * rps('docs', '10,000 distinct (cycled)'))}; ` +
+        `>= 3x docs-style guard in Tessera: reused ${verdict(reusedFull >= 3 * rps('same-app', 'one reused token'))}, ` +
+        `distinct ${verdict(distinctFull >= 3 * rps('same-app', '10,000 distinct (cycled)'))}; ` +
+        `ceiling (public / docs-style app): ${(publicRps / rps('docs', 'one reused token')).toFixed(1)}x\n`,
     );
   } finally {
     loader.kill();
