@@ -1,27 +1,31 @@
 /**
- * `npm run bench -- <name>`: builds, then runs one benchmark. Benchmarks are not run by CI.
- * Available: revocation (default).
+ * `npm run bench -- <name>`: builds, then runs one benchmark (all of them without a name).
+ * Benchmarks are not run by CI. A plain name → module map; each entry runs one benchmark.
  */
-import { runRevocationBenchmark } from './revocation';
-
-const benchmarks: Record<string, () => Promise<void>> = {
-  revocation: runRevocationBenchmark,
+const BENCHMARKS: Record<string, (args: string[]) => Promise<void>> = {
+  revocation: async () => (await import('./revocation')).runRevocationBenchmark(),
+  pipeline: async (args) => (await import('./pipeline')).main(args),
 };
 
-async function main(): Promise<void> {
-  const name = process.argv[2] ?? 'revocation';
-  const bench = benchmarks[name];
-  if (!bench) {
-    console.error(`Unknown benchmark "${name}". Available: ${Object.keys(benchmarks).join(', ')}`);
-    process.exit(2);
+async function run(): Promise<void> {
+  const [name, ...args] = process.argv.slice(2);
+  const names = name ? [name] : Object.keys(BENCHMARKS);
+  for (const each of names) {
+    const bench = BENCHMARKS[each];
+    if (!bench) {
+      process.stderr.write(`unknown benchmark "${each}" (${Object.keys(BENCHMARKS).join(', ')})\n`);
+      process.exit(2);
+    }
+    await bench(args);
   }
-  await bench();
 }
 
-main().then(
+run().then(
   () => process.exit(0),
   (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -1,10 +1,12 @@
-import { ValidationPipe } from '@nestjs/common';
+import { Type, ValidationPipe } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
+import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 
 /**
@@ -12,17 +14,22 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
  * form bodies for OAuth, validation that names the bad field, problem+json errors, OpenAPI.
  */
 export async function createApp(
-  options: { logger?: boolean } = {},
+  /** `module`: a module wrapping AppModule (the benchmark adds a public twin of /v1/infer). */
+  options: { logger?: boolean; module?: Type<unknown> } = {},
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
     trustProxy: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
-    bufferLogs: true,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    options.module ?? AppModule,
+    adapter,
+    {
+      bufferLogs: true,
+      abortOnError: false,
+    },
+  );
   if (options.logger !== false) app.useLogger(app.get(Logger));
   else app.useLogger(false);
 
@@ -46,6 +53,7 @@ export async function createApp(
   app.useGlobalFilters(new ProblemDetailsFilter());
   app.enableShutdownHooks();
 
+  const policy = app.get<ConfigType<typeof policyConfig>>(policyConfig.KEY);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -53,6 +61,7 @@ export async function createApp(
       .setDescription('Token and access service for AI inference APIs')
       .setVersion('0.1.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+      .addApiKey({ type: 'apiKey', in: 'header', name: policy.apiKeys.header }, 'api_key')
       .build(),
   );
   SwaggerModule.setup('docs', app, document, {

@@ -49,7 +49,11 @@ describe('HTTP surface: health, discovery, docs and problem+json errors', () => 
       type: 'http',
       scheme: 'bearer',
     });
-    expect(doc.body.paths['/v1/infer'].post.security).toEqual([{ bearer: [] }]);
+    expect(doc.body.paths['/v1/infer'].post.security).toEqual([{ bearer: [] }, { api_key: [] }]);
+    expect(doc.body.components.securitySchemes.api_key).toMatchObject({
+      in: 'header',
+      name: 'X-API-Key',
+    });
     const ui = await sut.http().get('/docs');
     expect(ui.status).toBe(200);
     expect(ui.text).toContain('swagger');

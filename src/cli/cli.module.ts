@@ -11,6 +11,7 @@ import {
   KeysRetireCommand,
   KeysRotateCommand,
 } from './keys.command';
+import { ApiKeysCommand, CreateApiKeyCommand } from './api-keys.command';
 import { MigrateCommand } from './migrate.command';
 import { TokenCommand } from './token.command';
 import { UsersCommand, UsersCreateCommand } from './users.command';
@@ -45,6 +46,8 @@ import { UsersCommand, UsersCreateCommand } from './users.command';
     ClientsCreateCommand,
     UsersCommand,
     UsersCreateCommand,
+    ApiKeysCommand,
+    CreateApiKeyCommand,
   ],
 })
 export class CliModule {}

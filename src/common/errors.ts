@@ -68,10 +68,14 @@ export class InsufficientPermissionsError extends DomainError {
   }
 }
 
-/** 429 with `Retry-After` (seconds): a rate limit or a login lockout. */
+/** 429 with `Retry-After` (seconds, when known): a rate limit or a login lockout. */
 export class RateLimitedError extends DomainError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(ErrorCode.RateLimited, 'Too many requests', { retry_after: retryAfterSeconds });
+  constructor(readonly retryAfterSeconds?: number) {
+    super(
+      ErrorCode.RateLimited,
+      'Too many requests',
+      retryAfterSeconds === undefined ? {} : { retry_after: retryAfterSeconds },
+    );
   }
 }
 

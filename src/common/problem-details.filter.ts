@@ -111,7 +111,7 @@ export function toProblem(exception: unknown): {
           ? 'Bearer realm="tessera"'
           : `Bearer realm="tessera", error="invalid_token", error_description="${exception.message}"`;
     }
-    if (exception instanceof RateLimitedError)
+    if (exception instanceof RateLimitedError && exception.retryAfterSeconds !== undefined)
       headers['Retry-After'] = String(exception.retryAfterSeconds);
     return { body: problem(status, exception.message, exception.code, exception.extra), headers };
   }

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { validateEnv } from './env.validation';
+import { ConfigValidationError, validateEnv } from './env.validation';
 import { loadAuthPolicy } from './policy/auth-policy';
 
 /*
@@ -84,10 +84,18 @@ export const renewalConfig = registerAs('renewal', () => {
 /** The declarative policy file (roles, permissions, rate limits, API keys, trusted issuers). */
 export const policyConfig = registerAs('policy', () => {
   const e = env();
+  const policy = loadAuthPolicy(e.authPolicyFile, e.production, e.authPolicyFileRequired);
+  if (policy.rateLimitBackend === 'redis' && !e.redisUrl)
+    throw new ConfigValidationError(
+      'REDIS_URL',
+      `is required: ${policy.source} sets rate_limit_backend: redis`,
+    );
   return {
-    ...loadAuthPolicy(e.authPolicyFile, e.production, e.authPolicyFileRequired),
+    ...policy,
     redisUrl: e.redisUrl,
+    redisKeyPrefix: e.redisKeyPrefix,
     production: e.production,
+    envApiKeys: envApiKeys(process.env, policy.apiKeys.envPrefix),
   };
 });
 
@@ -109,6 +117,32 @@ export const issuersConfig = registerAs('issuers', () => {
     timeoutMs: e.jwksTimeoutMs,
   };
 });
+
+/** Minimum length of an API key given in the environment (they are compared by digest). */
+const MIN_ENV_API_KEY_LENGTH = 16;
+
+/**
+ * The API keys named by the policy's `api_keys.env_prefix`: `AGENT_KEY_PROD=…` is the key
+ * named PROD. Read here, in the configuration layer, so services never read `process.env`.
+ */
+function envApiKeys(
+  source: Record<string, string | undefined>,
+  prefix: string | undefined,
+): Array<{ name: string; key: string }> {
+  if (!prefix) return [];
+  return Object.entries(source)
+    .filter(([name, value]) => name.startsWith(prefix) && name.length > prefix.length && value)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => {
+      const key = (value as string).trim();
+      if (key.length < MIN_ENV_API_KEY_LENGTH)
+        throw new ConfigValidationError(
+          name,
+          `must be an API key of at least ${MIN_ENV_API_KEY_LENGTH} characters`,
+        );
+      return { name: name.slice(prefix.length), key };
+    });
+}
 
 export const allConfig = [
   appConfig,

@@ -31,6 +31,8 @@ export interface TesseraEnv {
   databaseUrl?: string;
   dataDir: string;
   redisUrl?: string;
+  /** Prefix of every Redis key Tessera writes (several deployments can share one Redis). */
+  redisKeyPrefix: string;
   jwtIssuer: string;
   jwtAudience: string;
   jwtAlgorithm: SigningAlgorithm;
@@ -256,6 +258,7 @@ export function validateEnv(env: Env): TesseraEnv {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
     dataDir: read(env, 'DATA_DIR') ?? './.data',
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),
+    redisKeyPrefix: read(env, 'REDIS_KEY_PREFIX') ?? 'tessera:',
     jwtIssuer,
     jwtAudience: read(env, 'JWT_AUDIENCE') ?? 'tessera',
     jwtAlgorithm,

@@ -1,7 +1,9 @@
+import { ApiKeyEntity } from '../api-keys/api-key.entity';
 import { AuditEventEntity } from '../audit/audit-event.entity';
 import { ClientEntity } from '../clients/client.entity';
 import { SigningKeyEntity } from '../keys/signing-key.entity';
 import { ParentTokenEntity } from '../revocation/parent-token.entity';
+import { RoleEntity } from '../rbac/role.entity';
 import { RefreshTokenEntity } from '../revocation/refresh-token.entity';
 import { UsageCounterEntity } from '../usage/usage-counter.entity';
 import { LoginAttemptEntity } from '../users/login-attempt.entity';
@@ -19,4 +21,6 @@ export const ENTITIES = [
   AuditEventEntity,
   RevocationEntity,
   ParentTokenEntity,
+  RoleEntity,
+  ApiKeyEntity,
 ];

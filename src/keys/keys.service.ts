@@ -69,6 +69,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
   private timer?: NodeJS.Timeout;
   private lastReload = 0;
   private loaded = false;
+  private readonly ringListeners: Array<(removedKids: string[]) => void> = [];
 
   constructor(
     @Inject(keysConfig.KEY) private readonly config: ConfigType<typeof keysConfig>,
@@ -123,6 +124,14 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     const key = this.ring.signing;
     if (!key) throw new MisconfiguredError('Authentication system misconfigured');
     return key;
+  }
+
+  /**
+   * Calls `listener` after every key-ring change with the kids that stopped verifying (retired
+   * or hard-rotated away), so caches of verified tokens can forget them at once.
+   */
+  onRingChange(listener: (removedKids: string[]) => void): void {
+    this.ringListeners.push(listener);
   }
 
   /** Hot path: a map lookup, no I/O. */
@@ -248,8 +257,11 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
         signing = { kid: row.kid, algorithm: row.algorithm, key, privateKey: this.decrypt(row) };
       }
     }
+    const previous = this.ring.kids;
     this.ring = new KeyRing(signing, verification, jwks);
     this.loaded = true;
+    const removed = previous.filter((kid) => !this.ring.verificationKey(kid));
+    for (const listener of this.ringListeners) listener(removed);
   }
 
   private decrypt(row: SigningKeyEntity) {

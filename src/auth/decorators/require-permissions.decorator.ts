@@ -1,6 +1,11 @@
 import { applyDecorators } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiSecurity,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 
 export const PermissionsMeta = Reflector.createDecorator<string[]>();
 
@@ -13,6 +18,8 @@ export function RequirePermissions(...permissions: string[]) {
   return applyDecorators(
     PermissionsMeta(permissions),
     ApiBearerAuth('bearer'),
+    // Either scheme authenticates (OpenAPI: alternatives are separate security entries).
+    ApiSecurity('api_key'),
     ApiUnauthorizedResponse({
       description: 'Not authenticated, or the token is invalid, expired or revoked',
     }),

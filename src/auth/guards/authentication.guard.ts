@@ -6,25 +6,37 @@ import {
   NotBeforeError,
   TokenExpiredError as JwtExpiredError,
 } from 'jsonwebtoken';
+import { ApiKeyAuthenticator } from '../../api-keys/api-key.authenticator';
 import {
   DomainError,
   InvalidTokenError,
   NotAuthenticatedError,
   TokenExpiredError,
 } from '../../common/errors';
+import type { AccessTokenClaims } from '../access-token';
+import { AuthModes } from '../auth-modes';
 import { IsPublic } from '../decorators/public.decorator';
 import { ExternalTokenVerifier } from '../external-token-verifier';
 import type { AuthenticatedRequest, Principal } from '../principal';
+import { PrincipalFactory } from '../principal.factory';
+import { VerifiedTokenCache } from '../verified-token-cache';
 
 /**
- * Global guard #1 (authenticate). Every route needs a valid bearer token unless it is marked
- * `@Public()`. Passport's failure reasons become the SPEC's errors, never a generic 401.
+ * Global guard #1 (authenticate). Every route needs credentials unless it is marked `@Public()`:
+ * an API key (see {@link ApiKeyAuthenticator}), else a bearer JWT (a token already verified is
+ * taken from {@link VerifiedTokenCache}, still re-checked by PrincipalFactory; otherwise
+ * passport-jwt), else, in `none` mode only, the anonymous principal. Passport's failure reasons
+ * become the SPEC's errors, never a generic 401.
  */
 @Injectable()
 export class AuthenticationGuard extends AuthGuard('jwt') {
   constructor(
     private readonly reflector: Reflector,
     private readonly external: ExternalTokenVerifier,
+    private readonly apiKeys: ApiKeyAuthenticator,
+    private readonly modes: AuthModes,
+    private readonly verified: VerifiedTokenCache,
+    private readonly principals: PrincipalFactory,
   ) {
     super();
   }
@@ -35,15 +47,34 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
       context.getClass(),
     ]);
     if (isPublic) return true;
-    // A token whose (unverified) iss names a trusted issuer is verified with that issuer's JWKS;
-    // every other bearer token takes the passport path for our own tokens.
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const token = bearerToken(request.headers.authorization);
-    if (token && this.external.handles(token)) {
+    const viaKey = this.apiKeys.authenticate(request);
+    if (viaKey) {
+      request.user = viaKey;
+      return true;
+    }
+    const token = bearerToken(request);
+    if (token === undefined && this.modes.anonymous) {
+      request.user = this.modes.anonymous;
+      return true;
+    }
+    if (!this.modes.jwt)
+      throw token === undefined ? new NotAuthenticatedError() : new InvalidTokenError('jwt off');
+    // A token whose (unverified) iss names a trusted issuer is verified with that issuer's JWKS;
+    // every other bearer token takes the cache or the passport path for our own tokens.
+    if (token !== undefined && this.external.handles(token)) {
       request.user = await this.external.verify(token);
       return true;
     }
-    return (await super.canActivate(context)) as boolean;
+    const cached = token === undefined ? undefined : this.verified.get(token);
+    if (cached) {
+      request.user = await this.principals.fromAccessToken(cached.claims, cached.kid);
+      return true;
+    }
+    const ok = (await super.canActivate(context)) as boolean;
+    if (ok && token !== undefined && request.user?.method === 'jwt')
+      this.verified.set(token, request.user.claims as AccessTokenClaims, request.user.keyId);
+    return ok;
   }
 
   override handleRequest<TUser = Principal>(err: unknown, user: unknown, info: unknown): TUser {
@@ -53,10 +84,11 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
   }
 }
 
-function bearerToken(header: string | string[] | undefined): string | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  const match = value ? /^bearer\s+(\S+)$/i.exec(value.trim()) : null;
-  return match?.[1];
+function bearerToken(request: AuthenticatedRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization !== 'string' || !/^bearer /i.test(authorization)) return undefined;
+  const token = authorization.slice(7).trim();
+  return token === '' ? undefined : token;
 }
 
 function toAuthError(reason: unknown): DomainError {

@@ -2,13 +2,14 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { InsufficientPermissionsError, NotAuthenticatedError } from '../../common/errors';
 import { RbacService } from '../../rbac/rbac.service';
-import { IsPublic } from '../decorators/public.decorator';
-import { PermissionsMeta } from '../decorators/require-permissions.decorator';
 import type { AuthenticatedRequest } from '../principal';
+import { hasDecision, routeDecision } from '../route-decision';
 
 /**
- * Global guard #2 (authorize), after authentication. A non-public route without a
- * `@RequirePermissions()` decision is refused: forgetting the decorator closes the door.
+ * Global guard #2 (authorize), after authentication. A non-public route must declare
+ * `@RequirePermissions()`, `@Roles()` or `@Scopes()`; without any, it is refused (forgetting the
+ * decorator closes the door). When several are declared, all must pass. The 403 names what
+ * was required.
  */
 @Injectable()
 export class PermissionsGuard implements CanActivate {
@@ -18,15 +19,19 @@ export class PermissionsGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride(IsPublic, targets)) return true;
-    const required = this.reflector.getAllAndOverride(PermissionsMeta, targets);
-    if (required === undefined)
+    const decision = routeDecision(this.reflector, [context.getHandler(), context.getClass()]);
+    if (decision.public) return true;
+    if (!hasDecision(decision))
       throw new InsufficientPermissionsError(['(route declares no permission)']);
     const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().user;
     if (!principal) throw new NotAuthenticatedError();
-    if (!this.rbac.allows(principal.roles, required))
-      throw new InsufficientPermissionsError(required);
+    const { permissions, roles, scopes } = decision;
+    if (permissions && !this.rbac.allows(principal.roles, permissions))
+      throw new InsufficientPermissionsError(permissions);
+    if (roles && !roles.some((role) => principal.roles.includes(role)))
+      throw new InsufficientPermissionsError([`one of roles: ${roles.join(', ')}`]);
+    if (scopes && !scopes.every((scope) => principal.scopes.includes(scope)))
+      throw new InsufficientPermissionsError(scopes.map((scope) => `scope:${scope}`));
     return true;
   }
 }

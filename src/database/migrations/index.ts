@@ -1,6 +1,7 @@
 import { Foundation1764000000000 } from './1764000000000-foundation';
 import { RefreshTokens1764000000001 } from './1764000000001-refresh-tokens';
 import { Revocations1764000000002 } from './1764000000002-revocations';
+import { RolesAndApiKeys1764000000003 } from './1764000000003-roles-and-api-keys';
 import { Users1764000000010 } from './1764000000010-users';
 import { Usage1764000000011 } from './1764000000011-usage';
 import { Audit1764000000020 } from './1764000000020-audit';
@@ -10,6 +11,7 @@ export const MIGRATIONS = [
   Foundation1764000000000,
   RefreshTokens1764000000001,
   Revocations1764000000002,
+  RolesAndApiKeys1764000000003,
   Users1764000000010,
   Usage1764000000011,
   Audit1764000000020,

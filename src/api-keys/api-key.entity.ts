@@ -1,0 +1,33 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** An API key. Only its SHA-256 digest is stored; `prefix` is the part shown in listings. */
+@Entity('api_keys')
+export class ApiKeyEntity {
+  @PrimaryColumn('text')
+  id: string;
+
+  @Column('text')
+  name: string;
+
+  /** The first characters of the key (`tsk_live_ab12`), so an operator can recognise it. */
+  @Column('text')
+  prefix: string;
+
+  @Column('text')
+  digest: string;
+
+  @Column('text', { array: true, default: () => "'{}'" })
+  roles: string[];
+
+  @Column('text', { name: 'created_by', nullable: true })
+  createdBy: string | null;
+
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' })
+  createdAt: Date;
+
+  @Column('timestamptz', { name: 'last_used_at', nullable: true })
+  lastUsedAt: Date | null;
+
+  @Column('timestamptz', { name: 'revoked_at', nullable: true })
+  revokedAt: Date | null;
+}

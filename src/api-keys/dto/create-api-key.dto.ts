@@ -1,0 +1,17 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+
+export class CreateApiKeyDto {
+  @ApiProperty({ example: 'batch-agent' })
+  @IsString({ message: 'name must be a string' })
+  @MaxLength(100, { message: 'name must be at most 100 characters' })
+  @Matches(/\S/, { message: 'name must not be empty' })
+  name: string;
+
+  @ApiPropertyOptional({ example: ['operator'], description: 'default: the policy default_role' })
+  @IsOptional()
+  @IsArray({ message: 'roles must be a list of role names' })
+  @ArrayMaxSize(50)
+  @IsString({ each: true, message: 'roles must be a list of role names' })
+  roles?: string[];
+}

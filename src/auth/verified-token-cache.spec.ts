@@ -1,0 +1,54 @@
+import type { KeysService } from '../keys/keys.service';
+import type { AccessTokenClaims } from './access-token';
+import { VERIFIED_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './verified-token-cache';
+
+function fakeKeys() {
+  let listener: (removed: string[]) => void = () => undefined;
+  const keys = {
+    onRingChange: (l: (removed: string[]) => void) => (listener = l),
+    verificationKey: (kid: string) => (kid === 'kid' ? { kid } : undefined),
+  } as unknown as KeysService;
+  return { keys, change: (removed: string[]) => listener(removed) };
+}
+
+const claims = (exp: number) => ({ exp, sub: 's', jti: 'j' }) as AccessTokenClaims;
+
+describe('VerifiedTokenCache', () => {
+  it('never returns an entry at or after the token’s exp', () => {
+    const sut = new VerifiedTokenCache(fakeKeys().keys);
+    sut.set('t', claims(100), 'kid');
+    expect(sut.get('t', 99_999)).toBeDefined();
+    expect(sut.get('t', 100_000)).toBeUndefined();
+    expect(sut.size).toBe(0);
+  });
+
+  it('is keyed by the whole token', () => {
+    const sut = new VerifiedTokenCache(fakeKeys().keys);
+    sut.set('header.payload.sig', claims(2e9), 'kid');
+    expect(sut.get('header.payload.sih', 0)).toBeUndefined();
+  });
+
+  it('is bounded, forgetting the oldest first', () => {
+    const sut = new VerifiedTokenCache(fakeKeys().keys);
+    for (let i = 0; i <= VERIFIED_TOKEN_CACHE_SIZE; i++) sut.set(`t${i}`, claims(2e9), 'kid');
+    expect(sut.size).toBe(VERIFIED_TOKEN_CACHE_SIZE);
+    expect(sut.get('t0', 0)).toBeUndefined();
+    expect(sut.get(`t${VERIFIED_TOKEN_CACHE_SIZE}`, 0)).toBeDefined();
+  });
+
+  it('only remembers tokens signed by a key of the ring', () => {
+    const sut = new VerifiedTokenCache(fakeKeys().keys);
+    sut.set('t', claims(2e9), 'someone-elses-kid');
+    expect(sut.size).toBe(0);
+  });
+
+  it('empties when a key is retired, not on an additive change', () => {
+    const { keys, change } = fakeKeys();
+    const sut = new VerifiedTokenCache(keys);
+    sut.set('t', claims(2e9), 'kid');
+    change([]);
+    expect(sut.size).toBe(1);
+    change(['kid']);
+    expect(sut.size).toBe(0);
+  });
+});

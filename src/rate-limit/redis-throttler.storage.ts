@@ -1,0 +1,89 @@
+import { Logger } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import Redis from 'ioredis';
+import { ServiceUnavailableError } from '../common/errors';
+
+/**
+ * One round trip, atomic: count the hit, start the window on the first hit, and report the time
+ * left. Every replica increments the same key, so they share one budget.
+ */
+const HIT_SCRIPT = `
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {hits, ttl}
+`;
+
+type HitClient = Redis & {
+  tesseraHit(key: string, ttlMs: number): Promise<[number, number]>;
+};
+
+/**
+ * Fixed-window counters in Redis (`rate_limit_backend: redis`). Keys expire in Redis itself.
+ * When Redis does not answer, requests FAIL CLOSED with 503 `Rate limit store unavailable`:
+ * a limiter that silently lets everything through is an outage of the limit nobody notices.
+ */
+export class RedisThrottlerStorage implements ThrottlerStorage {
+  private readonly logger = new Logger('RateLimit');
+  private readonly client: HitClient;
+  private lastWarning = 0;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+  ) {
+    this.client = new Redis(url, {
+      // Fail fast instead of queueing requests behind a dead connection.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 1000,
+      connectTimeout: 2000,
+      lazyConnect: true,
+    }) as HitClient;
+    this.client.defineCommand('tesseraHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    this.client.on('error', (error: Error) => this.warn(error.message));
+  }
+
+  /** Connects at start; a Redis that is down at start is reported, and requests get 503. */
+  async connect(): Promise<void> {
+    try {
+      await this.client.connect();
+    } catch (error) {
+      this.warn((error as Error).message);
+    }
+  }
+
+  async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    let hits: number;
+    let ttlMs: number;
+    try {
+      [hits, ttlMs] = await this.client.tesseraHit(this.prefix + 'rl:' + key, ttl);
+    } catch (error) {
+      this.warn((error as Error).message);
+      throw new ServiceUnavailableError('Rate limit store unavailable');
+    }
+    const timeToExpire = Math.max(1, Math.ceil(ttlMs / 1000));
+    const isBlocked = hits > limit;
+    return {
+      totalHits: hits,
+      timeToExpire,
+      isBlocked,
+      timeToBlockExpire: isBlocked ? timeToExpire : 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect();
+  }
+
+  private warn(message: string): void {
+    if (Date.now() - this.lastWarning < 10_000) return;
+    this.lastWarning = Date.now();
+    this.logger.warn(`Redis rate-limit store unavailable (${message}); limited routes answer 503`);
+  }
+}

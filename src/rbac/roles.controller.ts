@@ -1,0 +1,39 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { CreateRoleDto, UpdateRoleDto } from './dto/role.dto';
+import { RbacService } from './rbac.service';
+
+/** Run-time role management; changes reach every replica through NOTIFY. */
+@ApiTags('admin')
+@Controller('admin/roles')
+@RequirePermissions('roles:manage')
+export class RolesController {
+  constructor(private readonly rbac: RbacService) {}
+
+  @Get()
+  list() {
+    return this.rbac.list();
+  }
+
+  @Get(':name')
+  get(@Param('name') name: string) {
+    return this.rbac.get(name);
+  }
+
+  @Post()
+  create(@Body() dto: CreateRoleDto) {
+    return this.rbac.create(dto);
+  }
+
+  @Patch(':name')
+  update(@Param('name') name: string, @Body() dto: UpdateRoleDto) {
+    return this.rbac.update(name, dto);
+  }
+
+  @Delete(':name')
+  @HttpCode(204)
+  async remove(@Param('name') name: string): Promise<void> {
+    await this.rbac.remove(name);
+  }
+}

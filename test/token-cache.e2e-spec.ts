@@ -1,0 +1,60 @@
+import { TokenService } from '../src/auth/token.service';
+import { VerifiedTokenCache } from '../src/auth/verified-token-cache';
+import { bearer, CLIENTS, tokenFor } from './support/factories';
+import { startTestApp, TestApp } from './support/app';
+
+/** The verified-token cache must never accept what verification would refuse. */
+describe('verified-token cache', () => {
+  let sut: TestApp;
+
+  beforeAll(async () => {
+    sut = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await sut.close();
+  });
+
+  const models = (token: string) => sut.http().get('/v1/models').set(bearer(token));
+
+  it('serves a reused token from the cache', async () => {
+    const token = await tokenFor(sut.url, CLIENTS.operator);
+    expect((await models(token)).status).toBe(200);
+    expect(sut.app.get(VerifiedTokenCache).get(token)).toBeDefined();
+    expect((await models(token)).status).toBe(200);
+  });
+
+  it('refuses a cached token at once when its key is retired', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    const token = await tokenFor(sut.url, CLIENTS.operator);
+    const used = await sut.http().post('/v1/infer').set(bearer(token)).send({ prompt: 'x' });
+    expect(used.status).toBe(200);
+    const rotated = await sut.http().post('/admin/keys/rotate').set(bearer(admin)).send({});
+    expect(rotated.status).toBe(200);
+    expect((await models(token)).status).toBe(200); // retiring keys still verify
+    const adminAfter = await tokenFor(sut.url, CLIENTS.admin);
+    const retired = await sut
+      .http()
+      .post(`/admin/keys/${used.body.kid as string}/retire`)
+      .set(bearer(adminAfter));
+    expect(retired.status).toBe(200);
+    const refused = await models(token);
+    expect(refused.status).toBe(401);
+    expect(refused.body.detail).toBe('Invalid authentication credentials');
+  });
+
+  it('refuses a cached token once it has expired', async () => {
+    const { token, exp } = sut.app.get(TokenService).mint({
+      subject: CLIENTS.operator.id,
+      clientId: CLIENTS.operator.id,
+      roles: ['operator'],
+      scopes: ['model:invoke'],
+      expiresIn: 1,
+    });
+    expect((await models(token)).status).toBe(200);
+    while (Date.now() < exp * 1000 + 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    const refused = await models(token);
+    expect(refused.status).toBe(401);
+    expect(refused.body.detail).toBe('Token has expired');
+  });
+});
