@@ -84,6 +84,17 @@ describe('audit trail', () => {
     expect(failure).toMatchObject({ outcome: 'failure', target: 'no-such-client' });
   });
 
+  it('records revocations with the revoked jti as target', async () => {
+    const token = await tokenFor(sut.url, CLIENTS.operator);
+    const { jti } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
+      jti: string;
+    };
+    expect((await sut.http().delete(`/tokens/${jti}`).set(bearer(admin))).status).toBe(200);
+    const [event] = (await events({ action: 'token.revoke', target: jti })).events;
+    expect(event).toMatchObject({ outcome: 'success', actor: CLIENTS.admin.id });
+    expect(JSON.stringify(event)).not.toContain(token);
+  });
+
   it('records key rotations', async () => {
     await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'soft' });
     const [event] = (await events({ action: 'keys.rotate' })).events;

@@ -1,3 +1,4 @@
+import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
@@ -19,12 +20,14 @@ export class ApiKeysController {
 
   /** The response carries `key`: the only time it is shown. */
   @Post()
+  @Audit('api_key.create')
   @ApiOperation({ summary: 'Create an API key (shown once)' })
   create(@Body() dto: CreateApiKeyDto, @CurrentPrincipal() who: Principal) {
     return this.keys.create({ name: dto.name, roles: dto.roles, createdBy: who.subject });
   }
 
   @Delete(':id')
+  @Audit('api_key.revoke')
   @ApiOperation({ summary: 'Revoke an API key on every replica at once' })
   revoke(@Param('id') id: string) {
     return this.keys.revoke(id);

@@ -12,7 +12,7 @@ interface AuditedRequest {
   body?: unknown;
 }
 
-const TARGET_PARAMS = ['id', 'kid', 'jti', 'userId', 'name', 'oid'];
+const TARGET_PARAMS = ['id', 'kid', 'jti', 'userId', 'user_id', 'client_id', 'name', 'oid'];
 
 /**
  * Records every call of an `@Audit(...)` handler, successful or not, after it finishes. Admin

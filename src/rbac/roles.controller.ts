@@ -1,3 +1,4 @@
+import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
@@ -22,16 +23,19 @@ export class RolesController {
   }
 
   @Post()
+  @Audit('role.create')
   create(@Body() dto: CreateRoleDto) {
     return this.rbac.create(dto);
   }
 
   @Patch(':name')
+  @Audit('role.update')
   update(@Param('name') name: string, @Body() dto: UpdateRoleDto) {
     return this.rbac.update(name, dto);
   }
 
   @Delete(':name')
+  @Audit('role.delete')
   @HttpCode(204)
   async remove(@Param('name') name: string): Promise<void> {
     await this.rbac.remove(name);

@@ -1,3 +1,4 @@
+import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -39,6 +40,7 @@ export class OAuthRevocationController {
    * `@Public()` to the bearer guard; a client may revoke only tokens issued to it.
    */
   @Post('revoke')
+  @Audit('token.revoke')
   @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'RFC 7009 token revocation (client authentication)' })

@@ -1,3 +1,4 @@
+import { Audit } from '../audit/audit.decorator';
 import {
   All,
   Body,
@@ -44,6 +45,7 @@ export class TokensController {
   ) {}
 
   @Post('tokens')
+  @Audit('token.issue_user')
   @RequirePermissions('tokens:issue')
   @ApiOperation({ summary: 'Issue an access token for a user' })
   issue(@Body() dto: IssueTokenDto, @CurrentPrincipal() who: Principal) {
@@ -51,6 +53,7 @@ export class TokensController {
   }
 
   @Post('token-pairs')
+  @Audit('token.issue_pair')
   @RequirePermissions('tokens:issue')
   @ApiOperation({ summary: 'Issue a parent token and (by default) its first child' })
   pair(@Body() dto: IssuePairDto, @CurrentPrincipal() who: Principal) {
@@ -101,6 +104,7 @@ export class TokensController {
   }
 
   @Delete('tokens/:jti')
+  @Audit('token.revoke')
   @RequirePermissions('tokens:revoke')
   @ApiOperation({ summary: 'Revoke a token by jti (a parent takes its children with it)' })
   revokeJti(@Param('jti') jti: string, @CurrentPrincipal() who: Principal) {
@@ -109,6 +113,7 @@ export class TokensController {
   }
 
   @Delete('users/:userId/tokens')
+  @Audit('token.revoke_user')
   @RequirePermissions('tokens:revoke')
   @ApiOperation({ summary: 'Revoke every token of a user issued until now' })
   revokeUser(@Param('userId') userId: string, @CurrentPrincipal() who: Principal) {
@@ -118,6 +123,7 @@ export class TokensController {
   }
 
   @Post('revoke')
+  @Audit('token.revoke')
   @HttpCode(200)
   @RequirePermissions('tokens:revoke')
   @ApiOperation({ summary: 'Revoke a token by {jti} or {token}' })

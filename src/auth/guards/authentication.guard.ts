@@ -1,6 +1,5 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
 import {
   JsonWebTokenError,
   NotBeforeError,
@@ -17,6 +16,7 @@ import type { AccessTokenClaims } from '../access-token';
 import { AuthModes } from '../auth-modes';
 import { IsPublic } from '../decorators/public.decorator';
 import { ExternalTokenVerifier } from '../external-token-verifier';
+import { JwtStrategy } from '../jwt.strategy';
 import type { AuthenticatedRequest, Principal } from '../principal';
 import { PrincipalFactory } from '../principal.factory';
 import { VerifiedTokenCache } from '../verified-token-cache';
@@ -27,9 +27,14 @@ import { VerifiedTokenCache } from '../verified-token-cache';
  * taken from {@link VerifiedTokenCache}, still re-checked by PrincipalFactory; otherwise
  * passport-jwt), else, in `none` mode only, the anonymous principal. Passport's failure reasons
  * become the SPEC's errors, never a generic 401.
+ *
+ * The passport-jwt strategy is run directly, as passport itself runs it (a per-request object
+ * with success/fail/error callbacks), not looked up by name in passport's process-wide registry:
+ * there the last application created in a process would verify for all of them (several app
+ * instances share a test process), and the lookup and middleware layers cost time per request.
  */
 @Injectable()
-export class AuthenticationGuard extends AuthGuard('jwt') {
+export class AuthenticationGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly external: ExternalTokenVerifier,
@@ -37,11 +42,10 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
     private readonly modes: AuthModes,
     private readonly verified: VerifiedTokenCache,
     private readonly principals: PrincipalFactory,
-  ) {
-    super();
-  }
+    private readonly jwt: JwtStrategy,
+  ) {}
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride(IsPublic, [
       context.getHandler(),
       context.getClass(),
@@ -71,17 +75,35 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
       request.user = await this.principals.fromAccessToken(cached.claims, cached.kid);
       return true;
     }
-    const ok = (await super.canActivate(context)) as boolean;
-    if (ok && token !== undefined && request.user?.method === 'jwt')
-      this.verified.set(token, request.user.claims as AccessTokenClaims, request.user.keyId);
-    return ok;
+    const principal = await this.runStrategy(request);
+    request.user = principal;
+    if (token !== undefined && principal.method === 'jwt')
+      this.verified.set(token, principal.claims as AccessTokenClaims, principal.keyId);
+    return true;
   }
 
-  override handleRequest<TUser = Principal>(err: unknown, user: unknown, info: unknown): TUser {
-    if (err) throw toAuthError(err);
-    if (!user) throw toAuthError(info);
-    return user as TUser;
+  /** One passport-jwt attempt: extract, pick the key, verify, validate (JwtStrategy.validate). */
+  private runStrategy(request: AuthenticatedRequest): Promise<Principal> {
+    return new Promise((resolve, reject) => {
+      const attempt = Object.create(this.jwt) as JwtStrategy & StrategyCallbacks;
+      attempt.success = (user) =>
+        user ? resolve(user as Principal) : reject(toAuthError(undefined));
+      attempt.fail = (info) => reject(toAuthError(info));
+      attempt.error = (error) => reject(toAuthError(error));
+      attempt.pass = () => reject(new NotAuthenticatedError());
+      attempt.redirect = () => reject(new InvalidTokenError('unexpected redirect'));
+      attempt.authenticate(request as never, {});
+    });
   }
+}
+
+/** The actions passport gives a strategy for one attempt. */
+interface StrategyCallbacks {
+  success(user: unknown, info?: unknown): void;
+  fail(challenge?: unknown, status?: number): void;
+  error(error: unknown): void;
+  pass(): void;
+  redirect(url: string, status?: number): void;
 }
 
 function bearerToken(request: AuthenticatedRequest): string | undefined {
