@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule, ConfigType } from '@nestjs/config';
+import { ConfigType } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ClientsModule } from './clients/clients.module';
-import { allConfig, appConfig } from './config/configuration';
-import { validateEnv } from './config/env.validation';
+import { configRoot } from './config/config-root';
+import { appConfig } from './config/configuration';
 import { loggerOptions } from './common/logger.options';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
@@ -20,15 +20,7 @@ import { TokensModule } from './tokens/tokens.module';
 
 @Module({
   imports: [
-    ConfigModule.forRoot({
-      isGlobal: true,
-      ignoreEnvFile: true,
-      load: allConfig,
-      validate: (env) => {
-        validateEnv(env as Record<string, string | undefined>);
-        return env;
-      },
-    }),
+    configRoot(),
     LoggerModule.forRootAsync({
       inject: [appConfig.KEY],
       useFactory: (app: ConfigType<typeof appConfig>) => loggerOptions(app.logLevel),

@@ -2,7 +2,6 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { Reflector } from '@nestjs/core';
 import { catchError, concatMap, Observable } from 'rxjs';
 import type { Principal } from '../auth/principal';
-import { Audit } from './audit.decorator';
 import { AuditService } from './audit.service';
 
 interface AuditedRequest {
@@ -12,10 +11,13 @@ interface AuditedRequest {
   body?: unknown;
 }
 
+/** The action name of an audited handler, set by the `@Audit(...)` decorator. */
+export const AuditAction = Reflector.createDecorator<string>();
+
 const TARGET_PARAMS = ['id', 'kid', 'jti', 'userId', 'user_id', 'client_id', 'name', 'oid'];
 
 /**
- * Records every call of an `@Audit(...)` handler, successful or not, after it finishes. Admin
+ * Records every call of an `@Audit(...)` handler (attached by that decorator), successful or not, after it finishes. Admin
  * changes are rare, so the row is written before the answer leaves (nothing acknowledged is lost).
  */
 @Injectable()
@@ -26,7 +28,7 @@ export class AuditInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const action = this.reflector.get(Audit, context.getHandler());
+    const action = this.reflector.get(AuditAction, context.getHandler());
     if (!action) return next.handle();
     const request = context.switchToHttp().getRequest<AuditedRequest>();
     const params = request.params ?? {};

@@ -15,6 +15,21 @@ export interface AccessTokenClaims {
   [claim: string]: unknown;
 }
 
+/** The claims Tessera sets itself on every token; extra claims can never override them. */
+export const REGISTERED_CLAIMS = [
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'client_id',
+  'scope',
+  'roles',
+  'token_type',
+] as const;
+
 /** RFC 9068 §2.1: access tokens are typed `at+jwt` (also accepted with the `application/` prefix). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 

@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { ApiTags } from '@nestjs/swagger';
 import { jwtConfig } from '../config/configuration';
+import { REGISTERED_CLAIMS } from './access-token';
 import { Public } from './decorators/public.decorator';
 
 /** OpenID Connect Discovery 1.0 / RFC 8414 metadata, so standard clients configure themselves. */
@@ -28,22 +29,7 @@ export class DiscoveryController {
       id_token_signing_alg_values_supported: algorithms,
       token_endpoint_auth_signing_alg_values_supported: algorithms,
       scopes_supported: ['model:invoke'],
-      claims_supported: [
-        'iss',
-        'sub',
-        'aud',
-        'exp',
-        'iat',
-        'nbf',
-        'jti',
-        'client_id',
-        'scope',
-        'roles',
-        'token_type',
-        'oid',
-        'email',
-        'name',
-      ],
+      claims_supported: [...REGISTERED_CLAIMS, 'parent_jti', 'oid', 'email', 'name'],
     };
   }
 }

@@ -5,7 +5,7 @@ import { ClientsService, ClientView } from '../clients/clients.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { RefreshTokensService } from '../revocation/refresh-tokens.service';
 import { UsersService } from '../users/users.service';
-import { TokenService } from './token.service';
+import { MintRequest, TokenService } from './token.service';
 
 export interface TokenResponse {
   access_token: string;
@@ -58,27 +58,12 @@ export class OAuthService {
       );
     }
     const scopes = grantedScopes(client.scopes, scope);
-    const minted = this.tokens.mint({
+    return this.issue('client_credentials', {
       subject: client.id,
       clientId: client.id,
       scopes,
       roles: client.roles,
     });
-    this.metrics.tokensIssued.inc({ grant: 'client_credentials' });
-    void this.audit.record({
-      action: 'token.issue',
-      outcome: 'success',
-      actor: client.id,
-      actorMethod: 'client',
-      target: minted.jti,
-      details: { grant: 'client_credentials', scope: scopes.join(' ') },
-    });
-    return {
-      access_token: minted.token,
-      token_type: 'Bearer',
-      expires_in: minted.expiresIn,
-      scope: scopes.join(' '),
-    };
   }
 
   /**
@@ -105,28 +90,34 @@ export class OAuthService {
       roles = user.roles;
     }
     const scopes = grantedScopes(grant.scopes, scope);
-    const minted = this.tokens.mint({
+    const response = this.issue('refresh_token', {
       subject: grant.subject,
       clientId: grant.clientId,
       scopes,
       roles,
       extra: grant.claims,
     });
-    this.metrics.tokensIssued.inc({ grant: 'refresh_token' });
+    return { ...response, refresh_token: grant.refreshToken };
+  }
+
+  /** Mints the access token of a grant, counts it and records it in the audit trail. */
+  private issue(grantType: string, request: MintRequest & { scopes: string[] }): TokenResponse {
+    const minted = this.tokens.mint(request);
+    const scope = request.scopes.join(' ');
+    this.metrics.tokensIssued.inc({ grant: grantType });
     void this.audit.record({
       action: 'token.issue',
       outcome: 'success',
-      actor: grant.subject,
-      actorMethod: 'refresh_token',
+      actor: request.subject,
+      actorMethod: grantType,
       target: minted.jti,
-      details: { grant: 'refresh_token', scope: scopes.join(' ') },
+      details: { grant: grantType, scope },
     });
     return {
       access_token: minted.token,
       token_type: 'Bearer',
       expires_in: minted.expiresIn,
-      scope: scopes.join(' '),
-      refresh_token: grant.refreshToken,
+      scope,
     };
   }
 }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { jwtConfig } from '../config/configuration';
 import type { SigningKey } from '../keys/key-ring';
 import { KeysService } from '../keys/keys.service';
-import { ACCESS_TOKEN_TYPE, AccessTokenClaims } from './access-token';
+import { ACCESS_TOKEN_TYPE, AccessTokenClaims, REGISTERED_CLAIMS } from './access-token';
 
 export interface MintRequest {
   subject: string;
@@ -29,19 +29,7 @@ export interface MintedToken {
   claims: AccessTokenClaims;
 }
 
-const RESERVED = new Set([
-  'iss',
-  'sub',
-  'aud',
-  'exp',
-  'iat',
-  'nbf',
-  'jti',
-  'client_id',
-  'scope',
-  'roles',
-  'token_type',
-]);
+const RESERVED: ReadonlySet<string> = new Set(REGISTERED_CLAIMS);
 
 /** Mints RFC 9068 access tokens with the active key of the key ring. */
 @Injectable()

@@ -1,9 +1,8 @@
 import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigModule } from '@nestjs/config';
 import { AuditModule } from '../audit/audit.module';
 import { MetricsModule } from '../metrics/metrics.module';
-import { allConfig } from '../config/configuration';
+import { configRoot } from '../config/config-root';
 import { DatabaseModule } from '../database/database.module';
 import { PgListener } from '../database/pg-listener';
 import { RbacModule } from '../rbac/rbac.module';
@@ -26,7 +25,7 @@ export async function withContext<T>(
   const root: DynamicModule = {
     module: CommandContextModule,
     imports: [
-      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: allConfig }),
+      configRoot(),
       DatabaseModule,
       RbacModule,
       AuditModule,

@@ -1,7 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import { allConfig } from '../config/configuration';
-import { validateEnv } from '../config/env.validation';
+import { configRoot } from '../config/config-root';
 import { DatabaseLocator } from '../database/database-locator';
 import { ClientsCommand, ClientsCreateCommand } from './clients.command';
 import {
@@ -22,17 +20,7 @@ import { UsersCommand, UsersCreateCommand } from './users.command';
  * so `token --algorithm HS256` and `keys generate` never touch PostgreSQL.
  */
 @Module({
-  imports: [
-    ConfigModule.forRoot({
-      isGlobal: true,
-      ignoreEnvFile: true,
-      load: allConfig,
-      validate: (env) => {
-        validateEnv(env as Record<string, string | undefined>);
-        return env;
-      },
-    }),
-  ],
+  imports: [configRoot()],
   providers: [
     DatabaseLocator,
     MigrateCommand,
