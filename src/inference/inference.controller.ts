@@ -1,26 +1,33 @@
-import { Body, Controller, Get, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
 import type { Principal } from '../auth/principal';
-import { UsageInterceptor } from '../usage/usage.interceptor';
+import { UsageService } from '../usage/usage.service';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
 import { InferDto } from './dto/infer.dto';
 import { InferenceService, ModelAnswer } from './inference.service';
 
-/** The protected AI API (permission `invoke`). */
+/**
+ * The protected AI API (permission `invoke`). Each successful call is counted for the caller
+ * (`GET /v1/usage`) by a direct in-memory increment: an interceptor would cost an observable
+ * chain on every request of the hot path.
+ */
 @ApiTags('inference')
 @Controller('v1')
-@UseInterceptors(UsageInterceptor)
 export class InferenceController {
-  constructor(private readonly inference: InferenceService) {}
+  constructor(
+    private readonly inference: InferenceService,
+    private readonly usage: UsageService,
+  ) {}
 
   @Post('infer')
   @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({ summary: 'Echo the prompt with the caller’s token claims' })
   infer(@Body() dto: InferDto, @CurrentPrincipal() who: Principal) {
+    this.usage.record(who.subject, 'POST /v1/infer');
     return {
       ok: true,
       prompt: dto.prompt,
@@ -35,8 +42,11 @@ export class InferenceController {
   @Get('models')
   @RequirePermissions('invoke')
   @ApiOperation({ summary: 'Models of the upstream server, or the built-in echo model' })
-  async models(@Res({ passthrough: true }) reply: FastifyReply) {
-    return send(reply, await this.inference.models());
+  async models(
+    @CurrentPrincipal() who: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return this.send(reply, who, 'GET /v1/models', await this.inference.models());
   }
 
   @Post('chat/completions')
@@ -52,17 +62,19 @@ export class InferenceController {
     @CurrentPrincipal() who: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return send(reply, await this.inference.chat(dto, request.body, who.subject));
+    const answer = await this.inference.chat(dto, request.body, who.subject);
+    return this.send(reply, who, 'POST /v1/chat/completions', answer);
   }
-}
 
-function send(reply: FastifyReply, answer: ModelAnswer) {
-  reply.status(answer.status);
-  if (answer.kind === 'stream') {
-    reply
-      .header('Content-Type', answer.contentType)
-      .header('Cache-Control', 'no-cache')
-      .header('X-Accel-Buffering', 'no');
+  private send(reply: FastifyReply, who: Principal, endpoint: string, answer: ModelAnswer) {
+    if (answer.status < 400) this.usage.record(who.subject, endpoint);
+    reply.status(answer.status);
+    if (answer.kind === 'stream') {
+      reply
+        .header('Content-Type', answer.contentType)
+        .header('Cache-Control', 'no-cache')
+        .header('X-Accel-Buffering', 'no');
+    }
+    return answer.body;
   }
-  return answer.body;
 }
