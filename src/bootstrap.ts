@@ -51,7 +51,6 @@ export async function createApp(
     }),
   );
   app.useGlobalFilters(new ProblemDetailsFilter());
-  app.enableShutdownHooks();
 
   const policy = app.get<ConfigType<typeof policyConfig>>(policyConfig.KEY);
   const document = SwaggerModule.createDocument(

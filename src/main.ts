@@ -10,7 +10,35 @@ async function main(): Promise<void> {
   const { createApp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
+  closeOnSignals(() => app.close());
   process.stdout.write(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)\n`);
+}
+
+/**
+ * Closes the app (and with it the embedded PostgreSQL) on the first SIGINT/SIGTERM and ignores
+ * repeats: Ctrl-C under `npm start` delivers the signal twice (to npm, which forwards it, and to
+ * node), and a second default-handled signal would kill the process mid-shutdown, orphaning the
+ * embedded database. A shutdown that hangs is cut off after 15 s.
+ */
+function closeOnSignals(close: () => Promise<void>): void {
+  let closing = false;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      setTimeout(() => {
+        process.stderr.write('Tessera: shutdown took longer than 15 s; exiting\n');
+        process.exit(1);
+      }, 15_000).unref();
+      close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`Tessera: error while shutting down: ${(error as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  }
 }
 
 main().catch((error: unknown) => {

@@ -28,10 +28,11 @@ export function loggerOptions(level: string): Params {
           id: req.id,
           method: req.method,
           url: typeof req.url === 'string' ? req.url.split('?')[0] : req.url,
+          // Only these headers are logged; a credential is shown as present, never its value.
           headers: {
             'user-agent': req.headers['user-agent'],
-            authorization: req.headers.authorization ? '[redacted]' : undefined,
-            'x-api-key': req.headers['x-api-key'] ? '[redacted]' : undefined,
+            ...(req.headers.authorization ? { authorization: '[redacted]' } : {}),
+            ...(req.headers['x-api-key'] ? { 'x-api-key': '[redacted]' } : {}),
           },
         }),
       },
