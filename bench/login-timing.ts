@@ -1,19 +1,37 @@
 /**
  * Login timing: an unknown email, a wrong password and a disabled account must cost the same
- * (no user enumeration by timing). Boots the real app against DATABASE_URL (a scratch database:
- * it creates users there) and times N logins of each kind over HTTP, interleaved.
+ * (no user enumeration by timing). Boots the real app on a throw-away database of DATABASE_URL's
+ * server and times N logins of each kind over HTTP, interleaved.
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/scratch npx nest build && node dist/bench/login-timing.js
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench -- login-timing
  */
 import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
 import { createApp } from '../src/bootstrap';
 import { UsersService } from '../src/users/users.service';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 40);
 
-async function main(): Promise<void> {
-  if (!process.env.DATABASE_URL) throw new Error('Set DATABASE_URL to a scratch database');
+export async function runLoginTiming(): Promise<void> {
+  if (!process.env.DATABASE_URL)
+    throw new Error('Set DATABASE_URL (a PostgreSQL server to create a scratch database on)');
+  const server = new URL(process.env.DATABASE_URL);
+  const scratch = `tessera_bench_login_${Date.now().toString(36)}`;
+  const adminDb = new Client({ connectionString: server.toString() });
+  await adminDb.connect();
+  await adminDb.query(`CREATE DATABASE "${scratch}"`);
+  server.pathname = `/${scratch}`;
+  try {
+    await timeLogins(server.toString());
+  } finally {
+    await adminDb.query(`DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE)`);
+    await adminDb.end();
+  }
+}
+
+async function timeLogins(databaseUrl: string): Promise<void> {
   Object.assign(process.env, {
+    DATABASE_URL: databaseUrl,
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     LOGIN_MAX_FAILURES: '1000',
@@ -69,8 +87,3 @@ async function main(): Promise<void> {
   }
   await app.close();
 }
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});

@@ -12,6 +12,7 @@
  * process (bench/support/load-worker.ts). Options: --seconds N (default 8), --connections N (32),
  * --rounds N (2; each scenario reports its best round).
  */
+import { writeBenchPolicy } from './support/bench-policy';
 import {
   Body,
   Controller,
@@ -110,21 +111,6 @@ class SameAppDocsController {
 })
 class BenchModule {}
 
-const POLICY = `auth:
-  modes: [jwt, api_key]
-  roles:
-    - name: admin
-      permissions: ["*"]
-    - name: operator
-      permissions: [invoke, view_metrics]
-  # High enough never to refuse during the run: the limiter still counts every request.
-  rate_limits:
-    operator: "1000000000/minute"
-    default: "1000000000/minute"
-  rate_limit_backend: memory
-  default_role: operator
-`;
-
 function option(args: string[], name: string, fallback: number): number {
   const index = args.indexOf(`--${name}`);
   return index >= 0 ? Number(args[index + 1]) : fallback;
@@ -155,8 +141,7 @@ export async function main(args: string[]): Promise<void> {
   const connections = option(args, 'connections', 32);
   const rounds = option(args, 'rounds', 2);
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-  const policy = join(dataDir, 'auth.yaml');
-  writeFileSync(policy, POLICY);
+  const policy = writeBenchPolicy(dataDir);
   // Tessera imports this signing key (PRIVATE_KEY_PATH); both docs-style guards get its PEM.
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const privateKeyPath = join(dataDir, 'signing.pem');

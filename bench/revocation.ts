@@ -8,6 +8,7 @@
  *    answering 200 on one to `POST /authorize` answering 401 on the other (p50/p99).
  * Throughput is measured in-process on the verify path itself (one core), not over HTTP.
  */
+import { writeBenchPolicy } from './support/bench-policy';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { verify } from 'jsonwebtoken';
 import { spawn } from 'node:child_process';
@@ -77,6 +78,7 @@ async function start(database: string): Promise<Instance> {
     LOG_LEVEL: 'silent',
     DATABASE_URL: databaseUrl(database),
     DATA_DIR: dataDir,
+    AUTH_POLICY_FILE: writeBenchPolicy(dataDir),
     PORT: String(port),
     JWT_ISSUER: ISSUER,
     AUTH_CLIENTS_JSON: JSON.stringify({
@@ -175,6 +177,7 @@ async function spawnReplica(database: string): Promise<{ url: string; stop: () =
       LOG_LEVEL: 'silent',
       DATABASE_URL: databaseUrl(database),
       DATA_DIR: dataDir,
+      AUTH_POLICY_FILE: writeBenchPolicy(dataDir),
       PORT: String(port),
       JWT_ISSUER: ISSUER,
       KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),

@@ -5,6 +5,7 @@
 const BENCHMARKS: Record<string, (args: string[]) => Promise<void>> = {
   revocation: async () => (await import('./revocation')).runRevocationBenchmark(),
   pipeline: async (args) => (await import('./pipeline')).main(args),
+  'login-timing': async () => (await import('./login-timing')).runLoginTiming(),
 };
 
 async function run(): Promise<void> {

@@ -5,6 +5,7 @@ import { DomainError, InvalidTokenError, TokenExpiredError } from '../common/err
 import { issuersConfig, jwtConfig, policyConfig } from '../config/configuration';
 import type { TrustedIssuer } from '../config/policy/auth-policy';
 import { RbacService } from '../rbac/rbac.service';
+import { RevocationService } from '../revocation/revocation.service';
 import type { Principal } from './principal';
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
@@ -73,6 +74,7 @@ export class ExternalTokenVerifier {
     @Inject(issuersConfig.KEY) private readonly limits: ConfigType<typeof issuersConfig>,
     @Inject(jwtConfig.KEY) jwt: ConfigType<typeof jwtConfig>,
     private readonly rbac: RbacService,
+    private readonly revocation: RevocationService,
   ) {
     for (const issuer of policy.trustedIssuers) {
       if (issuer.issuer === jwt.issuer) {
@@ -100,6 +102,7 @@ export class ExternalTokenVerifier {
     const state = iss === undefined ? undefined : this.issuers.get(iss);
     if (!state) throw new InvalidTokenError('issuer is not trusted');
     const { config } = state;
+    let principal: Principal;
     try {
       const keySet = await this.keySet(state);
       const { payload, protectedHeader } = await jwtVerify(token, keySet, {
@@ -109,10 +112,21 @@ export class ExternalTokenVerifier {
         clockTolerance: config.leewaySeconds,
         requiredClaims: ['exp'],
       });
-      return this.principal(config, payload, protectedHeader.kid);
+      principal = this.principal(config, payload, protectedHeader.kid);
     } catch (error) {
       throw this.toAuthError(error, state);
     }
+    // The same revocation rules as our own tokens: by jti, and "revoked before T" for the mapped
+    // user (DELETE /users/:userId/tokens also cuts off that user's tokens from this issuer).
+    const iat = principal.claims.iat;
+    this.revocation.assertNotRevoked({
+      jti: principal.tokenId ?? '',
+      iat: typeof iat === 'number' ? iat : 0,
+      exp: principal.expiresAt ?? 0,
+      sub: principal.subject,
+      client_id: principal.clientId,
+    });
+    return principal;
   }
 
   private principal(config: TrustedIssuer, payload: JWTPayload, kid?: string): Principal {
