@@ -106,6 +106,20 @@ describe('Trusted issuers', () => {
     expect(ok.body.sub).toBe('7c1f3c2e-0000-4000-8000-00000000b2c0');
   });
 
+  it('rejects an IdP’s token once its user’s tokens are revoked (DELETE /users/:userId/tokens)', async () => {
+    const oid = '7c1f3c2e-0000-4000-8000-0000000000aa';
+    const token = await b2c.sign(b2cClaims({ oid }), { expiresIn: '5m' });
+    expect((await verify(token)).status).toBe(200);
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    expect((await sut.http().delete(`/users/${oid}/tokens`).set(bearer(admin))).status).toBe(200);
+    const response = await verify(token);
+    expect(response.status).toBe(401);
+    expect(response.body).toMatchObject({
+      detail: 'Token has been revoked',
+      code: 'revoked_token',
+    });
+  });
+
   it('gives permissions from the mapped roles only', async () => {
     const viewer = await b2c.sign(b2cClaims({ extension_Roles: 'viewer' }), { expiresIn: '5m' });
     const response = await infer(viewer);
