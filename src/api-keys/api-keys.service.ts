@@ -9,6 +9,7 @@ import { PgListener } from '../database/pg-listener';
 import { RbacService } from '../rbac/rbac.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { API_KEYS_CHANNEL, digestApiKey, digestsMatch, insertApiKey } from './api-key-secret';
+import { every, PeriodicJob } from '../common/periodic';
 
 export interface ApiKeyView {
   id: string;
@@ -42,7 +43,7 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
   private live = new Map<string, LiveKey>();
   private readonly envKeys: LiveKey[];
   private readonly lastUsed = new Map<string, number>();
-  private timer?: NodeJS.Timeout;
+  private job?: PeriodicJob;
 
   constructor(
     @Inject(policyConfig.KEY) private readonly policy: ConfigType<typeof policyConfig>,
@@ -67,12 +68,15 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
     );
     if (this.envKeys.length)
       this.logger.log(`Loaded ${this.envKeys.length} API key(s) from the environment`);
-    this.timer = setInterval(() => void this.flushLastUsed(), LAST_USED_FLUSH_MS);
-    this.timer.unref();
+    this.job = every(
+      LAST_USED_FLUSH_MS,
+      () => this.flushLastUsed(),
+      (e) => this.logger.warn(`API key last-used flush failed: ${e.message}`),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.job?.stop();
     await this.flushLastUsed();
   }
 

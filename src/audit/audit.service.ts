@@ -11,6 +11,7 @@ import { Repository } from 'typeorm';
 import { ValidationFailedError } from '../common/errors';
 import { auditConfig } from '../config/configuration';
 import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
+import { every, PeriodicJob } from '../common/periodic';
 
 export interface AuditRecord {
   action: string;
@@ -51,7 +52,7 @@ const SECRET_KEYS = /secret|password|token|authorization|api_?key/i;
 @Injectable()
 export class AuditService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Audit');
-  private timer?: NodeJS.Timeout;
+  private job?: PeriodicJob;
 
   constructor(
     @InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>,
@@ -59,16 +60,15 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(
-      () =>
-        void this.purge().catch((e: Error) => this.logger.warn(`Audit purge failed: ${e.message}`)),
+    this.job = every(
       PURGE_INTERVAL_MS,
+      () => this.purge(),
+      (e) => this.logger.warn(`Audit purge failed: ${e.message}`),
     );
-    this.timer.unref();
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.job?.stop();
   }
 
   /** Records one event; resolves when it is stored (await it where the event must not be lost). */

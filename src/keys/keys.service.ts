@@ -34,6 +34,7 @@ import { resolveKeyEncryptionKey } from './key-encryption-key';
 import { KeyRing, SigningKey, VerificationKey } from './key-ring';
 import { MIN_SECRET_LENGTH, sharedSecretKey } from './shared-secret';
 import { KeyStatus, SigningKeyEntity } from './signing-key.entity';
+import { every, PeriodicJob } from '../common/periodic';
 
 export type RotationMode = 'soft' | 'hard';
 
@@ -66,7 +67,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
   private readonly logger = new Logger('Keys');
   private ring = KeyRing.empty();
   private kek?: Buffer;
-  private timer?: NodeJS.Timeout;
+  private job?: PeriodicJob;
   private lastReload = 0;
   private loaded = false;
   private readonly ringListeners: Array<(removedKids: string[]) => void> = [];
@@ -103,16 +104,15 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
 
   onApplicationBootstrap(): void {
     if (this.symmetric) return;
-    this.timer = setInterval(() => {
-      this.maintain().catch((e: Error) =>
-        this.logger.error(`Key maintenance failed: ${e.message}`),
-      );
-    }, MAINTENANCE_INTERVAL_MS);
-    this.timer.unref();
+    this.job = every(
+      MAINTENANCE_INTERVAL_MS,
+      () => this.maintain(),
+      (e) => this.logger.error(`Key maintenance failed: ${e.message}`),
+    );
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.job?.stop();
   }
 
   get isReady(): boolean {

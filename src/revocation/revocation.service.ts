@@ -18,6 +18,7 @@ import { PgListener } from '../database/pg-listener';
 import { MetricsService } from '../metrics/metrics.service';
 import { RefreshTokensService } from './refresh-tokens.service';
 import { RevocableToken, RevocationEntry, RevocationIndex, uuidWords } from './revocation-index';
+import { every, PeriodicJob } from '../common/periodic';
 
 export const REVOCATIONS_CHANNEL = 'tessera_revocations';
 /** NOTIFY payloads must stay under PostgreSQL's 8000-byte limit. */
@@ -62,7 +63,7 @@ export class RevocationService
   private syncWatch?: NodeJS.Timeout;
   private resyncRun?: Promise<void>;
   private resyncAgain = false;
-  private timer?: NodeJS.Timeout;
+  private job?: PeriodicJob;
   private readonly jtiListeners = new Set<(jti: string) => void>();
   /** Longest lifetime of any token we issue: how long a subject or client cut-off must be kept. */
   readonly maxTokenLifetime: number;
@@ -130,10 +131,11 @@ export class RevocationService
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.purge().catch((e: Error) => this.logger.error(`Revocation purge failed: ${e.message}`));
-    }, PURGE_INTERVAL_MS);
-    this.timer.unref();
+    this.job = every(
+      PURGE_INTERVAL_MS,
+      () => this.purge(),
+      (e) => this.logger.error(`Revocation purge failed: ${e.message}`),
+    );
     this.syncWatch = setInterval(() => {
       if (this.isSynced) this.lastInSync = Date.now();
     }, 1000);
@@ -141,7 +143,7 @@ export class RevocationService
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.job?.stop();
     if (this.syncWatch) clearInterval(this.syncWatch);
   }
 

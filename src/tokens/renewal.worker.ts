@@ -9,6 +9,7 @@ import type { ConfigType } from '@nestjs/config';
 import { renewalConfig } from '../config/configuration';
 import { ParentTokensService } from '../revocation/parent-tokens.service';
 import { TokenLifecycleService } from './token-lifecycle.service';
+import { every, PeriodicJob } from '../common/periodic';
 
 /**
  * Server-side auto-renewal: every `AUTO_RENEW_WORKER_INTERVAL` seconds, each live parent whose
@@ -19,7 +20,7 @@ import { TokenLifecycleService } from './token-lifecycle.service';
 @Injectable()
 export class RenewalWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Renewal');
-  private timer?: NodeJS.Timeout;
+  private job?: PeriodicJob;
   private running?: Promise<number>;
 
   constructor(
@@ -29,12 +30,15 @@ export class RenewalWorker implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.runOnce(), this.config.intervalSeconds * 1000);
-    this.timer.unref();
+    this.job = every(
+      this.config.intervalSeconds * 1000,
+      () => this.runOnce(),
+      (e) => this.logger.error(`Auto-renewal pass failed: ${e.message}`),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.job?.stop();
     await this.running?.catch(() => undefined);
   }
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { every, PeriodicJob } from '../common/periodic';
 
 export interface UsageReport {
   object: 'usage';
@@ -36,17 +37,20 @@ const FLUSH_INTERVAL_MS = 1000;
 export class UsageService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Usage');
   private pending = new Map<string, PendingCount>();
-  private timer?: NodeJS.Timeout;
+  private job?: PeriodicJob;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   onModuleInit(): void {
-    this.timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
-    this.timer.unref();
+    this.job = every(
+      FLUSH_INTERVAL_MS,
+      () => this.flush(),
+      (e) => this.logger.warn(`Usage flush failed: ${e.message}`),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.job?.stop();
     await this.flush();
   }
 

@@ -10,6 +10,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { RateLimitedError } from '../common/errors';
 import { usersConfig } from '../config/configuration';
+import { every, PeriodicJob } from '../common/periodic';
 
 /**
  * Brute-force protection for password login, per account and per client IP. The counters are
@@ -25,7 +26,7 @@ import { usersConfig } from '../config/configuration';
 @Injectable()
 export class LoginThrottle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('LoginThrottle');
-  private timer?: NodeJS.Timeout;
+  private job?: PeriodicJob;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -34,14 +35,15 @@ export class LoginThrottle implements OnApplicationBootstrap, OnApplicationShutd
 
   onApplicationBootstrap(): void {
     // Failed attempts for random emails would otherwise pile up forever.
-    this.timer = setInterval(() => {
-      this.purgeExpired().catch((e: Error) => this.logger.warn(`Purge failed: ${e.message}`));
-    }, PURGE_INTERVAL_MS);
-    this.timer.unref();
+    this.job = every(
+      PURGE_INTERVAL_MS,
+      () => this.purgeExpired(),
+      (e) => this.logger.warn(`Purge failed: ${e.message}`),
+    );
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.job?.stop();
   }
 
   /** Deletes counters whose window and lockout are both over (safe on every replica at once). */
