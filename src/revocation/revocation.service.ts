@@ -11,12 +11,17 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Client } from 'pg';
 import { Gauge } from 'prom-client';
 import { DataSource, EntityManager } from 'typeorm';
-import { RevokedTokenError, ServiceUnavailableError } from '../common/errors';
+import {
+  RevokedTokenError,
+  ServiceUnavailableError,
+  ValidationFailedError,
+} from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { DatabaseLocator } from '../database/database-locator';
 import { PgListener } from '../database/pg-listener';
 import { MetricsService } from '../metrics/metrics.service';
 import { RefreshTokensService } from './refresh-tokens.service';
+import { RevocationEntity } from './revocation.entity';
 import { RevocableToken, RevocationEntry, RevocationIndex, uuidWords } from './revocation-index';
 import { every, PeriodicJob } from '../common/periodic';
 
@@ -176,6 +181,67 @@ export class RevocationService
   onJtiRevoked(listener: (jti: string) => void): () => void {
     this.jtiListeners.add(listener);
     return () => this.jtiListeners.delete(listener);
+  }
+
+  /**
+   * The stored revocations, newest first, for the admin listing. `cursor` is the `next_cursor`
+   * of the previous page (keyset pagination over created_at, kind, value).
+   */
+  async list(filter: {
+    kind?: 'jti' | 'subject' | 'client';
+    cursor?: string;
+    limit?: number;
+  }): Promise<{
+    revocations: Array<{
+      kind: string;
+      value: string;
+      revoked_before: Date | null;
+      expires_at: Date;
+      reason: string | null;
+      created_at: Date;
+    }>;
+    next_cursor: string | null;
+  }> {
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
+    const query = this.dataSource
+      .getRepository(RevocationEntity)
+      .createQueryBuilder('r')
+      // Milliseconds, as the cursor carries them (a JS Date), so paging never skips a row.
+      .orderBy("date_trunc('milliseconds', r.created_at)", 'DESC')
+      .addOrderBy('r.kind', 'DESC')
+      .addOrderBy('r.value', 'DESC')
+      .limit(limit + 1);
+    if (filter.kind) query.andWhere('r.kind = :kind', { kind: filter.kind });
+    if (filter.cursor) {
+      const [at, kind, value] = decodeListCursor(filter.cursor);
+      query.andWhere(
+        "(date_trunc('milliseconds', r.created_at), r.kind, r.value) < (:at, :ckind, :value)",
+        {
+          at,
+          ckind: kind,
+          value,
+        },
+      );
+    }
+    const rows = await query.getMany();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      revocations: page.map((r) => ({
+        kind: r.kind,
+        value: r.value,
+        revoked_before: r.revokedBefore,
+        expires_at: r.expiresAt,
+        reason: r.reason,
+        created_at: r.createdAt,
+      })),
+      next_cursor:
+        rows.length > limit && last
+          ? Buffer.from(
+              JSON.stringify([last.createdAt.toISOString(), last.kind, last.value]),
+            ).toString('base64url')
+          : null,
+    };
   }
 
   /**
@@ -406,4 +472,20 @@ export class RevocationService
       }
     }
   }
+}
+
+function decodeListCursor(cursor: string): [string, string, string] {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 3 &&
+      parsed.every((part) => typeof part === 'string') &&
+      !Number.isNaN(Date.parse(parsed[0]))
+    )
+      return parsed as [string, string, string];
+  } catch {
+    // fall through
+  }
+  throw new ValidationFailedError('cursor: not a cursor returned by this endpoint');
 }

@@ -8,6 +8,7 @@ import { OAuthRevocationController } from './oauth-revocation.controller';
 import { RenewalWorker } from './renewal.worker';
 import { TokenLifecycleService } from './token-lifecycle.service';
 import { TokenVerifier } from './token-verifier';
+import { RevocationsAdminController } from './revocations-admin.controller';
 import { TokensController } from './tokens.controller';
 
 /**
@@ -17,7 +18,7 @@ import { TokensController } from './tokens.controller';
  */
 @Module({
   imports: [AuthModule, RevocationModule, ClientsModule, KeysModule],
-  controllers: [TokensController, OAuthRevocationController],
+  controllers: [TokensController, OAuthRevocationController, RevocationsAdminController],
   providers: [TokenVerifier, TokenLifecycleService, ChildTokenStream, RenewalWorker],
   exports: [TokenVerifier],
 })
