@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { bearer } from './support/factories';
+import { bearer, CLIENTS, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
 const ROOT = join(__dirname, '..');
@@ -83,6 +83,9 @@ describe('tessera CLI (real processes)', () => {
       ['keys', 'list'],
       ['clients', 'create'],
       ['users', 'create'],
+      ['api-keys', 'create'],
+      ['revoke'],
+      ['audit'],
       ['migrate'],
     ];
     const results = await Promise.all(commands.map((c) => tessera([...c, '--help'])));
@@ -315,6 +318,46 @@ describe('tessera CLI (real processes)', () => {
         },
       );
       expect(short.code).toBe(2);
+    });
+  });
+
+  describe('revoke and audit', () => {
+    it('revokes every token of a subject on the running server, and records it', async () => {
+      const token = await tokenFor(sut.url, CLIENTS.operator);
+      const infer = () => sut.http().post('/v1/infer').set(bearer(token)).send({ prompt: 'x' });
+      expect((await infer()).status).toBe(200);
+      const result = await tessera([
+        'revoke',
+        '--client',
+        CLIENTS.operator.id,
+        '--reason',
+        'rotated out',
+      ]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        revoked: true,
+        client: CLIENTS.operator.id,
+      });
+      // The server hears of it through NOTIFY: bounded polling, no sleep.
+      const deadline = Date.now() + 5000;
+      let status = 200;
+      while (status !== 401 && Date.now() < deadline) status = (await infer()).status;
+      expect(status).toBe(401);
+      const audit = await tessera(['audit', '--action', 'token.*', '--limit', '5']);
+      expect(audit.code).toBe(0);
+      expect(JSON.parse(audit.stdout).events[0]).toMatchObject({
+        action: 'token.revoke_client',
+        actor: 'cli',
+        target: CLIENTS.operator.id,
+        details: { reason: 'rotated out' },
+      });
+    });
+
+    it('exits 2 for ambiguous or bad arguments', async () => {
+      expect((await tessera(['revoke'])).code).toBe(2);
+      expect((await tessera(['revoke', '--jti', 'a', '--subject', 'b'])).code).toBe(2);
+      expect((await tessera(['audit', '--limit', '0'])).code).toBe(2);
+      expect((await tessera(['audit', '--since', 'yesterday'])).code).toBe(2);
     });
   });
 

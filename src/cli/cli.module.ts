@@ -9,6 +9,8 @@ import {
   KeysRetireCommand,
   KeysRotateCommand,
 } from './keys.command';
+import { AuditCommand } from './audit.command';
+import { RevokeCommand } from './revoke.command';
 import { ApiKeysCommand, CreateApiKeyCommand } from './api-keys.command';
 import { MigrateCommand } from './migrate.command';
 import { TokenCommand } from './token.command';
@@ -36,6 +38,8 @@ import { UsersCommand, UsersCreateCommand } from './users.command';
     UsersCreateCommand,
     ApiKeysCommand,
     CreateApiKeyCommand,
+    RevokeCommand,
+    AuditCommand,
   ],
 })
 export class CliModule {}
