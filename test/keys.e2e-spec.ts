@@ -67,6 +67,41 @@ describe('signing keys against a real PostgreSQL', () => {
       expect(keys.signingKey().kid).toBe(active.kid);
     });
 
+    it('publishes the next key ahead of time and activates exactly that key on a soft rotation', async () => {
+      const statuses = () =>
+        query<{ kid: string; status: string }>(
+          sut.databaseUrl,
+          `SELECT kid, status FROM signing_keys WHERE status IN ('next', 'active')`,
+        );
+      const before = await statuses();
+      const next = before.find((k) => k.status === 'next')?.kid;
+      expect(next).toBeDefined();
+      const jwks = await sut.http().get('/.well-known/jwks.json');
+      expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toContain(next);
+      // Published, verifies nothing yet, signs nothing.
+      expect(keys.signingKey().kid).not.toBe(next);
+
+      const rotated = await keys.rotate('soft');
+      expect(rotated.kid).toBe(next);
+      expect(keys.signingKey().kid).toBe(next);
+      const after = await statuses();
+      expect(after.filter((k) => k.status === 'next')).toHaveLength(1);
+      expect(after.find((k) => k.status === 'next')?.kid).not.toBe(next);
+    });
+
+    it('replaces a retired next key at once', async () => {
+      const [next] = await query<{ kid: string }>(
+        sut.databaseUrl,
+        `SELECT kid FROM signing_keys WHERE status = 'next'`,
+      );
+      await keys.retire(next.kid);
+      const [replacement] = await query<{ kid: string }>(
+        sut.databaseUrl,
+        `SELECT kid FROM signing_keys WHERE status = 'next'`,
+      );
+      expect(replacement.kid).not.toBe(next.kid);
+    });
+
     it('sets a retiring key’s retirement to the longest token lifetime after rotation', async () => {
       const old = keys.signingKey().kid;
       await keys.rotate('soft');

@@ -32,7 +32,11 @@ describe('README walk-through: token → infer → soft rotation → hard rotati
     expect(typeof ok.body.exp).toBe('number');
     const firstKid = ok.body.kid as string;
     const jwks1 = await sut.http().get('/.well-known/jwks.json');
-    expect(jwks1.body.keys.map((k: { kid: string }) => k.kid)).toEqual([firstKid]);
+    // The signing key first, then the next one, published ahead of its first use.
+    const kids1 = jwks1.body.keys.map((k: { kid: string }) => k.kid) as string[];
+    expect(kids1).toHaveLength(2);
+    expect(kids1[0]).toBe(firstKid);
+    const nextKid = kids1[1];
 
     const soft = await sut
       .http()
@@ -40,14 +44,16 @@ describe('README walk-through: token → infer → soft rotation → hard rotati
       .set(bearer(admin))
       .send({ mode: 'soft' });
     expect(soft.status).toBe(200);
-    expect(soft.body.kid).not.toBe(firstKid);
+    // The new signing key is the one verifiers have already fetched.
+    expect(soft.body.kid).toBe(nextKid);
 
     // The old token keeps working: its key is retiring, still published and still verifying.
     expect((await infer(first)).status).toBe(200);
     const jwks2 = await sut.http().get('/jwks.json');
-    expect(jwks2.body.keys.map((k: { kid: string }) => k.kid).sort()).toEqual(
-      [firstKid, soft.body.kid].sort(),
-    );
+    const kids2 = jwks2.body.keys.map((k: { kid: string }) => k.kid) as string[];
+    expect(kids2).toHaveLength(3); // active, a new next, the retiring first key
+    expect(kids2[0]).toBe(soft.body.kid);
+    expect(kids2).toContain(firstKid);
 
     const second = await tokenFor(sut.url, CLIENTS.operator);
     const afterSoft = await infer(second);
@@ -67,7 +73,11 @@ describe('README walk-through: token → infer → soft rotation → hard rotati
       expect(rejected.body.detail).toBe('Invalid authentication credentials');
     }
     const jwks3 = await sut.http().get('/.well-known/jwks.json');
-    expect(jwks3.body.keys.map((k: { kid: string }) => k.kid)).toEqual([hard.body.kid]);
+    const kids3 = jwks3.body.keys.map((k: { kid: string }) => k.kid) as string[];
+    expect(kids3).toHaveLength(2); // everything older is gone: a fresh active and next
+    expect(kids3[0]).toBe(hard.body.kid);
+    expect(kids3).not.toContain(firstKid);
+    expect(kids3).not.toContain(soft.body.kid);
 
     const fresh = await tokenFor(sut.url, CLIENTS.operator);
     const final = await infer(fresh);

@@ -51,6 +51,7 @@ export interface KeySummary {
 }
 
 const KEYS_CHANNEL = 'tessera_keys';
+const STATUS_ORDER: Record<KeyStatus, number> = { active: 0, next: 1, retiring: 2, retired: 3 };
 const KEYS_LOCK = 'tessera:keys';
 /** How often the automatic rotation and retirement job looks at the keys. */
 const MAINTENANCE_INTERVAL_MS = 60_000;
@@ -179,7 +180,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     return summarize(created);
   }
 
-  /** Retires a non-active key now: tokens it signed stop verifying on every replica. */
+  /** Retires a non-active key now: tokens it signed stop verifying on every replica (a retired `next` is replaced). */
   async retire(kid: string): Promise<KeySummary> {
     this.assertAsymmetric();
     const retired = await this.dataSource.transaction(async (manager) => {
@@ -195,6 +196,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
         key.retiredAt = new Date();
         await repo.save(key);
         await notify(manager, kid);
+        await this.ensureNextLocked(manager);
       }
       return key;
     });
@@ -203,10 +205,13 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
   }
 
   /**
-   * The scheduled job: retires keys whose tokens have all expired, and soft-rotates when the
-   * active key is older than KEY_ROTATION_INTERVAL. Safe on several replicas at once.
+   * The scheduled job: retires keys whose tokens have all expired, soft-rotates when the active
+   * key is older than KEY_ROTATION_INTERVAL, and keeps a `next` key published. Safe on several
+   * replicas at once.
    */
-  async maintain(now = new Date()): Promise<{ retired: string[]; rotated?: string }> {
+  async maintain(
+    now = new Date(),
+  ): Promise<{ retired: string[]; rotated?: string; published?: boolean }> {
     if (this.symmetric) return { retired: [] };
     const result = await this.dataSource.transaction(async (manager) => {
       await lock(manager);
@@ -228,9 +233,10 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
       ) {
         rotated = (await this.rotateLocked(manager, 'soft')).kid;
       }
-      return { retired, rotated };
+      const published = await this.ensureNextLocked(manager);
+      return { retired, rotated, published };
     });
-    if (result.retired.length || result.rotated) {
+    if (result.retired.length || result.rotated || result.published) {
       await this.reload();
       if (result.rotated) this.logger.log(`Automatic soft rotation; new kid ${result.rotated}`);
       if (result.retired.length) this.logger.log(`Retired keys ${result.retired.join(', ')}`);
@@ -243,9 +249,11 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     if (this.symmetric) return;
     this.lastReload = Date.now();
     const rows = await this.dataSource.getRepository(SigningKeyEntity).find({
-      where: [{ status: 'active' }, { status: 'retiring' }],
+      where: [{ status: 'active' }, { status: 'next' }, { status: 'retiring' }],
       order: { createdAt: 'DESC' },
     });
+    // The JWKS lists the active key first, then the pre-published next, then retiring ones.
+    rows.sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status]);
     const verification: VerificationKey[] = [];
     const jwks = [];
     let signing: SigningKey | undefined;
@@ -293,9 +301,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
             `Imported signing key ${imported.kid} from ${this.config.privateKeyPath}`,
           );
         }
-        return;
-      }
-      if (!active) {
+      } else if (!active) {
         await this.rotateLocked(manager, 'soft');
       } else if (active.algorithm !== this.config.algorithm) {
         this.logger.log(
@@ -303,6 +309,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
         );
         await this.rotateLocked(manager, 'soft');
       }
+      await this.ensureNextLocked(manager);
     });
   }
 
@@ -338,18 +345,51 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     return { kid: jwkThumbprint(publicKey), privateKey, publicKey };
   }
 
+  /**
+   * Soft: the pre-published `next` key (already in every verifier's cached JWKS) becomes active,
+   * the active one starts retiring, and a new `next` is published. Hard: every key is retired and
+   * a fresh active and next are made.
+   */
   private async rotateLocked(
     manager: EntityManager,
     mode: RotationMode,
   ): Promise<SigningKeyEntity> {
-    const algorithm = this.config.algorithm as AsymmetricAlgorithm;
-    const { privateKey, publicKey } = generateSigningKeyPair(algorithm);
-    const kid = jwkThumbprint(publicKey);
     await this.demoteActive(manager, mode);
-    const row = this.newRow(kid, privateKey, publicKey, false);
-    await manager.getRepository(SigningKeyEntity).insert(row);
-    await notify(manager, kid);
-    return row;
+    const repo = manager.getRepository(SigningKeyEntity);
+    let active = mode === 'soft' ? await repo.findOneBy({ status: 'next' }) : null;
+    if (active && active.algorithm !== this.config.algorithm) {
+      // Published for an algorithm no longer configured; it never signed anything.
+      await repo.update({ kid: active.kid }, { status: 'retired', retiredAt: new Date() });
+      active = null;
+    }
+    if (active) {
+      active.status = 'active';
+      active.activatedAt = new Date();
+      await repo.save(active);
+    } else {
+      active = this.generateRow('active');
+      await repo.insert(active);
+    }
+    await this.ensureNextLocked(manager);
+    await notify(manager, active.kid);
+    return active;
+  }
+
+  /** Publishes a `next` key when there is none (after a start, a hard rotation or a retirement). */
+  private async ensureNextLocked(manager: EntityManager): Promise<boolean> {
+    const repo = manager.getRepository(SigningKeyEntity);
+    if (await repo.existsBy({ status: 'next' })) return false;
+    const next = this.generateRow('next');
+    await repo.insert(next);
+    await notify(manager, next.kid);
+    return true;
+  }
+
+  private generateRow(status: 'active' | 'next'): SigningKeyEntity {
+    const { privateKey, publicKey } = generateSigningKeyPair(
+      this.config.algorithm as AsymmetricAlgorithm,
+    );
+    return this.newRow(jwkThumbprint(publicKey), privateKey, publicKey, false, status);
   }
 
   private async demoteActive(manager: EntityManager, mode: RotationMode): Promise<void> {
@@ -372,17 +412,18 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     privateKey: import('node:crypto').KeyObject,
     publicKey: import('node:crypto').KeyObject,
     imported: boolean,
+    status: 'active' | 'next' = 'active',
   ): SigningKeyEntity {
     const now = new Date();
     return Object.assign(new SigningKeyEntity(), {
       kid,
       algorithm: this.config.algorithm,
-      status: 'active' as const,
+      status,
       publicKeyPem: publicKeyPem(publicKey),
       privateKeyEncrypted: encryptPrivateKey(privateKey, this.requireKek(), kid),
       imported,
       createdAt: now,
-      activatedAt: now,
+      activatedAt: status === 'active' ? now : null,
       retiringAt: null,
       retireAfter: null,
       retiredAt: null,

@@ -1,9 +1,10 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type KeyStatus = 'active' | 'retiring' | 'retired';
+export type KeyStatus = 'next' | 'active' | 'retiring' | 'retired';
 
 /**
- * A signing key. `active` signs (exactly one, enforced by a partial unique index), `retiring`
+ * A signing key. `next` is published ahead of time and becomes active at the next soft
+ * rotation (at most one), `active` signs (exactly one, enforced by a partial unique index), `retiring`
  * still verifies until `retire_after` (rotation time + the longest token lifetime), `retired`
  * verifies nothing. The private key is stored encrypted (AES-256-GCM under KEY_ENCRYPTION_KEY).
  */

@@ -5,6 +5,7 @@ import { RolesAndApiKeys1764000000003 } from './1764000000003-roles-and-api-keys
 import { Users1764000000010 } from './1764000000010-users';
 import { Usage1764000000011 } from './1764000000011-usage';
 import { Audit1764000000020 } from './1764000000020-audit';
+import { KeyPrepublication1764000000030 } from './1764000000030-key-prepublication';
 
 /** In order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   Users1764000000010,
   Usage1764000000011,
   Audit1764000000020,
+  KeyPrepublication1764000000030,
 ];
