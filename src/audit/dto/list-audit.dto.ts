@@ -1,8 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
+import { PageQueryDto } from '../../common/page-query.dto';
 import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsDate, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 
-export class ListAuditDto {
+export class ListAuditDto extends PageQueryDto {
   @ApiPropertyOptional({
     example: 'token.*',
     description: 'exact action, or a prefix ending in .*',
@@ -40,18 +41,4 @@ export class ListAuditDto {
   @Type(() => Date)
   @IsDate({ message: 'until must be an ISO 8601 date' })
   until?: Date;
-
-  @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
-  cursor?: string;
-
-  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 500 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'limit must be a whole number' })
-  @Min(1)
-  @Max(500)
-  limit?: number;
 }

@@ -12,23 +12,12 @@ import {
   Min,
 } from 'class-validator';
 
-/** `POST /tokens`: an access token for a user, issued by a trusted service. */
-export class IssueTokenDto {
+/** What every token issued for a user carries: the user, its roles and the extra claims. */
+abstract class UserTokenDto {
   @ApiProperty({ example: 'user123' })
   @IsString()
   @Length(1, 200)
   user_id: string;
-
-  @ApiPropertyOptional({ example: 3600, description: 'Seconds; defaults to ACCESS_TOKEN_TTL' })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  expires_in?: number;
-
-  @ApiPropertyOptional({ example: { network: 'mainnet' }, description: 'Extra claims' })
-  @IsOptional()
-  @IsObject()
-  claims?: Record<string, unknown>;
 
   @ApiPropertyOptional({ example: ['operator'], description: 'At most the caller’s own' })
   @IsOptional()
@@ -51,26 +40,22 @@ export class IssueTokenDto {
   rate_limit?: number;
 }
 
-/** `POST /token-pairs`: a long-lived parent and (optionally) its first short-lived child. */
-export class IssuePairDto {
-  @ApiProperty({ example: 'user123' })
-  @IsString()
-  @Length(1, 200)
-  user_id: string;
-
-  @ApiPropertyOptional({ example: 'mainnet' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 100)
-  network?: string;
-
-  @ApiPropertyOptional({ example: 100 })
+/** `POST /tokens`: an access token for a user, issued by a trusted service. */
+export class IssueTokenDto extends UserTokenDto {
+  @ApiPropertyOptional({ example: 3600, description: 'Seconds; defaults to ACCESS_TOKEN_TTL' })
   @IsOptional()
   @IsInt()
-  @Min(0)
-  @Max(1_000_000_000)
-  rate_limit?: number;
+  @Min(1)
+  expires_in?: number;
 
+  @ApiPropertyOptional({ example: { network: 'mainnet' }, description: 'Extra claims' })
+  @IsOptional()
+  @IsObject()
+  claims?: Record<string, unknown>;
+}
+
+/** `POST /token-pairs`: a long-lived parent and (optionally) its first short-lived child. */
+export class IssuePairDto extends UserTokenDto {
   @ApiPropertyOptional({ example: 2592000, description: 'Seconds; defaults to PARENT_TOKEN_TTL' })
   @IsOptional()
   @IsInt()
@@ -87,13 +72,6 @@ export class IssuePairDto {
   @IsOptional()
   @IsBoolean()
   include_child?: boolean;
-
-  @ApiPropertyOptional({ example: ['operator'], description: 'At most the caller’s own' })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(20)
-  @IsString({ each: true })
-  roles?: string[];
 }
 
 export class RenewDto {
