@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { describeStartupError } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
@@ -11,7 +12,8 @@ async function main(): Promise<void> {
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
   closeOnSignals(() => app.close());
-  process.stdout.write(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)\n`);
+  // Through the app's logger, so it is a JSON line like every other.
+  new Logger('Tessera').log(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)`);
 }
 
 /**

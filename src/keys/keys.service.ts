@@ -35,6 +35,8 @@ import { KeyRing, SigningKey, VerificationKey } from './key-ring';
 import { MIN_SECRET_LENGTH, sharedSecretKey } from './shared-secret';
 import { KeyStatus, SigningKeyEntity } from './signing-key.entity';
 import { every, PeriodicJob } from '../common/periodic';
+import { MetricsService } from '../metrics/metrics.service';
+import { Gauge } from 'prom-client';
 
 export type RotationMode = 'soft' | 'hard';
 
@@ -72,12 +74,17 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
   private lastReload = 0;
   private loaded = false;
   private readonly ringListeners: Array<(removedKids: string[]) => void> = [];
+  /** The published keys as last loaded, for the key metrics (read at scrape time). */
+  private published: Array<{ kid: string; status: KeyStatus; since: Date }> = [];
 
   constructor(
     @Inject(keysConfig.KEY) private readonly config: ConfigType<typeof keysConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly listener: PgListener,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    registerKeyMetrics(metrics, () => this.published);
+  }
 
   /** HS256 mode: one shared secret, nothing in the database, nothing published. */
   get symmetric(): boolean {
@@ -267,6 +274,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     }
     const previous = this.ring.kids;
     this.ring = new KeyRing(signing, verification, jwks);
+    this.published = rows.map((r) => ({ kid: r.kid, status: r.status, since: r.createdAt }));
     this.loaded = true;
     const removed = previous.filter((kid) => !this.ring.verificationKey(kid));
     for (const listener of this.ringListeners) listener(removed);
@@ -473,4 +481,38 @@ function summarize(row: SigningKeyEntity): KeySummary {
     retireAfter: row.retireAfter,
     retiredAt: row.retiredAt,
   };
+}
+
+/**
+ * `tessera_signing_keys{state}` and `tessera_signing_key_age_seconds{kid,state}` (age since the
+ * key was created), read at scrape time from the last loaded ring: alert when the active key is
+ * older than KEY_ROTATION_INTERVAL plus a margin (rotation stopped) or no key is active.
+ */
+function registerKeyMetrics(
+  metrics: MetricsService,
+  published: () => Array<{ kid: string; status: KeyStatus; since: Date }>,
+): void {
+  new Gauge({
+    name: 'tessera_signing_keys',
+    help: 'Published signing keys of this replica, by state (active, next, retiring)',
+    labelNames: ['state'] as const,
+    registers: [metrics.registry],
+    collect() {
+      const counts: Record<string, number> = { active: 0, next: 0, retiring: 0 };
+      for (const key of published()) counts[key.status] = (counts[key.status] ?? 0) + 1;
+      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+    },
+  });
+  new Gauge({
+    name: 'tessera_signing_key_age_seconds',
+    help: 'Age of each published signing key (seconds since it was created), by kid and state',
+    labelNames: ['kid', 'state'] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const key of published())
+        this.set({ kid: key.kid, state: key.status }, (now - key.since.getTime()) / 1000);
+    },
+  });
 }
