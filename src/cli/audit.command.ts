@@ -72,7 +72,10 @@ export class AuditVerifyCommand extends TesseraCommand {
 })
 export class AuditExportCommand extends TesseraCommand {
   async run(_args: string[], options: AuditOptions): Promise<void> {
-    const filter = filterOf(options);
+    // commander hands the filter options to the parent `audit` command, which declares the
+    // same ones for the listing: take them from either.
+    const parent = (this.command.parent?.opts() ?? {}) as AuditOptions;
+    const filter = filterOf({ ...parent, ...options });
     await withContext([], async (context) => {
       for await (const line of context.get(AuditService).exportLines(filter)) {
         if (!process.stdout.write(line)) await once(process.stdout, 'drain');
