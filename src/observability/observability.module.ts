@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
+import { MetricsListener } from './metrics-listener';
 import { RequestObserver } from './request-observer';
 
 /**
- * Request ids, the per-request log line, request metrics and the audit of refusals (see
- * {@link RequestObserver}). MetricsModule and AuditModule are global.
+ * The HTTP server's observability (not part of CLI contexts): request ids, the per-request log
+ * line, request metrics and the audit of refusals ({@link RequestObserver}), and the optional
+ * unauthenticated metrics listener ({@link MetricsListener}). MetricsModule and AuditModule are
+ * global.
  */
-@Module({ providers: [RequestObserver] })
+@Module({ providers: [RequestObserver, MetricsListener] })
 export class ObservabilityModule {}

@@ -33,8 +33,9 @@ export class AuditChain1764000000500 implements MigrationInterface {
     let last = 0n;
     for (;;) {
       const rows = (await queryRunner.query(
-        `SELECT id::text, at, action, outcome, actor, actor_method, target, ip, details
-         FROM audit_events WHERE id > $1 ORDER BY id LIMIT ${BATCH}`,
+        `SELECT e.id::text AS id, e.at, e.action, e.outcome, e.actor, e.actor_method, e.target,
+                e.ip, e.details
+         FROM audit_events e WHERE e.id > $1 ORDER BY e.id LIMIT ${BATCH}`,
         [last.toString()],
       )) as Array<{
         id: string;
