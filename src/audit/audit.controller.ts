@@ -2,9 +2,9 @@ import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
-import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
-import type { Principal } from '../auth/principal';
+import { Authenticated } from '../access/authenticated.decorator';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import type { Principal } from '../access/principal';
 import { AuditService } from './audit.service';
 import { ExportAuditDto, ListAuditDto } from './dto/list-audit.dto';
 
@@ -14,7 +14,7 @@ export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get()
-  @RequirePermissions('audit:read')
+  @Authenticated({ permission: 'audit:read' })
   @ApiOperation({ summary: 'Audit events, newest first; filter and page with next_cursor' })
   list(@Query() query: ListAuditDto) {
     return this.audit.list(query);
@@ -22,7 +22,7 @@ export class AuditController {
 
   /** NDJSON for SIEM ingestion: streamed in keyset batches, never loaded whole. */
   @Get('export')
-  @RequirePermissions('audit:read')
+  @Authenticated({ permission: 'audit:read' })
   @ApiOperation({
     summary:
       'Every matching audit event, oldest first, one JSON object per line (with prev_hash and hash)',
@@ -47,7 +47,7 @@ export class AuditController {
   }
 
   @Get('verify')
-  @RequirePermissions('audit:read')
+  @Authenticated({ permission: 'audit:read' })
   @ApiOperation({
     summary: 'Walks the hash chain: intact, or the first broken link (edited, deleted, reordered)',
   })

@@ -10,7 +10,7 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { Counter, Gauge } from 'prom-client';
 import { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
-import { ValidationFailedError } from '../common/errors';
+import { isDigits, keysetPage } from '../common/keyset-page';
 import { every, PeriodicJob } from '../common/periodic';
 import { currentRequest } from '../common/request-context';
 import { auditConfig } from '../config/configuration';
@@ -186,18 +186,13 @@ export class AuditService
 
   /** Newest first, with an opaque cursor for the next (older) page. */
   async list(filter: AuditFilter): Promise<AuditPage> {
-    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
-    const query = this.filtered(filter)
-      .orderBy('e.id', 'DESC')
-      .limit(limit + 1);
-    if (filter.cursor) query.andWhere('e.id < :cursor', { cursor: decodeCursor(filter.cursor) });
-    const rows = await query.getMany();
-    const page = rows.slice(0, limit);
-    return {
-      events: page.map(view),
-      next_cursor:
-        rows.length > limit ? Buffer.from(page[page.length - 1].id).toString('base64url') : null,
-    };
+    const page = await keysetPage(this.filtered(filter), {
+      keys: [{ expr: 'e.id', valid: isDigits }],
+      cursorOf: (e) => [e.id],
+      cursor: filter.cursor,
+      limit: filter.limit,
+    });
+    return { events: page.items.map(view), next_cursor: page.nextCursor };
   }
 
   /**
@@ -352,13 +347,6 @@ function view(e: AuditEventEntity): AuditEventView {
     requestId: e.requestId ?? undefined,
     details: e.details,
   };
-}
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^\d{1,19}$/.test(id))
-    throw new ValidationFailedError('cursor: not a cursor returned by this endpoint');
-  return id;
 }
 
 function scrub(details: Record<string, unknown>): Record<string, unknown> {
