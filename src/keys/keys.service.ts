@@ -36,6 +36,7 @@ import { MIN_SECRET_LENGTH, sharedSecretKey } from './shared-secret';
 import { KeyStatus, SigningKeyEntity } from './signing-key.entity';
 import { every, PeriodicJob } from '../common/periodic';
 import { MetricsService } from '../metrics/metrics.service';
+import { AuditService } from '../audit/audit.service';
 import { Gauge } from 'prom-client';
 
 export type RotationMode = 'soft' | 'hard';
@@ -83,6 +84,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     @InjectDataSource() private readonly dataSource: DataSource,
     views: SyncedViews,
     metrics: MetricsService,
+    private readonly audit: AuditService,
   ) {
     this.view = views.create({
       name: 'keys',
@@ -244,8 +246,27 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     });
     if (result.retired.length || result.rotated || result.published) {
       await this.reload();
-      if (result.rotated) this.logger.log(`Automatic soft rotation; new kid ${result.rotated}`);
-      if (result.retired.length) this.logger.log(`Retired keys ${result.retired.join(', ')}`);
+      if (result.rotated) {
+        this.logger.log(`Automatic soft rotation; new kid ${result.rotated}`);
+        void this.audit.record({
+          action: 'keys.rotate',
+          outcome: 'success',
+          actor: 'system',
+          target: result.rotated,
+          details: { mode: 'soft', automatic: true },
+        });
+      }
+      if (result.retired.length) {
+        this.logger.log(`Retired keys ${result.retired.join(', ')}`);
+        for (const kid of result.retired)
+          void this.audit.record({
+            action: 'keys.retire',
+            outcome: 'success',
+            actor: 'system',
+            target: kid,
+            details: { automatic: true },
+          });
+      }
     }
     return result;
   }
