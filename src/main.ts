@@ -8,10 +8,17 @@ async function main(): Promise<void> {
   // Validate before anything else so a bad variable or policy is one clear line, not a stack trace.
   const env = validateEnv(process.env);
   loadAuthPolicy(env.authPolicyFile, env.production, env.authPolicyFileRequired);
+  // Tracing, when configured, starts before the app's modules load (so it can instrument them).
+  const stopTracing = env.otlpEndpoint
+    ? await (await import('./observability/tracing')).startTracing()
+    : undefined;
   const { createApp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
-  closeOnSignals(() => app.close());
+  closeOnSignals(async () => {
+    await app.close();
+    await stopTracing?.();
+  });
   // Through the app's logger, so it is a JSON line like every other.
   new Logger('Tessera').log(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)`);
 }
