@@ -96,10 +96,11 @@ export class AuditWriter {
   }
 
   /**
-   * Writes everything buffered (and pending spill files), waiting at most `timeoutMs`; what is
-   * still unwritten then (PostgreSQL down) is spilled to a file. For graceful shutdown.
+   * Writes everything buffered (and pending spill files), waiting at most `timeoutMs`. With
+   * `spillLeftovers` (graceful shutdown), what is still unwritten then — PostgreSQL down or too
+   * slow — is spilled to a file for the next start; otherwise it stays buffered.
    */
-  async flush(timeoutMs = 5000): Promise<void> {
+  async flush(timeoutMs = 5000, spillLeftovers = true): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while ((this.queue.length > 0 || this.running) && Date.now() < deadline) {
       if (this.retryTimer) {
@@ -109,8 +110,9 @@ export class AuditWriter {
       if (!this.running) this.start();
       const ran = this.running;
       await Promise.race([ran, sleep(Math.max(0, deadline - Date.now()))]);
-      if (this.retryTimer) break; // the database refused: stop trying, spill below
+      if (this.retryTimer) break; // the database refused: stop trying (and spill, at shutdown)
     }
+    if (!spillLeftovers) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (this.queue.length > 0) {
