@@ -133,24 +133,17 @@ export class AuditWriter {
   }
 
   private async drain(): Promise<void> {
-    let batch: Pending[] = [];
     try {
       if (this.spillsPending) await this.replaySpills();
-      while (this.queue.length > 0) {
-        batch = this.queue.splice(0, this.batchMax);
-        this.inflight = batch.length;
-        await this.insertOrIsolate(batch.map((p) => p.event));
-        this.inflight = 0;
-        this.metrics.written(batch.length);
-        for (const p of batch) p.done?.();
-        batch = [];
-      }
+      // Two batches in flight: while one commits (and waits for its fsync), the next one takes
+      // the chain head and inserts. They serialize on the head lock, so the chain stays a line.
+      const results = await Promise.allSettled([this.writeBatches(), this.writeBatches()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       if (this.retryMs > 0) this.logger.log('Audit trail writes resumed');
       this.retryMs = 0;
     } catch (error) {
-      // PostgreSQL unavailable: keep the batch (first in line) and retry with back-off.
-      this.queue.unshift(...batch);
-      this.inflight = 0;
+      // PostgreSQL unavailable: the batches are back in the queue; retry with back-off.
       if (this.retryMs === 0)
         this.logger.warn(
           `Audit events cannot be written (${(error as Error).message}); buffering ${this.queue.length}, retrying`,
@@ -163,6 +156,24 @@ export class AuditWriter {
       this.retryTimer.unref();
     } finally {
       this.running = undefined;
+    }
+  }
+
+  /** Takes batches off the queue until it is empty; a failed batch goes back first in line. */
+  private async writeBatches(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.batchMax);
+      this.inflight += batch.length;
+      try {
+        await this.insertOrIsolate(batch.map((p) => p.event));
+      } catch (error) {
+        this.queue.unshift(...batch);
+        throw error;
+      } finally {
+        this.inflight -= batch.length;
+      }
+      this.metrics.written(batch.length);
+      for (const p of batch) p.done?.();
     }
   }
 
