@@ -205,6 +205,13 @@ export class AuditWriter {
   async insert(events: PreparedEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.dataSource.transaction(async (manager) => {
+      // The chain head is a row lock that every replica's writer (and the CLI) takes. A process
+      // that stalls while holding it (a blocked event loop) would stall everyone's audit
+      // writes: PostgreSQL ends such a transaction after 10 s idle, and a writer waits at most
+      // 10 s for the lock (then its events stay buffered and are retried).
+      await manager.query(
+        "SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = '10s'",
+      );
       const [head] = (await manager.query(
         'SELECT last_id::text AS last_id, hash FROM audit_chain WHERE id = 1 FOR UPDATE',
       )) as Array<{ last_id: string; hash: string }>;
