@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ClientsModule } from './clients/clients.module';
+import { ConsoleModule } from './console/console.module';
 import { configRoot } from './config/config-root';
 import { appConfig } from './config/configuration';
 import { loggerOptions } from './common/logger.options';
@@ -38,6 +39,7 @@ import { TokensModule } from './tokens/tokens.module';
     TokensModule,
     InferenceModule,
     HealthModule,
+    ConsoleModule,
   ],
 })
 export class AppModule {}

@@ -56,6 +56,13 @@ import { VerifiedTokenCache } from './verified-token-cache';
     { provide: APP_GUARD, useClass: PermissionsGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
-  exports: [TokenService, TokenKeyResolver, PrincipalFactory, VerifiedTokenCache],
+  exports: [
+    TokenService,
+    TokenKeyResolver,
+    PrincipalFactory,
+    VerifiedTokenCache,
+    OAuthService,
+    PasswordLoginService,
+  ],
 })
 export class AuthModule {}

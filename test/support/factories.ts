@@ -46,3 +46,26 @@ export async function tokenFor(
 export function bearer(token: string): { Authorization: string } {
   return { Authorization: `Bearer ${token}` };
 }
+
+export interface TestUser {
+  oid: string;
+  email: string;
+  password: string;
+}
+
+/** A person created through the admin API (`POST /admin/users`) with `roles`. */
+export async function createUser(
+  baseUrl: string,
+  adminToken: string,
+  options: { email?: string; password?: string; roles?: string[]; name?: string } = {},
+): Promise<TestUser> {
+  const email = options.email ?? `person-${Math.random().toString(36).slice(2, 10)}@example.com`;
+  const password = options.password ?? 'a long enough password';
+  const response = await request(baseUrl)
+    .post('/admin/users')
+    .set(bearer(adminToken))
+    .send({ email, password, name: options.name, roles: options.roles });
+  if (response.status !== 201)
+    throw new Error(`user creation failed: ${response.status} ${response.text}`);
+  return { oid: response.body.oid as string, email, password };
+}
