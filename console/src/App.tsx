@@ -49,15 +49,11 @@ export function App() {
     const me = await loadMe();
     if (!canUseConsole(me.permissions)) {
       await signOut();
-      setState({
-        kind: 'signed-out',
-        error: new ApiError(
-          403,
-          'This account has none of the permissions the console needs (clients:manage, users:manage, keys:read, audit:read, …).',
-          'insufficient_permissions',
-        ),
-      });
-      return;
+      throw new ApiError(
+        403,
+        'This account has none of the permissions the console needs (clients:manage, users:manage, keys:read, audit:read, …).',
+        'insufficient_permissions',
+      );
     }
     setState({ kind: 'signed-in', me });
   }, []);
