@@ -39,6 +39,8 @@ describeBrowser('web console in a browser', () => {
   let browser: Browser;
   let page: Page;
   let clientSecret: string;
+  /** Anything the page's Content-Security-Policy blocked (there must be nothing). */
+  const blocked: string[] = [];
 
   beforeAll(async () => {
     ensureConsoleBuilt();
@@ -55,6 +57,10 @@ describeBrowser('web console in a browser', () => {
     aude = await createUser(sut.url, admin, { roles: ['auditor'], name: 'Aude Auditor' });
     browser = await launchBrowser(1280, 800);
     page = browser.page;
+    page.on('console', (message) => {
+      if (/Content Security Policy|Refused to (load|execute|apply)/i.test(message.text()))
+        blocked.push(message.text());
+    });
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
       origin: sut.url,
     });
@@ -146,6 +152,34 @@ describeBrowser('web console in a browser', () => {
       .getByText('A client with id "ci-service" already exists')
       .waitFor();
     await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+
+  it('is usable with the keyboard: skip link, visible focus, dialogs that trap focus and close on Escape', async () => {
+    await page.goto(`${sut.url}/console/clients`);
+    await page.getByRole('heading', { level: 1, name: 'Clients' }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const element = document.activeElement as HTMLElement;
+      const style = getComputedStyle(element);
+      return {
+        label: element.id && document.querySelector(`label[for="${element.id}"]`)?.textContent,
+        outline: style.outlineStyle,
+        width: style.outlineWidth,
+      };
+    });
+    expect(focused).toEqual({ label: 'Filter', outline: 'solid', width: '3px' });
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Create client');
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Create client' });
+    await dialog.waitFor();
+    expect(await page.evaluate(() => !!document.activeElement?.closest('dialog'))).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Create client');
   });
 
   it('creates and revokes an API key', async () => {
@@ -344,5 +378,9 @@ describeBrowser('web console in a browser', () => {
       .set(bearer(login.body.access_token))
       .send({ mode: 'soft' });
     expect(rotate.status).toBe(403);
+  });
+
+  it('ran every page without a Content-Security-Policy violation', () => {
+    expect(blocked).toEqual([]);
   });
 });
