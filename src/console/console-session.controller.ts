@@ -2,10 +2,10 @@ import { Body, Controller, Delete, HttpCode, Inject, Ip, Post, Req, Res } from '
 import type { ConfigType } from '@nestjs/config';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Public } from '../auth/decorators/public.decorator';
-import { LoginDto } from '../auth/dto/login.dto';
-import { OAuthService } from '../auth/oauth.service';
-import { PasswordLoginService } from '../auth/password-login.service';
+import { Public } from '../access/authenticated.decorator';
+import { LoginDto } from '../oauth/dto/login.dto';
+import { OAuthService } from '../oauth/oauth.service';
+import { PasswordLoginService } from '../oauth/password-login.service';
 import {
   InvalidTokenError,
   NotAuthenticatedError,
@@ -13,7 +13,7 @@ import {
   ValidationFailedError,
 } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
-import { RefreshTokensService } from '../revocation/refresh-tokens.service';
+import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import {
   clearedSessionCookie,
   readSessionCookie,

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Public } from '../auth/decorators/public.decorator';
+import { Public } from '../access/authenticated.decorator';
 import { NotFoundError, ServiceUnavailableError } from '../common/errors';
 import { ConsoleAssets } from './console-assets';
 
