@@ -119,6 +119,8 @@ describeBrowser('web console in a browser', () => {
     await dialog.getByLabel('Client id').fill('ci-service');
     await dialog.getByLabel('Name').fill('CI service');
     await dialog.getByLabel('Roles').fill('operator');
+    await dialog.getByLabel('Models').fill('tessera-echo');
+    await dialog.getByLabel('Rate limit').fill('50/minute');
     await dialog.getByRole('button', { name: 'Create', exact: true }).click();
     const secretBox = page.getByTestId('secret-value');
     await secretBox.waitFor();
@@ -141,6 +143,36 @@ describeBrowser('web console in a browser', () => {
     await page.getByRole('row', { name: /ci-service/ }).waitFor();
     expect(await page.content()).not.toContain(clientSecret);
     await screenshot(page, 'clients');
+  });
+
+  it('edits a client’s roles, scopes and models', async () => {
+    await page.getByRole('button', { name: 'Edit ci-service' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit client ci-service' });
+    await dialog.getByLabel('Roles').fill('operator, viewer');
+    await dialog.getByLabel('Scopes').fill('model:invoke reports:read');
+    await dialog.getByLabel('Models').fill('tessera-echo, llama-*');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const client = await sut.http().get('/admin/clients/ci-service').set(bearer(admin));
+    expect(client.body).toMatchObject({
+      roles: ['operator', 'viewer'],
+      scopes: ['model:invoke', 'reports:read'],
+    });
+    // Models and limits exist once the gateway's fields are on this server.
+    if ('models' in client.body) {
+      expect(client.body).toMatchObject({
+        models: ['tessera-echo', 'llama-*'],
+        rate_limit: '50/minute',
+      });
+      await page
+        .getByRole('row', { name: /ci-service/ })
+        .getByText('50/minute requests')
+        .waitFor();
+    }
+    await page
+      .getByRole('row', { name: /ci-service/ })
+      .getByText('reports:read')
+      .waitFor();
   });
 
   it('shows an API error with its detail', async () => {

@@ -283,7 +283,7 @@ function ClientForm({
               roles: splitList(form.roles),
               scopes: splitList(form.scopes),
               grantTypes: form.grantTypes,
-              ...limitsBody(form.limits),
+              ...limitsBody(form.limits, editing ? limitsFrom(state.client) : undefined),
             };
             if (form.name.trim()) body.name = form.name.trim();
             let result: Client & { client_secret?: string };

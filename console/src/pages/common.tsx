@@ -52,13 +52,20 @@ export function limitsFrom(record: Record<string, unknown>): Limits {
   };
 }
 
-export function limitsBody(limits: Limits): Record<string, unknown> {
+/**
+ * The request fields for `limits`: each one that is set; when editing (`before` given), `null`
+ * for one that was set and has been emptied, which clears it.
+ */
+export function limitsBody(limits: Limits, before?: Limits): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   const models = splitList(limits.models);
   if (models.length) body.models = models;
-  if (limits.rate_limit.trim()) body.rate_limit = limits.rate_limit.trim();
-  if (limits.token_limit.trim()) body.token_limit = limits.token_limit.trim();
-  if (limits.budget.trim()) body.budget = limits.budget.trim();
+  else if (before && splitList(before.models).length) body.models = null;
+  for (const field of ['rate_limit', 'token_limit', 'budget'] as const) {
+    const value = limits[field].trim();
+    if (value) body[field] = value;
+    else if (before?.[field].trim()) body[field] = null;
+  }
   return body;
 }
 
