@@ -234,13 +234,14 @@ function Chart({
 }
 
 function UsageTable({ report }: { report: UsageReport }) {
-  const label = GROUPS.find((g) => g.value === report.group_by)?.label.replace('By ', '') ?? 'Key';
+  const group = GROUPS.find((g) => g.value === report.group_by)?.label.replace('By ', '') ?? 'key';
+  const label = group[0].toUpperCase() + group.slice(1);
   return (
     <table className="table">
       <caption className="sr-only">Usage rows</caption>
       <thead>
         <tr>
-          <th scope="col">{label[0].toUpperCase() + label.slice(1)}</th>
+          <th scope="col">{label}</th>
           <th scope="col" className="num">
             Requests
           </th>
