@@ -10,8 +10,10 @@ import {
   screenshot,
 } from './support/browser';
 import { ensureConsoleBuilt } from './support/console';
-import { bearer, CLIENTS, createUser, TestUser, tokenFor } from './support/factories';
+import { bearer, CLIENTS, createUser, tokenFor } from './support/factories';
 import { policyFile, standardPolicy } from './support/policy';
+
+type TestUser = Awaited<ReturnType<typeof createUser>>;
 
 /*
  * The console in a real browser (Debian's chromium driven by playwright-core) against a real
@@ -47,15 +49,15 @@ describeBrowser('web console in a browser', () => {
     ensureConsoleBuilt();
     sut = await startTestApp({ env: { AUTH_POLICY_FILE: policyFile(standardPolicy()) } });
     admin = await tokenFor(sut.url, CLIENTS.admin);
-    ada = await createUser(sut.url, admin, { roles: ['admin'], name: 'Ada Admin' });
-    olive = await createUser(sut.url, admin, { roles: ['operator'], name: 'Olive Operator' });
+    ada = await createUser(sut, admin, { roles: ['admin'], name: 'Ada Admin' });
+    olive = await createUser(sut, admin, { roles: ['operator'], name: 'Olive Operator' });
     const role = await sut
       .http()
       .post('/admin/roles')
       .set(bearer(admin))
       .send({ name: 'auditor', permissions: ['keys:read', 'audit:read'] });
     expect(role.status).toBe(201);
-    aude = await createUser(sut.url, admin, { roles: ['auditor'], name: 'Aude Auditor' });
+    aude = await createUser(sut, admin, { roles: ['auditor'], name: 'Aude Auditor' });
     browser = await launchBrowser(1280, 800);
     page = browser.page;
     page.on('console', (message) => {

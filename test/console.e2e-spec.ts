@@ -1,6 +1,8 @@
 import { startTestApp, TestApp } from './support/app';
 import { ensureConsoleBuilt } from './support/console';
-import { bearer, CLIENTS, createUser, TestUser, tokenFor } from './support/factories';
+import { bearer, CLIENTS, createUser, tokenFor } from './support/factories';
+
+type TestUser = Awaited<ReturnType<typeof createUser>>;
 
 const SESSION = '/console/api/session';
 const HEADER = { 'X-Tessera-Console': '1' };
@@ -28,8 +30,8 @@ describe('web console: pages and session', () => {
     ensureConsoleBuilt();
     sut = await startTestApp();
     admin = await tokenFor(sut.url, CLIENTS.admin);
-    ada = await createUser(sut.url, admin, { roles: ['admin'] });
-    olive = await createUser(sut.url, admin, { roles: ['operator'] });
+    ada = await createUser(sut, admin, { roles: ['admin'] });
+    olive = await createUser(sut, admin, { roles: ['operator'] });
   });
 
   afterAll(async () => {
@@ -196,7 +198,7 @@ describe('web console: pages and session', () => {
     });
 
     it('ends the session of a user who was disabled', async () => {
-      const carol = await createUser(sut.url, admin, { roles: ['admin'] });
+      const carol = await createUser(sut, admin, { roles: ['admin'] });
       const cookie = cookieOf(await signIn(carol));
       const disabled = await sut
         .http()
