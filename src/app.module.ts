@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { InferenceModule } from './inference/inference.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ObservabilityModule } from './observability/observability.module';
 import { RbacModule } from './rbac/rbac.module';
 import { RevocationModule } from './revocation/revocation.module';
 import { UsageModule } from './usage/usage.module';
@@ -31,6 +32,7 @@ import { TokensModule } from './tokens/tokens.module';
     RbacModule,
     AuditModule,
     MetricsModule,
+    ObservabilityModule,
     KeysModule,
     RevocationModule,
     ClientsModule,

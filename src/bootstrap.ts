@@ -9,6 +9,7 @@ import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
 import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { requestIdFor } from './common/request-context';
 
 /**
  * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
@@ -22,6 +23,9 @@ export async function createApp(
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
     trustProxy: true,
+    // request.id: the caller's X-Request-Id when sane, else a UUID (never a per-process counter).
+    requestIdHeader: false,
+    genReqId: requestIdFor,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module ?? AppModule,
