@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { describeStartupError } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
@@ -7,10 +8,15 @@ async function main(): Promise<void> {
   // Validate before anything else so a bad variable or policy is one clear line, not a stack trace.
   const env = validateEnv(process.env);
   loadAuthPolicy(env.authPolicyFile, env.production, env.authPolicyFileRequired);
+  if (env.workers > 1 && cluster.isPrimary) {
+    const { runClusterPrimary } = await import('./cluster/cluster-primary');
+    return runClusterPrimary(env);
+  }
   const { createApp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
   closeOnSignals(() => app.close());
+  if (cluster.isWorker) return; // the primary says when all workers listen
   process.stdout.write(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)\n`);
 }
 

@@ -1,0 +1,154 @@
+import { request as httpRequest } from 'node:http';
+import { freePort } from '../src/database/embedded-postgres';
+import { clientsJson, CLIENTS, tokenFor } from './support/factories';
+import { createDatabase, dropDatabase } from './support/app';
+import { policyFile, standardPolicy } from './support/policy';
+import { RunningServer, startServerProcess } from './support/process';
+
+function databaseUrl(database: string): string {
+  const url = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  requestId: string;
+}
+
+/**
+ * One request on a connection of its own: the cluster's primary hands new connections to the
+ * workers in turn, so consecutive calls reach both workers (the request log says which).
+ */
+function fresh(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+) {
+  return new Promise<Answer>((resolve, reject) => {
+    // A unique User-Agent per request: the request log records it, with the worker's pid.
+    const requestId = `cluster-test-${Math.random().toString(36).slice(2)}`;
+    const req = httpRequest(
+      url,
+      {
+        method: init.method ?? 'GET',
+        agent: false,
+        headers: { ...init.headers, 'user-agent': requestId },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, requestId }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+/** The pid of the worker that logged each request (request logs carry the process id). */
+function pidsOf(server: RunningServer, answers: Answer[]): Set<number> {
+  const pids = new Set<number>();
+  for (const line of server.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { pid?: number; req?: { headers?: Record<string, string> } };
+    const agent = entry.req?.headers?.['user-agent'];
+    if (agent && entry.pid && answers.some((a) => a.requestId === agent)) pids.add(entry.pid);
+  }
+  return pids;
+}
+
+describe('cluster mode: WORKERS=2 behaves as one server', () => {
+  let database: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    database = await createDatabase();
+    server = await startServerProcess(await freePort(), {
+      WORKERS: '2',
+      DATABASE_URL: databaseUrl(database),
+      JWT_ISSUER: 'http://tessera.test',
+      AUTH_CLIENTS_JSON: clientsJson(),
+      AUTH_POLICY_FILE: policyFile(standardPolicy('  rate_limits:\n    operator: "6/minute"\n')),
+      KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+      LOG_LEVEL: 'info', // request logs name the worker (pid) that answered
+    });
+    // The first worker answers as soon as it listens; the second starts after it.
+    const deadline = Date.now() + 120_000;
+    while (!server.output().includes('with 2 workers') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+  }, 240_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await dropDatabase(database);
+  });
+
+  it('runs two worker processes that answer on one port', async () => {
+    const answers = await Promise.all([0, 1, 2, 3].map(() => fresh(`${server.url}/health`)));
+    expect(server.output()).toContain('with 2 workers');
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+  });
+
+  it('counts one rate limit across both workers', async () => {
+    const token = await tokenFor(server.url, CLIENTS.operator);
+    const auth = { authorization: `Bearer ${token}` };
+    const answers: Answer[] = [];
+    for (let i = 0; i < 6; i++)
+      answers.push(await fresh(`${server.url}/v1/models`, { headers: auth }));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    // One budget: the remaining count goes down by one per request, whichever worker answered.
+    expect(answers.map((a) => a.headers['ratelimit-remaining'])).toEqual([
+      '5',
+      '4',
+      '3',
+      '2',
+      '1',
+      '0',
+    ]);
+    const refused = await fresh(`${server.url}/v1/models`, { headers: auth });
+    expect(refused.status).toBe(429);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pidsOf(server, [...answers, refused]).size).toBe(2);
+  });
+
+  it('honours on every worker a revocation made through one of them', async () => {
+    const client = CLIENTS.admin;
+    const token = await tokenFor(server.url, client);
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await fresh(`${server.url}/v1/models`, { headers: auth })).status).toBe(200);
+
+    const revoked = await fresh(`${server.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+      },
+      body: `token=${token}`,
+    });
+    expect(revoked.status).toBe(200);
+
+    // The other worker learns it through PostgreSQL NOTIFY: allow it a moment, then every
+    // request, on either worker, is refused.
+    const deadline = Date.now() + 5_000;
+    let after: Answer[] = [];
+    while (Date.now() < deadline) {
+      after = [];
+      for (let i = 0; i < 6; i++)
+        after.push(await fresh(`${server.url}/v1/models`, { headers: auth }));
+      if (after.every((a) => a.status === 401)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(after.map((a) => a.status)).toEqual([401, 401, 401, 401, 401, 401]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pidsOf(server, after).size).toBe(2);
+  });
+
+  it('stops every worker on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => server.process.once('exit', resolve));
+    server.process.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(fresh(`${server.url}/health`)).rejects.toThrow();
+  }, 30_000);
+});
