@@ -15,7 +15,7 @@
  * PostgreSQL in a temporary DATA_DIR, removed afterwards.
  */
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBenchPolicy } from './support/bench-policy';
@@ -101,6 +101,15 @@ export async function startTessera(
   const child = launch(['node', 'dist/src/main.js'], { env, logFile, pin });
   const base = `http://127.0.0.1:${port}`;
   await waitUp(`${base}/health/ready`, child, logFile);
+  // In cluster mode the first worker answers before the others have started: wait for them all.
+  const workers = Number(extra.WORKERS ?? 1);
+  if (workers > 1) {
+    const deadline = Date.now() + 120_000;
+    while (!readFileSync(logFile, 'utf8').includes(`with ${workers} workers`)) {
+      if (Date.now() > deadline) throw new Error(`not all ${workers} workers started: ${logFile}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
   return { base, logFile };
 }
 
