@@ -15,8 +15,9 @@
  * PostgreSQL in a temporary DATA_DIR, removed afterwards.
  */
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { writeBenchPolicy } from './support/bench-policy';
 import {
@@ -26,9 +27,10 @@ import {
   LUA,
   machine,
   pinning,
+  repin,
   requireWrk,
   scratchDatabase,
-  stopAll,
+  session,
   waitUp,
   wrk,
   WrkResult,
@@ -61,6 +63,7 @@ const POOL = 10_000;
 export interface Tessera {
   base: string;
   logFile: string;
+  process: ChildProcess;
 }
 
 /**
@@ -110,14 +113,23 @@ export async function startTessera(
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  return { base, logFile };
+  return { base, logFile, process: child };
 }
 
-/** Tokens from Tessera's own token endpoint, written one a line to `file`. */
+/**
+ * Tokens from Tessera's own token endpoint, written one a line to `file`. The server may use
+ * every CPU meanwhile (minting is preparation, not measurement), then it is pinned again.
+ */
 export async function tesseraTokens(tessera: Tessera, count: number, file: string) {
-  const tokens = await fetchTokens(`${tessera.base}/oauth/token`, TOKEN_FORM, count);
-  writeFileSync(file, tokens.join('\n') + '\n');
-  return tokens;
+  const pinned = tessera.process.spawnargs[0] === 'taskset';
+  if (pinned) repin(tessera.process, `0-${cpus().length - 1}`);
+  try {
+    const tokens = await fetchTokens(`${tessera.base}/oauth/token`, TOKEN_FORM, count);
+    writeFileSync(file, tokens.join('\n') + '\n');
+    return tokens;
+  } finally {
+    if (pinned) repin(tessera.process, '0');
+  }
 }
 
 /** The PEM of the JWKS key that signed `token`. */
@@ -146,15 +158,8 @@ interface Scenario {
 export async function runBlackbox(args: string[]): Promise<void> {
   const opts = options(args);
   requireWrk();
-  const work = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-  const cleanups: Array<() => Promise<void>> = [];
-  const stopOnSignal = () => {
-    void stopAll().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
-  const started = new Date();
-  try {
+  await session('tessera-bench-', async (work, cleanups) => {
+    const started = new Date();
     process.stdout.write(
       `black-box benchmark: ${machine()}; ${
         pinning.usable
@@ -347,13 +352,7 @@ export async function runBlackbox(args: string[]): Promise<void> {
           started,
         ),
     );
-  } finally {
-    process.off('SIGINT', stopOnSignal);
-    process.off('SIGTERM', stopOnSignal);
-    await stopAll();
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-    if (!process.env.BENCH_KEEP_WORK) rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 /** One core's signing rate, pinned like the servers, in the same run. */

@@ -8,19 +8,16 @@
  * cores with wrk: the ratio understates what two workers give behind a load generator running on
  * another machine.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { options, startTessera, tesseraTokens } from './blackbox';
-import { LUA, machine, requireWrk, stopAll, wrk } from './support/harness';
+import { LUA, machine, requireWrk, session, wrk } from './support/harness';
 
 export async function runClusterBenchmark(args: string[]): Promise<void> {
   const opts = options(args);
   requireWrk();
-  const work = mkdtempSync(join(tmpdir(), 'tessera-bench-cluster-'));
-  const cleanups: Array<() => Promise<void>> = [];
   const workers = Math.max(2, cpus().length);
-  try {
+  await session('tessera-bench-cluster-', async (work, cleanups) => {
     process.stdout.write(
       `cluster benchmark: ${machine()}; unpinned (wrk shares the cores); wrk -t1 -c${opts.connections} -d${opts.seconds}s, best of ${opts.rounds}\n`,
     );
@@ -73,9 +70,5 @@ export async function runClusterBenchmark(args: string[]): Promise<void> {
         '',
       ].join('\n'),
     );
-  } finally {
-    await stopAll();
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-    if (!process.env.BENCH_KEEP_WORK) rmSync(work, { recursive: true, force: true });
-  }
+  });
 }

@@ -3,10 +3,10 @@ import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
-import { policyConfig } from './config/configuration';
+import { appConfig, policyConfig } from './config/configuration';
+import { createAppLog, logRequests, NestPinoLogger } from './common/logger';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 
 /**
@@ -21,6 +21,9 @@ export async function createApp(
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
     trustProxy: true,
+    // No Express-style middleware anywhere (request logging is a Fastify hook): without this
+    // Nest registers @fastify/middie, an extra layer on every request.
+    skipMiddie: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module ?? AppModule,
@@ -30,8 +33,12 @@ export async function createApp(
       abortOnError: false,
     },
   );
-  if (options.logger !== false) app.useLogger(app.get(Logger));
+  const log = createAppLog(app.get<ConfigType<typeof appConfig>>(appConfig.KEY).logLevel);
+  if (options.logger !== false) app.useLogger(new NestPinoLogger(log.logger));
   else app.useLogger(false);
+  const fastify = adapter.getInstance();
+  logRequests(fastify, log.logger);
+  fastify.addHook('onClose', () => log.close());
 
   // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
 

@@ -4,8 +4,8 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../../src/database/embedded-postgres';
@@ -44,6 +44,15 @@ export const pinning = (() => {
   };
 })();
 
+/**
+ * Moves a running server (all its threads) to `cpus` ("0", "0-1"): servers are unpinned while
+ * the benchmark mints its tokens through them, and pinned again before anything is measured.
+ */
+export function repin(child: ChildProcess, cpus: string): void {
+  if (!pinning.usable || !child.pid) return;
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(child.pid)], { stdio: 'ignore' });
+}
+
 export function machine(): string {
   const model = readFileSync('/proc/cpuinfo', 'utf8')
     .split('\n')
@@ -72,6 +81,34 @@ export function launch(
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
+}
+
+/**
+ * Runs a benchmark in a fresh work directory; on return, on error and on Ctrl-C alike every
+ * server is stopped, every clean-up (scratch databases) run and the directory removed
+ * (kept with BENCH_KEEP_WORK=1).
+ */
+export async function session(
+  prefix: string,
+  body: (work: string, cleanups: Array<() => Promise<void>>) => Promise<void>,
+): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  const cleanups: Array<() => Promise<void>> = [];
+  const finish = async () => {
+    await stopAll();
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    if (!process.env.BENCH_KEEP_WORK) rmSync(work, { recursive: true, force: true });
+  };
+  const interrupted = () => void finish().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    await body(work, cleanups);
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    await finish();
+  }
 }
 
 /** SIGTERM to every child still running, SIGKILL after 10 s. */

@@ -1,3 +1,4 @@
+/* global process */
 // Peer for `npm run bench`: node-oidc-provider (the devDependency `oidc-provider`) as a
 // client_credentials token server issuing RFC 9068 JWT access tokens, signed RS256 or ES256.
 //   PORT=4000 ALG=RS256|ES256 node bench/peers/oidc-provider/server.mjs
