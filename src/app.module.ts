@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { OAuthModule } from './oauth/oauth.module';
 import { ClientsModule } from './clients/clients.module';
 import { configRoot } from './config/config-root';
 import { DatabaseModule } from './database/database.module';
@@ -26,6 +27,7 @@ import { TokensModule } from './tokens/tokens.module';
     ClientsModule,
     UsersModule,
     AuthModule,
+    OAuthModule,
     UsageModule,
     TokensModule,
     InferenceModule,
