@@ -145,6 +145,69 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     expect(pidsOf(server, after).size).toBe(2);
   });
 
+  it('refuses tokens on every worker to a client disabled or re-keyed through one of them', async () => {
+    const admin = await tokenFor(server.url, CLIENTS.admin);
+    const json = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+    const form = (id: string, secret: string) => ({
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    // The token endpoint reads the clients from memory: a change must reach both workers.
+    const created = await fetch(`${server.url}/admin/clients`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ id: 'cluster-app', roles: ['operator'] }),
+    });
+    expect(created.status).toBe(201);
+    const { client_secret: secret } = (await created.json()) as { client_secret: string };
+    const issued: Answer[] = [];
+    for (let i = 0; i < 4; i++)
+      issued.push(await fresh(`${server.url}/oauth/token`, form('cluster-app', secret)));
+    expect(issued.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+
+    const reset = await fetch(`${server.url}/admin/clients/cluster-app/secret`, {
+      method: 'POST',
+      headers: json,
+      body: '{}',
+    });
+    expect(reset.status).toBe(201);
+    const fresher = ((await reset.json()) as { client_secret: string }).client_secret;
+    const settle = async (id: string, secret: string, want: number) => {
+      const deadline = Date.now() + 5_000;
+      let answers: Answer[] = [];
+      while (Date.now() < deadline) {
+        answers = [];
+        for (let i = 0; i < 4; i++)
+          answers.push(await fresh(`${server.url}/oauth/token`, form(id, secret)));
+        if (answers.every((a) => a.status === want)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return answers;
+    };
+    expect((await settle('cluster-app', secret, 401)).map((a) => a.status)).toEqual([
+      401, 401, 401, 401,
+    ]);
+    const withNew = await settle('cluster-app', fresher, 200);
+    expect(withNew.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pidsOf(server, withNew).size).toBe(2);
+
+    const disabled = await fetch(`${server.url}/admin/clients/cluster-app`, {
+      method: 'PATCH',
+      headers: json,
+      body: JSON.stringify({ disabled: true }),
+    });
+    expect(disabled.status).toBe(200);
+    const refused = await settle('cluster-app', fresher, 401);
+    expect(refused.map((a) => a.status)).toEqual([401, 401, 401, 401]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pidsOf(server, refused).size).toBe(2);
+  });
+
   it('stops every worker on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => server.process.once('exit', resolve));
     server.process.kill('SIGTERM');
