@@ -132,6 +132,23 @@ export async function tesseraTokens(tessera: Tessera, count: number, file: strin
   }
 }
 
+/** One POST /v1/infer per token, 32 at a time (preparation, not measured). */
+async function pass(url: string, tokens: string[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < tokens.length) {
+      const token = tokens[next++];
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{"prompt":"hello"}',
+      });
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
+
 /** The PEM of the JWKS key that signed `token`. */
 async function publicKeyPem(tessera: Tessera, token: string): Promise<string> {
   const kid = (
@@ -179,7 +196,7 @@ export async function runBlackbox(args: string[]): Promise<void> {
     const distinctFile = join(work, 'distinct.tokens');
     const reusedFile = join(work, 'reused.tokens');
     const [reused] = await tesseraTokens(rs, 1, reusedFile);
-    await tesseraTokens(rs, POOL, distinctFile);
+    const distinctTokens = await tesseraTokens(rs, POOL, distinctFile);
     const pemFile = join(work, 'tessera-public.pem');
     writeFileSync(pemFile, await publicKeyPem(rs, reused));
 
@@ -248,6 +265,10 @@ export async function runBlackbox(args: string[]): Promise<void> {
         key: 'distinct',
         label: 'Tessera POST /v1/infer, 10,000 distinct tokens (cycled)',
         run: async () => {
+          // Steady state: one full pass first, so the verified-token cache (10,000 entries,
+          // oldest forgotten first) holds exactly this set; the other scenarios' tokens (the
+          // never-seen ones above all) have pushed them out since the last round.
+          await pass(`${rs.base}/v1/infer`, distinctTokens);
           const result = await infer(rs.base, '/v1/infer', distinctFile);
           distinctRate = Math.max(distinctRate, result.rps);
           return result;
