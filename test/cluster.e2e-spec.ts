@@ -59,6 +59,20 @@ function pidsOf(server: RunningServer, answers: Answer[]): Set<number> {
   return pids;
 }
 
+/**
+ * How many workers answered `answers`, once their request lines are in the output: log lines are
+ * buffered and written within 250 ms, so wait for them (up to 5 s).
+ */
+async function workersThatAnswered(server: RunningServer, answers: Answer[]): Promise<number> {
+  const deadline = Date.now() + 5_000;
+  let pids = pidsOf(server, answers);
+  while (pids.size < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    pids = pidsOf(server, answers);
+  }
+  return pids.size;
+}
+
 describe('cluster mode: WORKERS=2 behaves as one server', () => {
   let database: string;
   let server: RunningServer;
@@ -109,8 +123,7 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     ]);
     const refused = await fresh(`${server.url}/v1/models`, { headers: auth });
     expect(refused.status).toBe(429);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(pidsOf(server, [...answers, refused]).size).toBe(2);
+    expect(await workersThatAnswered(server, [...answers, refused])).toBe(2);
   });
 
   it('honours on every worker a revocation made through one of them', async () => {
@@ -141,8 +154,7 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(after.map((a) => a.status)).toEqual([401, 401, 401, 401, 401, 401]);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(pidsOf(server, after).size).toBe(2);
+    expect(await workersThatAnswered(server, after)).toBe(2);
   });
 
   it('refuses tokens on every worker to a client disabled or re-keyed through one of them', async () => {
@@ -193,8 +205,7 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     ]);
     const withNew = await settle('cluster-app', fresher, 200);
     expect(withNew.map((a) => a.status)).toEqual([200, 200, 200, 200]);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(pidsOf(server, withNew).size).toBe(2);
+    expect(await workersThatAnswered(server, withNew)).toBe(2);
 
     const disabled = await fetch(`${server.url}/admin/clients/cluster-app`, {
       method: 'PATCH',
@@ -204,8 +215,7 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     expect(disabled.status).toBe(200);
     const refused = await settle('cluster-app', fresher, 401);
     expect(refused.map((a) => a.status)).toEqual([401, 401, 401, 401]);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(pidsOf(server, refused).size).toBe(2);
+    expect(await workersThatAnswered(server, refused)).toBe(2);
   });
 
   it('stops every worker on SIGTERM', async () => {
