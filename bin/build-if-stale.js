@@ -13,6 +13,8 @@ const entry = join(root, 'dist', 'src', 'main.js');
 const inputs = [
   'src',
   'bench',
+  'console', // the web console, built by `npm run build` too
+  'scripts',
   'ormconfig.ts',
   'tsconfig.json',
   'tsconfig.build.json',
@@ -54,8 +56,9 @@ if (!force && since >= 0 && changed <= since) process.exit(0);
 // The stamp gets the time the build STARTED: a file saved during the build rebuilds next time.
 const startedAt = new Date();
 process.stderr.write(since < 0 ? 'Building dist/ (first start)…\n' : 'Sources changed: rebuilding dist/…\n');
-const nest = join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js');
-const build = spawnSync(process.execPath, [nest, 'build'], { cwd: root, stdio: 'inherit' });
+// The project's own build script (the server and the console), as `npm run build` runs it.
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const build = spawnSync(npm, ['run', 'build'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 writeFileSync(stamp, '');
 utimesSync(stamp, startedAt, startedAt);

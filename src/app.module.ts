@@ -1,14 +1,20 @@
 import { Module } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { OAuthModule } from './oauth/oauth.module';
 import { ClientsModule } from './clients/clients.module';
+import { ConsoleModule } from './console/console.module';
 import { configRoot } from './config/config-root';
+import { appConfig } from './config/configuration';
+import { loggerOptions } from './common/logger.options';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { InferenceModule } from './inference/inference.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ObservabilityModule } from './observability/observability.module';
 import { RbacModule } from './rbac/rbac.module';
 import { RevocationModule } from './revocation/revocation.module';
 import { UsageModule } from './usage/usage.module';
@@ -18,10 +24,15 @@ import { TokensModule } from './tokens/tokens.module';
 @Module({
   imports: [
     configRoot(),
+    LoggerModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: (app: ConfigType<typeof appConfig>) => loggerOptions(app.logLevel),
+    }),
     DatabaseModule,
     RbacModule,
     AuditModule,
     MetricsModule,
+    ObservabilityModule,
     KeysModule,
     RevocationModule,
     ClientsModule,
@@ -32,6 +43,7 @@ import { TokensModule } from './tokens/tokens.module';
     TokensModule,
     InferenceModule,
     HealthModule,
+    ConsoleModule,
   ],
 })
 export class AppModule {}

@@ -1,13 +1,15 @@
+import fastifyStatic from '@fastify/static';
 import { Type, ValidationPipe } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
-import { appConfig, policyConfig } from './config/configuration';
-import { createAppLog, logRequests, NestPinoLogger } from './common/logger';
+import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { requestIdFor } from './common/request-context';
 
 /**
  * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
@@ -21,9 +23,9 @@ export async function createApp(
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
     trustProxy: true,
-    // No Express-style middleware anywhere (request logging is a Fastify hook): without this
-    // Nest registers @fastify/middie, an extra layer on every request.
-    skipMiddie: true,
+    // request.id: the caller's X-Request-Id when sane, else a UUID (never a per-process counter).
+    requestIdHeader: false,
+    genReqId: requestIdFor,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module ?? AppModule,
@@ -33,12 +35,11 @@ export async function createApp(
       abortOnError: false,
     },
   );
-  const log = createAppLog(app.get<ConfigType<typeof appConfig>>(appConfig.KEY).logLevel);
-  if (options.logger !== false) app.useLogger(new NestPinoLogger(log.logger));
+  if (options.logger !== false) app.useLogger(app.get(Logger));
   else app.useLogger(false);
-  const fastify = adapter.getInstance();
-  logRequests(fastify, log.logger);
-  fastify.addHook('onClose', () => log.close());
+
+  // reply.sendFile for the console's built assets (ConsoleController picks the file and root).
+  await app.register(fastifyStatic, { serve: false });
 
   // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
 

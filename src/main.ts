@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import cluster from 'node:cluster';
 import { describeStartupError } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
@@ -12,12 +13,20 @@ async function main(): Promise<void> {
     const { runClusterPrimary } = await import('./cluster/cluster-primary');
     return runClusterPrimary(env);
   }
+  // Tracing, when configured, starts before the app's modules load (so it can instrument them).
+  const stopTracing = env.otlpEndpoint
+    ? await (await import('./observability/tracing')).startTracing()
+    : undefined;
   const { createApp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
-  closeOnSignals(() => app.close());
+  closeOnSignals(async () => {
+    await app.close();
+    await stopTracing?.();
+  });
   if (cluster.isWorker) return; // the primary says when all workers listen
-  process.stdout.write(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)\n`);
+  // Through the app's logger, so it is a JSON line like every other.
+  new Logger('Tessera').log(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)`);
 }
 
 /**
