@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
 import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { DatabaseLocator } from './database/database-locator';
 
 /**
  * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
@@ -32,6 +33,7 @@ export async function createApp(
   );
   if (options.logger !== false) app.useLogger(app.get(Logger));
   else app.useLogger(false);
+  app.get(DatabaseLocator).superviseEmbedded();
 
   // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
 

