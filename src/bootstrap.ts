@@ -9,6 +9,18 @@ import { ValidationFailedError } from './common/errors';
 import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { DatabaseLocator } from './database/database-locator';
+import { HttpDrain } from './common/http-drain';
+
+const drains = new WeakMap<NestFastifyApplication, HttpDrain>();
+
+/**
+ * Graceful shutdown, step 1: stop accepting connections and answer what arrives on open ones
+ * with `Connection: close` until they have closed (at most `graceMs`). See {@link HttpDrain}.
+ */
+export async function drainHttp(app: NestFastifyApplication, graceMs = 2000): Promise<void> {
+  await drains.get(app)?.drain(app.getHttpServer(), graceMs);
+  await app.getHttpAdapter().close();
+}
 
 /**
  * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
@@ -22,7 +34,12 @@ export async function createApp(
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
     trustProxy: true,
+    // Shutdown drains: a request arriving on an open keep-alive connection while the server
+    // closes is answered (with `Connection: close`), not refused with a 503.
+    return503OnClosing: false,
   });
+  const drain = new HttpDrain();
+  drain.install(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module ?? AppModule,
     adapter,
@@ -34,6 +51,7 @@ export async function createApp(
   if (options.logger !== false) app.useLogger(app.get(Logger));
   else app.useLogger(false);
   app.get(DatabaseLocator).superviseEmbedded();
+  drains.set(app, drain);
 
   // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
 

@@ -7,15 +7,25 @@ async function main(): Promise<void> {
   // Validate before anything else so a bad variable or policy is one clear line, not a stack trace.
   const env = validateEnv(process.env);
   loadAuthPolicy(env.authPolicyFile, env.production, env.authPolicyFileRequired);
-  const { createApp } = await import('./bootstrap');
+  const { createApp, drainHttp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
-  closeOnSignals(() => app.close());
+  closeOnSignals(async () => {
+    // The order matters (each step needs the next one's resources):
+    // 1. stop accepting and drain: in-flight requests, and any on an open keep-alive connection,
+    //    are answered with `Connection: close` (so no client's request is reset); connections
+    //    still idle after 2 s are closed;
+    // 2. app.close(): beforeApplicationShutdown hooks flush what requests buffered (usage
+    //    counts, API-key last-used times, audit batches) while the database is still up;
+    // 3. onApplicationShutdown: connections closed, then the embedded PostgreSQL stopped.
+    await drainHttp(app);
+    await app.close();
+  });
   process.stdout.write(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)\n`);
 }
 
 /**
- * Closes the app (and with it the embedded PostgreSQL) on the first SIGINT/SIGTERM and ignores
+ * Closes the app (and with it the embedded PostgreSQL, last) on the first SIGINT/SIGTERM and ignores
  * repeats: Ctrl-C under `npm start` delivers the signal twice (to npm, which forwards it, and to
  * node), and a second default-handled signal would kill the process mid-shutdown, orphaning the
  * embedded database. A shutdown that hangs is cut off after 15 s.
