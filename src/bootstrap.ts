@@ -10,6 +10,9 @@ import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
+import { installEdgeGuards } from './common/hostile-input';
+
+const BODY_LIMIT = 1024 * 1024;
 
 const drains = new WeakMap<NestFastifyApplication, HttpDrain>();
 
@@ -32,7 +35,7 @@ export async function createApp(
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     routerOptions: { ignoreTrailingSlash: true },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT,
     trustProxy: true,
     // Shutdown drains: a request arriving on an open keep-alive connection while the server
     // closes is answered (with `Connection: close`), not refused with a 503.
@@ -53,7 +56,9 @@ export async function createApp(
   app.get(DatabaseLocator).superviseEmbedded();
   drains.set(app, drain);
 
-  // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
+  // JSON and form bodies (OAuth) with the edge checks: depth, control characters; query and
+  // path parameters too. Before any guard, pipe or validator sees the request.
+  installEdgeGuards(app, BODY_LIMIT);
 
   app.useGlobalPipes(
     new ValidationPipe({
