@@ -29,7 +29,9 @@ export class CreateApiKeyCommand extends CommandRunner {
   }
 
   async run(_args: string[], options: CreateOptions): Promise<void> {
-    const dataSource = new DataSource(buildDataSourceOptions(await this.locator.url()));
+    const dataSource = new DataSource(
+      buildDataSourceOptions(await this.locator.url(), 'maintenance'),
+    );
     await dataSource.initialize();
     try {
       await runMigrationsLocked(dataSource);

@@ -7,7 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from './database-unavailable';
+import { isDatabaseUnavailable } from './database-errors';
 import {
   DomainError,
   ErrorCode,

@@ -28,9 +28,18 @@ class DatabaseLocatorModule {}
       }),
       dataSourceFactory: async (options) => {
         if (!options) throw new Error('DataSource options missing');
-        const dataSource = await new DataSource(options).initialize();
-        await runMigrationsLocked(dataSource);
-        return dataSource;
+        // Migrations on their own short-lived connection, without the request timeouts (they
+        // may wait for another replica's advisory lock, or run long).
+        const url = (options as { url: string }).url;
+        const migrations = await new DataSource(
+          buildDataSourceOptions(url, 'maintenance'),
+        ).initialize();
+        try {
+          await runMigrationsLocked(migrations);
+        } finally {
+          await migrations.destroy();
+        }
+        return new DataSource(options).initialize();
       },
     }),
   ],

@@ -111,6 +111,9 @@ async function startOwned(
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a dedicated user.
     createPostgresUser: true,
+    // After a crash PostgreSQL fsyncs every file of the data directory before recovery (seconds
+    // on a busy disk); one syncfs() of the file system is as safe and much faster.
+    postgresFlags: ['-c', 'recovery_init_sync_method=syncfs'],
     onLog: (message: unknown) => log(String(message).trim()),
     onError: (message: unknown) => log(String(message).trim()),
   });

@@ -21,3 +21,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 const UNAVAILABLE_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is not established|connect ECONNREFUSED|the database system is (starting up|shutting down|in recovery mode)|terminating connection/i;
+
+/**
+ * A database error's message, safe to log: PostgreSQL quotes the offending input in some
+ * messages (`invalid input syntax for type uuid: "…"`), and that input may be a secret or a
+ * token sent in the wrong field. Its `detail` (`Key (email)=(…) already exists`) and the query's
+ * parameters are never logged at all.
+ */
+export function redactDatabaseMessage(message: string): string {
+  return message
+    .replace(/((?:invalid input|invalid .* value|value) [^:"]*): ".*"/g, '$1: [redacted]')
+    .replace(/\(([^()]*)\)=\((.*)\)/g, '($1)=([redacted])');
+}
