@@ -7,7 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from './database-errors';
+import { isDatabaseUnavailable, redactDatabaseMessage } from './database-errors';
 import {
   DomainError,
   ErrorCode,
@@ -224,8 +224,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     const { body, headers } = toProblem(exception);
     if (body.status >= 500) {
+      // A driver error's message may quote input; its detail and the query's parameters are
+      // never part of message or stack.
       this.logger.error(
-        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+        redactDatabaseMessage(
+          exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+        ),
       );
     }
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
