@@ -7,7 +7,8 @@ import { BootstrapClient } from '../config/env.validation';
 import { clientsConfig } from '../config/configuration';
 import { RbacService } from '../rbac/rbac.service';
 import { ClientEntity } from './client.entity';
-import { digestSecret, DUMMY_DIGEST, generateSecret, secretMatches } from './client-secret';
+import { ClientSecretHasher, generateSecret } from './client-secret';
+import { MIN_SUPPLIED_SECRET_LENGTH } from '../config/env.validation';
 
 export const DEFAULT_CLIENT_SCOPES = ['model:invoke'];
 export const SUPPORTED_CLIENT_GRANTS = ['client_credentials', 'password', 'refresh_token'];
@@ -42,6 +43,7 @@ export class ClientsService implements OnApplicationBootstrap {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(clientsConfig.KEY) private readonly config: ConfigType<typeof clientsConfig>,
     private readonly rbac: RbacService,
+    private readonly hasher: ClientSecretHasher,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -54,8 +56,22 @@ export class ClientsService implements OnApplicationBootstrap {
    */
   async authenticate(id: string, secret: string): Promise<ClientView | undefined> {
     const client = id.length <= 200 ? await this.clients.findOneBy({ id }) : null;
-    const ok = secretMatches(secret, client?.secretDigest ?? DUMMY_DIGEST);
-    return client && ok && !client.disabled ? view(client) : undefined;
+    const { match, upgrade } = this.hasher.verify(
+      secret,
+      client?.secretDigest ?? this.hasher.dummyDigest,
+    );
+    if (client && upgrade) {
+      // An unkeyed digest from before the pepper: replaced by the keyed one, once.
+      await this.clients
+        .update(
+          { id, secretDigest: client.secretDigest },
+          { secretDigest: this.hasher.digest(secret) },
+        )
+        .catch((error: Error) =>
+          this.logger.warn(`Could not upgrade a secret digest: ${error.message}`),
+        );
+    }
+    return client && match && !client.disabled ? view(client) : undefined;
   }
 
   async list(): Promise<ClientView[]> {
@@ -79,7 +95,7 @@ export class ClientsService implements OnApplicationBootstrap {
     const entity = this.clients.create({
       id,
       name: input.name ?? null,
-      secretDigest: digestSecret(secret),
+      secretDigest: this.hasher.digest(secret),
       roles: input.roles?.length ? input.roles : [this.rbac.defaultRole],
       scopes: input.scopes ?? DEFAULT_CLIENT_SCOPES,
       grantTypes: input.grantTypes ?? ['client_credentials'],
@@ -112,7 +128,7 @@ export class ClientsService implements OnApplicationBootstrap {
     const client = await this.clients.findOneBy({ id });
     if (!client) throw new NotFoundError(`No client with id "${id}"`);
     const secret = generateSecret();
-    client.secretDigest = digestSecret(secret);
+    client.secretDigest = this.hasher.digest(secret);
     client.updatedAt = new Date();
     await this.clients.save(client);
     return { client: view(client), secret };
@@ -135,8 +151,20 @@ export class ClientsService implements OnApplicationBootstrap {
       ]);
       const repo = manager.getRepository(ClientEntity);
       for (const wanted of clients) {
-        const digest = digestSecret(wanted.secret);
+        if (wanted.secret.length < MIN_SUPPLIED_SECRET_LENGTH)
+          // (Production refused this at start.) The prototype's `super-secret-local` still works.
+          this.logger.warn(
+            `Client "${wanted.id}" has a ${wanted.secret.length}-character secret; production requires at least ${MIN_SUPPLIED_SECRET_LENGTH}`,
+          );
         const existing = await repo.findOneBy({ id: wanted.id });
+        // Unchanged secret: keep the stored digest (an unkeyed one is upgraded here).
+        const known = existing
+          ? this.hasher.verify(wanted.secret, existing.secretDigest)
+          : undefined;
+        const digest =
+          existing && known?.match && !known.upgrade
+            ? existing.secretDigest
+            : this.hasher.digest(wanted.secret);
         if (!existing) {
           await repo.insert(
             repo.create({
@@ -173,7 +201,7 @@ export class ClientsService implements OnApplicationBootstrap {
           repo.create({
             id: 'admin',
             name: 'Bootstrap administrator',
-            secretDigest: digestSecret(secret),
+            secretDigest: this.hasher.digest(secret),
             roles: ['admin'],
             scopes: DEFAULT_CLIENT_SCOPES,
           }),

@@ -69,9 +69,18 @@ export const keysConfig = registerAs('keys', () => {
   };
 });
 
-export const clientsConfig = registerAs('clients', () => ({
-  bootstrap: env().bootstrapClients,
-}));
+export const clientsConfig = registerAs('clients', () => {
+  const e = env();
+  return {
+    bootstrap: e.bootstrapClients,
+    production: e.production,
+    // The client-secret pepper's sources, first one set wins (see ClientsModule).
+    pepper: e.clientSecretPepper,
+    encryptionKey: e.keyEncryptionKey,
+    jwtSecretKey: e.jwtSecretKey,
+    dataDir: e.dataDir,
+  };
+});
 
 export const renewalConfig = registerAs('renewal', () => {
   const e = env();

@@ -130,3 +130,34 @@ describe('parseClientsJson', () => {
     expect(() => parseClientsJson(raw)).toThrow(message);
   });
 });
+
+describe('supplied client secrets', () => {
+  const base = { KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') };
+
+  it('refuse a short secret in production, naming the client', () => {
+    expect(() =>
+      validateEnv({
+        ...base,
+        NODE_ENV: 'production',
+        AUTH_CLIENT_ID: 'svc',
+        AUTH_CLIENT_SECRET: 'hunter2',
+      }),
+    ).toThrow(
+      'Invalid configuration: AUTH_CLIENT_SECRET client "svc": the secret is 7 characters; at least 32 are required when NODE_ENV=production',
+    );
+    expect(() =>
+      validateEnv({ ...base, NODE_ENV: 'production', AUTH_CLIENTS_JSON: '{"a":"short"}' }),
+    ).toThrow(/AUTH_CLIENTS_JSON client "a"/);
+  });
+
+  it('accept a short secret in development (the prototype’s super-secret-local)', () => {
+    expect(
+      validateEnv({ AUTH_CLIENT_ID: 'local', AUTH_CLIENT_SECRET: 'super-secret-local' })
+        .bootstrapClients,
+    ).toEqual([{ id: 'local', secret: 'super-secret-local' }]);
+  });
+
+  it('refuse a CLIENT_SECRET_PEPPER shorter than 32 characters', () => {
+    expect(() => validateEnv({ CLIENT_SECRET_PEPPER: 'short' })).toThrow(/CLIENT_SECRET_PEPPER/);
+  });
+});

@@ -1,6 +1,9 @@
 import { parseDuration } from '../common/duration';
 
 /** Thrown when an environment variable is invalid; the message is the one line printed at start. */
+/** In production, a client secret supplied through the environment must be this long. */
+export const MIN_SUPPLIED_SECRET_LENGTH = 32;
+
 export class ConfigValidationError extends Error {
   constructor(
     readonly variable: string,
@@ -41,6 +44,8 @@ export interface TesseraEnv {
   parentTokenTtl: number;
   refreshTokenTtl: number;
   keyEncryptionKey?: Buffer;
+  /** CLIENT_SECRET_PEPPER: keys client-secret digests; derived from KEY_ENCRYPTION_KEY when unset. */
+  clientSecretPepper?: Buffer;
   privateKeyPath?: string;
   publicKeyPath?: string;
   keyRotationInterval: number;
@@ -238,6 +243,22 @@ export function validateEnv(env: Env): TesseraEnv {
   if (clientId && clientSecret) clients.push({ id: clientId, secret: clientSecret });
   const clientsJson = read(env, 'AUTH_CLIENTS_JSON');
   if (clientsJson) clients.push(...parseClientsJson(clientsJson));
+  if (production) {
+    // A supplied secret is only as strong as its length: a weak one stops the start (in
+    // development it is a warning, so the prototype's `super-secret-local` keeps working).
+    for (const client of clients) {
+      if (client.secret.length < MIN_SUPPLIED_SECRET_LENGTH)
+        throw new ConfigValidationError(
+          client.id === clientId && client.secret === clientSecret
+            ? 'AUTH_CLIENT_SECRET'
+            : 'AUTH_CLIENTS_JSON',
+          `client "${client.id}": the secret is ${client.secret.length} characters; at least ${MIN_SUPPLIED_SECRET_LENGTH} are required when NODE_ENV=production`,
+        );
+    }
+  }
+  const pepperRaw = read(env, 'CLIENT_SECRET_PEPPER');
+  if (pepperRaw !== undefined && pepperRaw.length < 32)
+    throw new ConfigValidationError('CLIENT_SECRET_PEPPER', 'must be at least 32 characters long');
 
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const logLevel = read(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'warn' : 'info');
@@ -267,6 +288,7 @@ export function validateEnv(env: Env): TesseraEnv {
     parentTokenTtl: duration(env, 'PARENT_TOKEN_TTL', '30d'),
     refreshTokenTtl: duration(env, 'REFRESH_TOKEN_TTL', '30d'),
     keyEncryptionKey: kekRaw === undefined ? undefined : parseKeyEncryptionKey(kekRaw),
+    clientSecretPepper: pepperRaw === undefined ? undefined : Buffer.from(pepperRaw, 'utf8'),
     privateKeyPath,
     publicKeyPath,
     keyRotationInterval: duration(env, 'KEY_ROTATION_INTERVAL', '30d'),
