@@ -99,8 +99,18 @@ export const policyConfig = registerAs('policy', () => {
       'REDIS_URL',
       `is required: ${policy.source} sets rate_limit_backend: redis`,
     );
+  // No explicit backend: share the budget through Redis whenever there is one (several
+  // replicas with in-memory counters would each allow the full limit).
+  const rateLimitBackend = policy.rateLimitBackend ?? (e.redisUrl ? 'redis' : 'memory');
   return {
     ...policy,
+    rateLimitBackend,
+    rateLimitBackendReason:
+      policy.rateLimitBackend !== undefined
+        ? `rate_limit_backend in ${policy.source}`
+        : e.redisUrl
+          ? 'REDIS_URL is set'
+          : 'REDIS_URL is unset',
     redisUrl: e.redisUrl,
     redisKeyPrefix: e.redisKeyPrefix,
     production: e.production,

@@ -1,4 +1,6 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import { RATE_LIMIT_STORE, rateLimitStoreAvailable } from '../rate-limit/rate-limit.module';
 import { ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
@@ -20,6 +22,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly keys: KeysService,
     private readonly revocation: RevocationService,
+    @Inject(RATE_LIMIT_STORE) private readonly rateLimitStore: ThrottlerStorage,
   ) {}
 
   /** Liveness: the process answers. Also at `/health/`. */
@@ -28,7 +31,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the database answers, the signing keys are loaded, the revocation index is in sync. */
+  /**
+   * Readiness: the database answers, the signing keys are loaded, the revocation index is in
+   * sync, and the rate-limit store (Redis, when used) is connected.
+   */
   @Get('ready')
   @HealthCheck()
   ready() {
@@ -45,6 +51,13 @@ export class HealthController {
         return this.revocation.isSynced
           ? indicator.up(this.revocation.indexStats)
           : indicator.down({ reason: 'revocation index not in sync' });
+      },
+      () => {
+        // Every rate-limited route answers 503 while the shared store is down: not ready.
+        const indicator = this.indicators.check('rate_limit_store');
+        return rateLimitStoreAvailable(this.rateLimitStore)
+          ? indicator.up()
+          : indicator.down({ reason: 'rate-limit store (Redis) unavailable' });
       },
     ]);
   }

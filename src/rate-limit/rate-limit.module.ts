@@ -1,6 +1,7 @@
 import {
   ExecutionContext,
   Inject,
+  Logger,
   Module,
   OnApplicationShutdown,
   OnModuleInit,
@@ -21,15 +22,22 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
     {
       provide: RATE_LIMIT_STORE,
       inject: [policyConfig.KEY],
-      useFactory: (policy: ConfigType<typeof policyConfig>): ThrottlerStorage =>
-        policy.rateLimitBackend === 'redis' && policy.redisUrl
-          ? new RedisThrottlerStorage(policy.redisUrl, policy.redisKeyPrefix)
-          : new MemoryThrottlerStorage(),
+      useFactory: (policy: ConfigType<typeof policyConfig>): ThrottlerStorage => {
+        const logger = new Logger('RateLimit');
+        if (policy.rateLimitBackend === 'redis' && policy.redisUrl) {
+          logger.log(
+            `Rate-limit store: Redis at ${redactUrl(policy.redisUrl)} (${policy.rateLimitBackendReason})`,
+          );
+          return new RedisThrottlerStorage(policy.redisUrl, policy.redisKeyPrefix);
+        }
+        logger.log(`Rate-limit store: memory, per replica (${policy.rateLimitBackendReason})`);
+        return new MemoryThrottlerStorage();
+      },
     },
   ],
   exports: [RATE_LIMIT_STORE],
 })
-class RateLimitStoreModule implements OnModuleInit, OnApplicationShutdown {
+export class RateLimitStoreModule implements OnModuleInit, OnApplicationShutdown {
   constructor(@Inject(RATE_LIMIT_STORE) private readonly store: ThrottlerStorage) {}
 
   async onModuleInit(): Promise<void> {
@@ -39,6 +47,21 @@ class RateLimitStoreModule implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     if (this.store instanceof RedisThrottlerStorage) await this.store.close();
   }
+}
+
+/** A URL for a log line: host and port, never a password. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}`;
+  } catch {
+    return 'REDIS_URL';
+  }
+}
+
+/** Whether the rate-limit store can count right now (readiness). Memory always can. */
+export function rateLimitStoreAvailable(store: ThrottlerStorage): boolean {
+  return store instanceof RedisThrottlerStorage ? store.isAvailable : true;
 }
 
 function principalOf(context: ExecutionContext): Principal | undefined {
@@ -51,7 +74,9 @@ function principalOf(context: ExecutionContext): Principal | undefined {
  * global guard, so it runs after authentication and authorization.
  */
 @Module({
+  exports: [RateLimitStoreModule],
   imports: [
+    RateLimitStoreModule,
     ThrottlerModule.forRootAsync({
       imports: [RateLimitStoreModule],
       inject: [policyConfig.KEY, RATE_LIMIT_STORE],
