@@ -8,7 +8,7 @@ describe('validateEnv', () => {
       host: '127.0.0.1',
       databaseUrl: undefined,
       dataDir: './.data',
-      jwtIssuer: 'http://localhost:3000',
+      jwtIssuer: 'http://127.0.0.1:3000',
       jwtAudience: 'tessera',
       jwtAlgorithm: 'RS256',
       accessTokenTtl: 900,
@@ -92,7 +92,7 @@ describe('validateEnv', () => {
   });
 
   it('takes the issuer default from PORT', () => {
-    expect(validateEnv({ PORT: '8080' }).jwtIssuer).toBe('http://localhost:8080');
+    expect(validateEnv({ PORT: '8080' }).jwtIssuer).toBe('http://127.0.0.1:8080');
   });
 
   it('combines AUTH_CLIENT_ID/SECRET with AUTH_CLIENTS_JSON', () => {
@@ -159,5 +159,17 @@ describe('supplied client secrets', () => {
 
   it('refuse a CLIENT_SECRET_PEPPER shorter than 32 characters', () => {
     expect(() => validateEnv({ CLIENT_SECRET_PEPPER: 'short' })).toThrow(/CLIENT_SECRET_PEPPER/);
+  });
+});
+
+describe('the default issuer', () => {
+  it('is the address the README serves on, and follows PORT and a specific HOST', () => {
+    expect(validateEnv({}).jwtIssuer).toBe('http://127.0.0.1:3000');
+    expect(validateEnv({ PORT: '8081' }).jwtIssuer).toBe('http://127.0.0.1:8081');
+    expect(validateEnv({ HOST: '0.0.0.0' }).jwtIssuer).toBe('http://127.0.0.1:3000');
+    expect(validateEnv({ HOST: 'localhost' }).jwtIssuer).toBe('http://localhost:3000');
+    expect(validateEnv({ JWT_ISSUER: 'https://auth.example.com' }).jwtIssuer).toBe(
+      'https://auth.example.com',
+    );
   });
 });

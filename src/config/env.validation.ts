@@ -268,13 +268,23 @@ export function validateEnv(env: Env): TesseraEnv {
       `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`,
     );
   }
-  const jwtIssuer = url(env, 'JWT_ISSUER', ['http', 'https']) ?? `http://localhost:${port || 3000}`;
+  // The default issuer is the address the server is reached at (README: http://127.0.0.1:3000),
+  // so OIDC clients' discovery issuer check passes against the URL people use (the SPEC's
+  // `http://localhost:3000` did not match it). A wildcard HOST gives no URL: 127.0.0.1 then.
+  const host = read(env, 'HOST') ?? '127.0.0.1';
+  const issuerHost = ['0.0.0.0', '::', '[::]'].includes(host)
+    ? '127.0.0.1'
+    : host.includes(':')
+      ? `[${host}]`
+      : host;
+  const jwtIssuer =
+    url(env, 'JWT_ISSUER', ['http', 'https']) ?? `http://${issuerHost}:${port || 3000}`;
 
   return {
     nodeEnv,
     production,
     port,
-    host: read(env, 'HOST') ?? '127.0.0.1',
+    host,
     logLevel,
     databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
     dataDir: read(env, 'DATA_DIR') ?? './.data',
