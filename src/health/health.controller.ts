@@ -8,9 +8,9 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import { Public } from '../auth/decorators/public.decorator';
+import { Public } from '../access/authenticated.decorator';
 import { KeysService } from '../keys/keys.service';
-import { RevocationService } from '../revocation/revocation.service';
+import { RevocationIndexService } from '../revocation/revocation-index.service';
 
 @ApiTags('health')
 @Controller('health')
@@ -21,7 +21,7 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly keys: KeysService,
-    private readonly revocation: RevocationService,
+    private readonly revocation: RevocationIndexService,
     @Inject(RATE_LIMIT_STORE) private readonly rateLimitStore: ThrottlerStorage,
   ) {}
 

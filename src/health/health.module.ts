@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { KeysModule } from '../keys/keys.module';
 import { RevocationModule } from '../revocation/revocation.module';
-import { RateLimitStoreModule } from '../rate-limit/rate-limit.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { HealthController } from './health.controller';
 
 @Module({
@@ -10,7 +10,7 @@ import { HealthController } from './health.controller';
     TerminusModule.forRoot({ logger: false }),
     KeysModule,
     RevocationModule,
-    RateLimitStoreModule,
+    RateLimitModule,
   ],
   controllers: [HealthController],
 })

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
-import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
+import type { Principal } from '../access/principal';
 import { UsageService } from '../usage/usage.service';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
 import { InferDto } from './dto/infer.dto';
@@ -24,7 +24,7 @@ export class InferenceController {
 
   @Post('infer')
   @HttpCode(200)
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'Echo the prompt with the caller’s token claims' })
   infer(@Body() dto: InferDto, @CurrentPrincipal() who: Principal) {
     this.usage.record(who.subject, 'POST /v1/infer');
@@ -40,7 +40,7 @@ export class InferenceController {
   }
 
   @Get('models')
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'Models of the upstream server, or the built-in echo model' })
   async models(
     @CurrentPrincipal() who: Principal,
@@ -51,7 +51,7 @@ export class InferenceController {
 
   @Post('chat/completions')
   @HttpCode(200)
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({
     summary:
       'OpenAI-compatible chat completions (proxied to UPSTREAM_URL, or the echo model); stream: true answers with SSE',

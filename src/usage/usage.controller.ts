@@ -1,8 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
-import { Authenticated } from '../auth/decorators/require-permissions.decorator';
-import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
+import type { Principal } from '../access/principal';
 import { UsageService } from './usage.service';
 
 @ApiTags('inference')
