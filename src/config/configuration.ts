@@ -49,6 +49,7 @@ export const jwtConfig = registerAs('jwt', () => {
     parentTokenTtl: e.parentTokenTtl,
     refreshTokenTtl: e.refreshTokenTtl,
     allowNonExpiringTokens: e.allowNonExpiringTokens,
+    acceptLegacyHs256Tokens: e.acceptLegacyHs256Tokens,
   };
 });
 

@@ -44,6 +44,8 @@ export interface TesseraEnv {
   parentTokenTtl: number;
   refreshTokenTtl: number;
   keyEncryptionKey?: Buffer;
+  /** ACCEPT_LEGACY_HS256_TOKENS: the shared-secret API's own tokens (HS256 mode only). */
+  acceptLegacyHs256Tokens: boolean;
   /** CLIENT_SECRET_PEPPER: keys client-secret digests; derived from KEY_ENCRYPTION_KEY when unset. */
   clientSecretPepper?: Buffer;
   privateKeyPath?: string;
@@ -220,6 +222,13 @@ export function validateEnv(env: Env): TesseraEnv {
     );
   }
 
+  const acceptLegacyHs256Tokens = boolean(env, 'ACCEPT_LEGACY_HS256_TOKENS', false);
+  if (acceptLegacyHs256Tokens && jwtAlgorithm !== 'HS256')
+    throw new ConfigValidationError(
+      'ACCEPT_LEGACY_HS256_TOKENS',
+      'is only allowed with JWT_ALGORITHM=HS256 (it accepts the shared-secret API’s tokens)',
+    );
+
   const kekRaw = read(env, 'KEY_ENCRYPTION_KEY');
   if (production && kekRaw === undefined && jwtAlgorithm !== 'HS256') {
     throw new ConfigValidationError('KEY_ENCRYPTION_KEY', 'is required when NODE_ENV=production');
@@ -313,6 +322,7 @@ export function validateEnv(env: Env): TesseraEnv {
     upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', 120_000, 1000, 3_600_000),
     auditRetention: duration(env, 'AUDIT_RETENTION', '90d'),
     allowNonExpiringTokens: boolean(env, 'ALLOW_NON_EXPIRING_TOKENS', false),
+    acceptLegacyHs256Tokens,
     loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginMaxFailuresPerIp: integer(env, 'LOGIN_MAX_FAILURES_PER_IP', 20, 1, 100000),
     loginLockout: duration(env, 'LOGIN_LOCKOUT', '15m'),
