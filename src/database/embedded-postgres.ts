@@ -1,4 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -89,19 +97,48 @@ export async function startEmbeddedPostgres(
   const password = 'tessera-embedded';
   const running = await adoptRunningPostmaster(databaseDir, password, database);
   if (running) {
-    log(`Using the PostgreSQL already running on ${databaseDir} (not started by this process)`);
-    return supervisedAdoption(running, dataDir, database, log);
+    const owner = readOwner(dataDir);
+    const orphan = owner === undefined || owner === process.pid || !isAlive(owner);
+    if (orphan) {
+      // Its starter is gone (killed with SIGKILL): nobody else will ever stop it. Take it over.
+      writeOwner(dataDir);
+      log(`Taking over the PostgreSQL left running on ${databaseDir} by a killed process`);
+    } else {
+      log(`Using the PostgreSQL of process ${owner} on ${databaseDir} (it is never stopped here)`);
+    }
+    return supervisedAdoption(running, dataDir, database, orphan, log);
   }
-  return startOwned(databaseDir, password, database, await freePort(), log);
+  return startOwned(dataDir, password, database, await freePort(), log);
+}
+
+/** The file naming the process that started (and may stop) the embedded PostgreSQL. */
+const OWNER_FILE = 'embedded-postgres.owner';
+
+function readOwner(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, OWNER_FILE), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeOwner(dataDir: string): void {
+  writeFileSync(join(dataDir, OWNER_FILE), `${process.pid}\n`);
+}
+
+function releaseOwner(dataDir: string): void {
+  if (readOwner(dataDir) === process.pid) rmSync(join(dataDir, OWNER_FILE), { force: true });
 }
 
 async function startOwned(
-  databaseDir: string,
+  dataDir: string,
   password: string,
   database: string,
   port: number,
   log: (line: string) => void,
 ): Promise<EmbeddedDatabase> {
+  const databaseDir = resolve(join(dataDir, 'pg'));
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const instance = new EmbeddedPostgres({
     databaseDir,
@@ -121,6 +158,7 @@ async function startOwned(
     await instance.initialise();
   }
   await instance.start();
+  writeOwner(dataDir);
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, database);
   let stopping = false;
@@ -155,30 +193,33 @@ async function startOwned(
     stop: async () => {
       stopping = true;
       await instance.stop();
+      releaseOwner(dataDir);
     },
   };
 }
 
 /**
- * An adopted postmaster is never stopped; if it dies while this (long-running) process
- * supervises it, this process starts its own on the same port, and owns that one.
+ * A postmaster this process did not start. Another live process's (the server's, when this is a
+ * CLI command) is never stopped. An orphan (its starter was killed) is taken over: stopped on
+ * shutdown like one of our own. If it dies while this (long-running) process supervises it,
+ * this process starts its own on the same port, and owns that one.
  */
 function supervisedAdoption(
   running: { url: string; pid: number; port: number },
   dataDir: string,
   database: string,
+  orphan: boolean,
   log: (line: string) => void,
 ): EmbeddedDatabase {
   let timer: NodeJS.Timeout | undefined;
-  let owned: EmbeddedDatabase | undefined;
+  let replacement: EmbeddedDatabase | undefined;
   let stopping = false;
-  const databaseDir = resolve(join(dataDir, 'pg'));
   const takeOver = async (delay: number): Promise<void> => {
     if (stopping) return;
     try {
-      owned = await startOwned(databaseDir, 'tessera-embedded', database, running.port, log);
+      replacement = await startOwned(dataDir, 'tessera-embedded', database, running.port, log);
       log('Embedded PostgreSQL started by this process after the adopted one stopped');
-      owned.supervise();
+      replacement.supervise();
     } catch {
       await new Promise((r) => setTimeout(r, delay));
       return takeOver(Math.min(delay * 2, 1000));
@@ -187,12 +228,12 @@ function supervisedAdoption(
   return {
     url: running.url,
     get owned() {
-      return owned !== undefined;
+      return orphan || replacement !== undefined;
     },
     supervise: () => {
       if (timer) return;
       timer = setInterval(() => {
-        if (owned || isAlive(running.pid)) return;
+        if (replacement || isAlive(running.pid)) return;
         clearInterval(timer);
         void takeOver(100);
       }, 250);
@@ -201,9 +242,22 @@ function supervisedAdoption(
     stop: async () => {
       stopping = true;
       if (timer) clearInterval(timer);
-      await owned?.stop();
+      if (replacement) return replacement.stop();
+      if (!orphan) return;
+      await stopPostmaster(running.pid);
+      releaseOwner(dataDir);
     },
   };
+}
+
+/** SIGINT (fast shutdown) to a postmaster that is not our child, then wait up to 5 s. */
+async function stopPostmaster(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 function isAlive(pid: number): boolean {

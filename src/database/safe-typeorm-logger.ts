@@ -15,7 +15,8 @@ export class SafeTypeOrmLogger implements TypeOrmLogger {
     // Successful queries are not logged.
   }
 
-  logQueryError(error: string | Error, query: string): void {
+  /** `_parameters` is taken (TypeORM passes it) and deliberately never used. */
+  logQueryError(error: string | Error, query: string, _parameters?: unknown[]): void {
     const message = typeof error === 'string' ? error : error.message;
     this.logger.error(`Query failed: ${redactDatabaseMessage(message)} — ${oneLine(query)}`);
   }
