@@ -27,6 +27,7 @@ describe('scanJson', () => {
     expect(scan('{"a":"x\\u000b"}').control).toBe(true);
     expect(scan('{"a":"x\\u0009\\u000a\\u000D\\n\\t"}').control).toBe(false);
     expect(scan('{"a":"x\\u0020\\u0100"}').control).toBe(false);
+    expect(scan('{"a":"x\\ud800"}').control).toBe(true); // a surrogate: checked after parsing
     expect(scan('{"a":"x\\\\u0000"}').control).toBe(false); // an escaped backslash, then text
   });
 });
@@ -38,5 +39,7 @@ describe('findControlCharacter', () => {
     );
     expect(findControlCharacter({ ok: 'fine', ['k\u0001']: 1 })).toBe('k?');
     expect(findControlCharacter({ ok: 'tab\there\nand lines' })).toBeUndefined();
+    expect(findControlCharacter({ email: '\ud800@example.com' })).toBe('email');
+    expect(findControlCharacter({ ok: 'a pair: \ud83d\ude00' })).toBeUndefined();
   });
 });

@@ -22,10 +22,15 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const LOWER_U = 0x75;
 
-/** `\u00XY` names a refused control character (XY in 00–1F except 09, 0A, 0D). */
+/**
+ * `\u00XY` names a refused control character (XY in 00–1F except 09, 0A, 0D); `\uD8..`–`\uDF..`
+ * a surrogate, which the parsed value is then checked for being well formed (a lone one is
+ * not Unicode, and reached PostgreSQL as a 500).
+ */
 function escapedControl(body: Buffer, at: number): boolean {
   // at: index of 'u'; the four hex digits follow.
   if (at + 4 >= body.length) return false;
+  if ((body[at + 1] | 0x20) === 0x64 && body[at + 2] >= 0x38) return true; // "d8".."df"
   if (body[at + 1] !== 0x30 || body[at + 2] !== 0x30) return false; // "00"
   const high = body[at + 3];
   if (high !== 0x30 && high !== 0x31) return false; // 0 or 1
@@ -71,6 +76,10 @@ export function scanJson(body: Buffer, maxDepth = MAX_JSON_DEPTH): JsonScan {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 
+/** A UTF-16 surrogate without its pair: not Unicode text. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
+
 function child(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
   return path ? `${path}.${key}` : key;
@@ -81,7 +90,8 @@ function child(path: string, key: string | number): string {
  * `messages[0].content`, or undefined. Only called on a value already depth-limited.
  */
 export function findControlCharacter(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return CONTROL.test(value) ? path || 'value' : undefined;
+  if (typeof value === 'string')
+    return CONTROL.test(value) || LONE_SURROGATE.test(value) ? path || 'value' : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const found = findControlCharacter(value[i], child(path, i));
@@ -91,7 +101,8 @@ export function findControlCharacter(value: unknown, path = ''): string | undefi
   }
   if (value !== null && typeof value === 'object') {
     for (const key of Object.keys(value)) {
-      if (CONTROL.test(key)) return child(path, key.replace(CONTROL_ALL, '?'));
+      if (CONTROL.test(key) || LONE_SURROGATE.test(key))
+        return child(path, key.replace(CONTROL_ALL, '?').replace(LONE_SURROGATE_ALL, '?'));
       const found = findControlCharacter((value as Record<string, unknown>)[key], child(path, key));
       if (found !== undefined) return found;
     }
@@ -103,7 +114,9 @@ export function findControlCharacter(value: unknown, path = ''): string | undefi
 const CONTROL_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
 
 function refuseControl(where: string, path: string): HostileInputError {
-  return new HostileInputError(`${where}${path}: control characters (such as NUL) are not allowed`);
+  return new HostileInputError(
+    `${where}${path}: control characters (such as NUL) and lone surrogates are not allowed`,
+  );
 }
 
 /** A flat record of strings (query, params, form): checked without recursion. */

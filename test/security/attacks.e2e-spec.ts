@@ -468,8 +468,8 @@ describe('security: attack cases against the running app (RS256)', () => {
       431,
     ],
     [
-      'oversized: a token header nested 10,000 deep',
-      () => infer(`${b64('['.repeat(10_000) + ']'.repeat(10_000))}.${b64(claims())}.AAAA`),
+      'oversized: a token header nested 2,000 deep',
+      () => infer(`${b64('['.repeat(2000) + ']'.repeat(2000))}.${b64(claims())}.AAAA`),
       401,
     ],
     // --- the token endpoint's own (RFC 6749 §5.2)
