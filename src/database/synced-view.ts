@@ -29,6 +29,8 @@ export interface ViewSource<T> {
  */
 export class SyncedView<T> {
   private view?: T;
+  /** Set by start(); a view its owner never starts (keys in HS256 mode) is not waited for. */
+  started = false;
   private loading?: Promise<void>;
   private loadAgain = false;
   /** Payloads heard during a load, replayed into its result. */
@@ -48,6 +50,7 @@ export class SyncedView<T> {
 
   /** Subscribes, then loads. Resolves once the first view is current. */
   async start(): Promise<void> {
+    this.started = true;
     await this.listener.subscribe(
       this.source.channel,
       (payload) => this.heard(payload),
@@ -126,6 +129,6 @@ export class SyncedViews {
 
   /** Names of the views not in sync right now (empty: ready). */
   outOfSync(): string[] {
-    return this.views.filter((view) => !view.inSync).map((view) => view.name);
+    return this.views.filter((view) => view.started && !view.inSync).map((view) => view.name);
   }
 }

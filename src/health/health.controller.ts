@@ -9,6 +9,7 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { Public } from '../access/authenticated.decorator';
+import { SyncedViews } from '../database/synced-view';
 import { KeysService } from '../keys/keys.service';
 import { RevocationIndexService } from '../revocation/revocation-index.service';
 
@@ -22,6 +23,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly keys: KeysService,
     private readonly revocation: RevocationIndexService,
+    private readonly views: SyncedViews,
     @Inject(RATE_LIMIT_STORE) private readonly rateLimitStore: ThrottlerStorage,
   ) {}
 
@@ -32,8 +34,8 @@ export class HealthController {
   }
 
   /**
-   * Readiness: the database answers, the signing keys are loaded, the revocation index is in
-   * sync, and the rate-limit store (Redis, when used) is connected.
+   * Readiness: the database answers, the signing keys are loaded, the revocation index and every
+   * other synced view are in sync, and the rate-limit store (Redis, when used) is connected.
    */
   @Get('ready')
   @HealthCheck()
@@ -51,6 +53,14 @@ export class HealthController {
         return this.revocation.isSynced
           ? indicator.up(this.revocation.indexStats)
           : indicator.down({ reason: 'revocation index not in sync' });
+      },
+      () => {
+        // Every LISTEN/NOTIFY-synced view (keys, roles, API keys, revocations, …).
+        const indicator = this.indicators.check('views');
+        const behind = this.views.outOfSync();
+        return behind.length
+          ? indicator.down({ reason: `not in sync: ${behind.join(', ')}` })
+          : indicator.up();
       },
       () => {
         // Every rate-limited route answers 503 while the shared store is down: not ready.

@@ -25,10 +25,6 @@ export class InferenceService {
     @Inject(upstreamConfig.KEY) private readonly upstream: ConfigType<typeof upstreamConfig>,
   ) {}
 
-  get proxied(): boolean {
-    return this.upstream.url !== undefined;
-  }
-
   async models(): Promise<ModelAnswer> {
     if (this.upstream.url) return this.forward('GET', '/v1/models');
     return {
