@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
 import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { requestIdFor } from './common/request-context';
 import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
 import { installEdgeGuards } from './common/hostile-input';
@@ -17,12 +18,13 @@ const BODY_LIMIT = 1024 * 1024;
 const drains = new WeakMap<NestFastifyApplication, HttpDrain>();
 
 /**
- * Graceful shutdown, step 1: stop accepting connections and answer what arrives on open ones
- * with `Connection: close` until they have closed (at most `graceMs`). See {@link HttpDrain}.
+ * Graceful shutdown, step 1: stop accepting connections, answer what arrives on open ones with
+ * `Connection: close`, and wait for the requests in flight (see {@link HttpDrain}). `app.close()`
+ * then ends event streams (onModuleDestroy), flushes (beforeApplicationShutdown), closes the
+ * idle connections left and, last, the database (onApplicationShutdown).
  */
 export async function drainHttp(app: NestFastifyApplication, graceMs = 2000): Promise<void> {
   await drains.get(app)?.drain(app.getHttpServer(), graceMs);
-  await app.getHttpAdapter().close();
 }
 
 /**
@@ -40,6 +42,9 @@ export async function createApp(
     // Shutdown drains: a request arriving on an open keep-alive connection while the server
     // closes is answered (with `Connection: close`), not refused with a 503.
     return503OnClosing: false,
+    // request.id: the caller's X-Request-Id when sane, else a UUID (never a per-process counter).
+    requestIdHeader: false,
+    genReqId: requestIdFor,
   });
   const drain = new HttpDrain();
   drain.install(adapter.getInstance());

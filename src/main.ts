@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { describeStartupError } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
@@ -7,21 +8,28 @@ async function main(): Promise<void> {
   // Validate before anything else so a bad variable or policy is one clear line, not a stack trace.
   const env = validateEnv(process.env);
   loadAuthPolicy(env.authPolicyFile, env.production, env.authPolicyFileRequired);
+  // Tracing, when configured, starts before the app's modules load (so it can instrument them).
+  const stopTracing = env.otlpEndpoint
+    ? await (await import('./observability/tracing')).startTracing()
+    : undefined;
   const { createApp, drainHttp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
   closeOnSignals(async () => {
     // The order matters (each step needs the next one's resources):
     // 1. stop accepting and drain: in-flight requests, and any on an open keep-alive connection,
-    //    are answered with `Connection: close` (so no client's request is reset); connections
-    //    still idle after 2 s are closed;
-    // 2. app.close(): beforeApplicationShutdown hooks flush what requests buffered (usage
-    //    counts, API-key last-used times, audit batches) while the database is still up;
-    // 3. onApplicationShutdown: connections closed, then the embedded PostgreSQL stopped.
+    //    are answered with `Connection: close` (so no client's request is reset); wait until
+    //    none is in flight (at most 10 s) and connections have had 2 s to come back;
+    // 2. app.close(): event streams end (onModuleDestroy), then beforeApplicationShutdown hooks
+    //    flush what requests buffered (usage counts, API-key last-used times, audit batches)
+    //    while the database is still up, then idle connections are closed;
+    // 3. onApplicationShutdown: database connections closed, then the embedded PostgreSQL.
     await drainHttp(app);
     await app.close();
+    await stopTracing?.();
   });
-  process.stdout.write(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)\n`);
+  // Through the app's logger, so it is a JSON line like every other.
+  new Logger('Tessera').log(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)`);
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   RateLimitedError,
   ServiceUnavailableError,
 } from './errors';
+import { noteProblem } from './request-context';
 
 export interface ProblemDetails {
   type: string;
@@ -214,6 +215,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (reply.sent) return;
     const exception = this.surfaceError(thrown, host.switchToHttp().getRequest<FastifyRequest>());
+    // For the request observer's metrics and audit of refusals.
+    noteProblem(reply.request, exception);
     if (exception instanceof OAuthError) {
       // RFC 6749 §5.2: JSON body, no caching; a failed Basic auth gets a Basic challenge.
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
@@ -223,14 +226,17 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
     const { body, headers } = toProblem(exception);
-    if (body.status >= 500) {
-      // A driver error's message may quote input; its detail and the query's parameters are
-      // never part of message or stack.
+    if (body.status === 500) {
+      // Unexpected: the stack is what an operator needs. A driver error's message may quote
+      // input (redacted); its detail and the query's parameters are never part of it.
       this.logger.error(
         redactDatabaseMessage(
           exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
         ),
       );
+    } else if (body.status > 500) {
+      // Expected conditions (readiness 503, Redis or upstream down): one line, no stack trace.
+      this.logger.warn(`${body.status} ${body.code}: ${body.detail}`);
     }
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     reply.status(body.status).type('application/problem+json').send(body);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { registerAs } from '@nestjs/config';
 import { ConfigValidationError, validateEnv } from './env.validation';
 import { loadAuthPolicy } from './policy/auth-policy';
@@ -30,8 +31,21 @@ export const upstreamConfig = registerAs('upstream', () => {
   };
 });
 
-/** How long audit events are kept. */
-export const auditConfig = registerAs('audit', () => ({ retentionSeconds: env().auditRetention }));
+/** The audit trail: how long events are kept, the in-memory bound, where overflow spills. */
+export const auditConfig = registerAs('audit', () => {
+  const e = env();
+  return {
+    retentionSeconds: e.auditRetention,
+    bufferMax: e.auditBufferMax,
+    spillDir: join(e.dataDir, 'audit-spill'),
+  };
+});
+
+/** Metrics: the optional unauthenticated listener. */
+export const metricsConfig = registerAs('metrics', () => {
+  const e = env();
+  return { port: e.metricsPort, host: e.metricsHost };
+});
 
 export const databaseConfig = registerAs('database', () => {
   const e = env();
@@ -174,6 +188,7 @@ export const allConfig = [
   policyConfig,
   upstreamConfig,
   auditConfig,
+  metricsConfig,
   usersConfig,
   issuersConfig,
 ];
