@@ -49,7 +49,7 @@ export const metricsConfig = registerAs('metrics', () => {
 
 export const databaseConfig = registerAs('database', () => {
   const e = env();
-  return { url: e.databaseUrl, dataDir: e.dataDir };
+  return { url: e.databaseUrl, dataDir: e.dataDir, queryTimeoutMs: e.databaseQueryTimeoutMs };
 });
 
 export const jwtConfig = registerAs('jwt', () => {

@@ -46,6 +46,8 @@ export interface TesseraEnv {
   keyEncryptionKey?: Buffer;
   /** ACCEPT_LEGACY_HS256_TOKENS: the shared-secret API's own tokens (HS256 mode only). */
   acceptLegacyHs256Tokens: boolean;
+  /** DATABASE_QUERY_TIMEOUT_MS: how long a request waits on PostgreSQL before a 503. */
+  databaseQueryTimeoutMs: number;
   /** CLIENT_SECRET_PEPPER: keys client-secret digests; derived from KEY_ENCRYPTION_KEY when unset. */
   clientSecretPepper?: Buffer;
   privateKeyPath?: string;
@@ -304,6 +306,7 @@ export function validateEnv(env: Env): TesseraEnv {
     logLevel,
     databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
     dataDir: read(env, 'DATA_DIR') ?? './.data',
+    databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 1000, 100, 600_000),
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),
     redisKeyPrefix: read(env, 'REDIS_KEY_PREFIX') ?? 'tessera:',
     jwtIssuer,

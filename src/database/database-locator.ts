@@ -27,6 +27,11 @@ export class DatabaseLocator implements OnApplicationShutdown {
     return this.resolved;
   }
 
+  /** DATABASE_QUERY_TIMEOUT_MS: the request pool's connect/query/statement timeout. */
+  get queryTimeoutMs(): number {
+    return this.config.queryTimeoutMs;
+  }
+
   get isEmbedded(): boolean {
     return this.embedded !== undefined;
   }

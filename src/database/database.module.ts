@@ -22,7 +22,7 @@ class DatabaseLocatorModule {}
     TypeOrmModule.forRootAsync({
       inject: [DatabaseLocator],
       useFactory: async (locator: DatabaseLocator) => ({
-        ...buildDataSourceOptions(await locator.url()),
+        ...buildDataSourceOptions(await locator.url(), 'request', locator.queryTimeoutMs),
         // A couple of quick retries, then a clear error: never a silent hang.
         retryAttempts: 2,
         retryDelay: 1000,

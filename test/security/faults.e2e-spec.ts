@@ -219,9 +219,11 @@ describe('faults: the embedded PostgreSQL', () => {
     const listed = run('keys', 'list');
     expect(listed.status).toBe(0);
     expect(listed.stdout).toContain('active');
-    const strict = run('audit', 'verify');
+    // Strict arguments, for every command: an unknown positional is exit 2 with the usage line.
+    const strict = run('keys', 'list', 'extra');
     expect(strict.status).toBe(2);
-    expect(strict.stderr).toContain('Usage: tessera audit');
+    expect(strict.stderr).toContain('Usage: tessera keys list');
+    expect(run('no-such-command').status).toBe(2);
     expect((await call(server.url, 'GET', '/health/ready')).status).toBe(200);
     expect(
       (
