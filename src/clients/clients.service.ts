@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { advisoryXactLock } from '../database/advisory-lock';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
@@ -146,9 +147,7 @@ export class ClientsService implements OnApplicationBootstrap {
    */
   async bootstrap(clients: BootstrapClient[]): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-        'tessera:clients-bootstrap',
-      ]);
+      await advisoryXactLock(manager, 'tessera:clients-bootstrap');
       const repo = manager.getRepository(ClientEntity);
       for (const wanted of clients) {
         if (wanted.secret.length < MIN_SUPPLIED_SECRET_LENGTH)
