@@ -315,10 +315,11 @@ describe('faults: the embedded PostgreSQL', () => {
           .filter((w) => w.status !== 503)
           .map((w) => `${w.status} ${w.error ?? w.body.slice(0, 80)}`),
       ).toEqual([]);
-      // About a second each (DATABASE_QUERY_TIMEOUT_MS=1000); the bound on the slowest leaves
-      // room for a shared CI machine, where one request may run several timed-out statements.
+      // DATABASE_QUERY_TIMEOUT_MS=1000: a statement gives up after a second; a write inside a
+      // transaction against a paused server waits for its statement and then its ROLLBACK
+      // (~2 s). The bound on the slowest leaves room for a shared, loaded CI machine.
       const latencies = failed.map((w) => w.ms).sort((a, b) => a - b);
-      expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(1500);
+      expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(3000);
       expect(latencies[latencies.length - 1]).toBeLessThan(6000);
       const oauthFailure = failed.find((w) => w.body.includes('"error"'));
       if (oauthFailure) expect(JSON.parse(oauthFailure.body).error).toBe('temporarily_unavailable');
