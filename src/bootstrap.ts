@@ -1,3 +1,4 @@
+import fastifyStatic from '@fastify/static';
 import { Type, ValidationPipe } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
@@ -60,6 +61,9 @@ export async function createApp(
   else app.useLogger(false);
   app.get(DatabaseLocator).superviseEmbedded();
   drains.set(app, drain);
+
+  // reply.sendFile for the console's built assets (ConsoleController picks the file and root).
+  await app.register(fastifyStatic, { serve: false });
 
   // JSON and form bodies (OAuth) with the edge checks: depth, control characters; query and
   // path parameters too. Before any guard, pipe or validator sees the request.
