@@ -1,17 +1,20 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { advisoryXactLock } from '../database/advisory-lock';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { BootstrapClient } from '../config/env.validation';
 import { clientsConfig } from '../config/configuration';
+import { SyncedView, SyncedViews } from '../database/synced-view';
 import { RbacService } from '../rbac/rbac.service';
 import { ClientEntity } from './client.entity';
 import { ClientSecretHasher, generateSecret } from './client-secret';
 import { MIN_SUPPLIED_SECRET_LENGTH } from '../config/env.validation';
 
 export const DEFAULT_CLIENT_SCOPES = ['model:invoke'];
+/** NOTIFY channel of the clients table: every write announces the client id it changed. */
+export const CLIENTS_CHANNEL = 'tessera_clients';
 export const SUPPORTED_CLIENT_GRANTS = ['client_credentials', 'password', 'refresh_token'];
 
 export interface ClientView {
@@ -34,10 +37,18 @@ export interface CreateClientInput {
   grantTypes?: string[];
 }
 
-/** OAuth clients: authentication, bootstrap from the environment, and administration. */
+/**
+ * OAuth clients: authentication, bootstrap from the environment, and administration.
+ * The token endpoint authenticates against an in-memory view of the clients table, kept in sync
+ * on every replica and worker by LISTEN/NOTIFY (each write NOTIFYs in its transaction), so issuing
+ * a token costs no database round trip; a disabled or deleted client or a new secret is refused
+ * or accepted everywhere as soon as the change commits.
+ */
 @Injectable()
-export class ClientsService implements OnApplicationBootstrap {
+export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('Clients');
+  private byId = new Map<string, ClientEntity>();
+  private readonly view: SyncedView<Map<string, ClientEntity>>;
 
   constructor(
     @InjectRepository(ClientEntity) private readonly clients: Repository<ClientEntity>,
@@ -45,34 +56,49 @@ export class ClientsService implements OnApplicationBootstrap {
     @Inject(clientsConfig.KEY) private readonly config: ConfigType<typeof clientsConfig>,
     private readonly rbac: RbacService,
     private readonly hasher: ClientSecretHasher,
-  ) {}
+    views: SyncedViews,
+  ) {
+    this.view = views.create({
+      name: 'clients',
+      channel: CLIENTS_CHANNEL,
+      load: async () => new Map((await this.clients.find()).map((c) => [c.id, c])),
+      loaded: (byId) => (this.byId = byId),
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.view.start();
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bootstrap(this.config.bootstrap);
   }
 
   /**
-   * Returns the client when id and secret match, else undefined. An unknown id costs the same
-   * digest and comparison as a wrong secret, so timing does not reveal which clients exist.
+   * Returns the client when id and secret match, else undefined: memory only, no query. An
+   * unknown id costs the same digest and comparison as a wrong secret, so timing does not reveal
+   * which clients exist.
    */
-  async authenticate(id: string, secret: string): Promise<ClientView | undefined> {
-    const client = id.length <= 200 ? await this.clients.findOneBy({ id }) : null;
+  authenticate(id: string, secret: string): ClientView | undefined {
+    const client = id.length <= 200 ? this.byId.get(id) : undefined;
     const { match, upgrade } = this.hasher.verify(
       secret,
       client?.secretDigest ?? this.hasher.dummyDigest,
     );
-    if (client && upgrade) {
-      // An unkeyed digest from before the pepper: replaced by the keyed one, once.
-      await this.clients
-        .update(
-          { id, secretDigest: client.secretDigest },
-          { secretDigest: this.hasher.digest(secret) },
-        )
-        .catch((error: Error) =>
-          this.logger.warn(`Could not upgrade a secret digest: ${error.message}`),
-        );
-    }
+    if (client && upgrade) this.upgradeDigest(client, secret);
     return client && match && !client.disabled ? view(client) : undefined;
+  }
+
+  /** An unkeyed digest from before the pepper: replaced by the keyed one, once (not awaited). */
+  private upgradeDigest(client: ClientEntity, secret: string): void {
+    const digest = this.hasher.digest(secret);
+    this.write(client.id, (manager) =>
+      manager
+        .getRepository(ClientEntity)
+        .update({ id: client.id, secretDigest: client.secretDigest }, { secretDigest: digest }),
+    ).catch((error: Error) =>
+      this.logger.warn(`Could not upgrade a secret digest: ${error.message}`),
+    );
   }
 
   async list(): Promise<ClientView[]> {
@@ -101,7 +127,7 @@ export class ClientsService implements OnApplicationBootstrap {
       scopes: input.scopes ?? DEFAULT_CLIENT_SCOPES,
       grantTypes: input.grantTypes ?? ['client_credentials'],
     });
-    await this.clients.insert(entity);
+    await this.write(id, (manager) => manager.getRepository(ClientEntity).insert(entity));
     return { client: view(await this.clients.findOneByOrFail({ id })), secret };
   }
 
@@ -120,7 +146,7 @@ export class ClientsService implements OnApplicationBootstrap {
     if (changes.grantTypes !== undefined) client.grantTypes = changes.grantTypes;
     if (changes.disabled !== undefined) client.disabled = changes.disabled;
     client.updatedAt = new Date();
-    await this.clients.save(client);
+    await this.write(id, (manager) => manager.getRepository(ClientEntity).save(client));
     return view(client);
   }
 
@@ -131,13 +157,29 @@ export class ClientsService implements OnApplicationBootstrap {
     const secret = generateSecret();
     client.secretDigest = this.hasher.digest(secret);
     client.updatedAt = new Date();
-    await this.clients.save(client);
+    await this.write(id, (manager) => manager.getRepository(ClientEntity).save(client));
     return { client: view(client), secret };
   }
 
   async remove(id: string): Promise<void> {
-    const result = await this.clients.delete({ id });
+    const result = await this.write(id, (manager) =>
+      manager.getRepository(ClientEntity).delete({ id }),
+    );
     if (!result.affected) throw new NotFoundError(`No client with id "${id}"`);
+  }
+
+  /**
+   * Runs a write and NOTIFYs the change in the same transaction (delivered on commit only), then
+   * reloads this process's view so the writer reads its own change at once.
+   */
+  private async write<T>(id: string, change: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.dataSource.transaction(async (manager) => {
+      const done = await change(manager);
+      await notifyChange(manager, id);
+      return done;
+    });
+    await this.view.reload();
+    return result;
   }
 
   /**
@@ -149,6 +191,7 @@ export class ClientsService implements OnApplicationBootstrap {
     await this.dataSource.transaction(async (manager) => {
       await advisoryXactLock(manager, 'tessera:clients-bootstrap');
       const repo = manager.getRepository(ClientEntity);
+      let changedAny = false;
       for (const wanted of clients) {
         if (wanted.secret.length < MIN_SUPPLIED_SECRET_LENGTH)
           // (Production refused this at start.) The prototype's `super-secret-local` still works.
@@ -174,6 +217,7 @@ export class ClientsService implements OnApplicationBootstrap {
               grantTypes: ['client_credentials'],
             }),
           );
+          changedAny = true;
           this.logger.log(`Created client "${wanted.id}" from the environment`);
           continue;
         }
@@ -188,6 +232,7 @@ export class ClientsService implements OnApplicationBootstrap {
           if (wanted.scopes !== undefined) existing.scopes = wanted.scopes;
           existing.updatedAt = new Date();
           await repo.save(existing);
+          changedAny = true;
           this.logger.log(`Updated client "${wanted.id}" from the environment`);
         }
       }
@@ -205,13 +250,17 @@ export class ClientsService implements OnApplicationBootstrap {
             scopes: DEFAULT_CLIENT_SCOPES,
           }),
         );
+        changedAny = true;
         // Printed once, to the terminal, not to the structured log.
         process.stdout.write(
           '\n  Tessera created a bootstrap admin client (shown only this once):\n' +
             `    client_id:     admin\n    client_secret: ${secret}\n\n`,
         );
       }
+      // Other replicas reload on commit; this one reloads below.
+      if (changedAny) await notifyChange(manager, '*');
     });
+    await this.view.reload();
   }
 
   private checkRoles(roles?: string[]): void {
@@ -227,6 +276,10 @@ export class ClientsService implements OnApplicationBootstrap {
         `grantTypes: unsupported grant type(s) ${unknown.join(', ')}`,
       );
   }
+}
+
+function notifyChange(manager: EntityManager, id: string): Promise<unknown> {
+  return manager.query('SELECT pg_notify($1, $2)', [CLIENTS_CHANNEL, id.slice(0, 200)]);
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -1,11 +1,12 @@
 import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '../access/current-principal.decorator';
 import { Authenticated } from '../access/authenticated.decorator';
 import type { Principal } from '../access/principal';
 import { UsageService } from '../usage/usage.service';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
+import { InferBody, InferBodyPipe } from './dto/infer-body.pipe';
 import { InferDto } from './dto/infer.dto';
 import { InferenceService, ModelAnswer } from './inference.service';
 
@@ -26,7 +27,8 @@ export class InferenceController {
   @HttpCode(200)
   @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'Echo the prompt with the caller’s token claims' })
-  infer(@Body() dto: InferDto, @CurrentPrincipal() who: Principal) {
+  @ApiBody({ type: InferDto })
+  infer(@Body(InferBodyPipe) dto: InferBody, @CurrentPrincipal() who: Principal) {
     this.usage.record(who.subject, 'POST /v1/infer');
     return {
       ok: true,

@@ -1,7 +1,9 @@
 import { Inject, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import cluster from 'node:cluster';
 import { policyConfig } from '../config/configuration';
+import { IpcThrottlerStorage } from './ipc-throttler.storage';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 
@@ -18,6 +20,7 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
     {
       provide: RATE_LIMIT_STORE,
       inject: [policyConfig.KEY],
+      // A cluster worker (WORKERS > 1) counts in the primary, so the workers share one budget.
       useFactory: (policy: ConfigType<typeof policyConfig>): ThrottlerStorage => {
         const logger = new Logger('RateLimit');
         if (policy.rateLimitBackend === 'redis' && policy.redisUrl) {
@@ -25,6 +28,12 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
             `Rate-limit store: Redis at ${redactUrl(policy.redisUrl)} (${policy.rateLimitBackendReason})`,
           );
           return new RedisThrottlerStorage(policy.redisUrl, policy.redisKeyPrefix);
+        }
+        if (cluster.isWorker) {
+          logger.log(
+            `Rate-limit store: memory in the cluster primary (${policy.rateLimitBackendReason})`,
+          );
+          return new IpcThrottlerStorage();
         }
         logger.log(`Rate-limit store: memory, per replica (${policy.rateLimitBackendReason})`);
         return new MemoryThrottlerStorage();
