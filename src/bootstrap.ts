@@ -10,6 +10,23 @@ import { ValidationFailedError } from './common/errors';
 import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { requestIdFor } from './common/request-context';
+import { DatabaseLocator } from './database/database-locator';
+import { HttpDrain } from './common/http-drain';
+import { installEdgeGuards } from './common/hostile-input';
+
+const BODY_LIMIT = 1024 * 1024;
+
+const drains = new WeakMap<NestFastifyApplication, HttpDrain>();
+
+/**
+ * Graceful shutdown, step 1: stop accepting connections, answer what arrives on open ones with
+ * `Connection: close`, and wait for the requests in flight (see {@link HttpDrain}). `app.close()`
+ * then ends event streams (onModuleDestroy), flushes (beforeApplicationShutdown), closes the
+ * idle connections left and, last, the database (onApplicationShutdown).
+ */
+export async function drainHttp(app: NestFastifyApplication, graceMs = 2000): Promise<void> {
+  await drains.get(app)?.drain(app.getHttpServer(), graceMs);
+}
 
 /**
  * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
@@ -21,12 +38,17 @@ export async function createApp(
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     routerOptions: { ignoreTrailingSlash: true },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT,
     trustProxy: true,
+    // Shutdown drains: a request arriving on an open keep-alive connection while the server
+    // closes is answered (with `Connection: close`), not refused with a 503.
+    return503OnClosing: false,
     // request.id: the caller's X-Request-Id when sane, else a UUID (never a per-process counter).
     requestIdHeader: false,
     genReqId: requestIdFor,
   });
+  const drain = new HttpDrain();
+  drain.install(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module ?? AppModule,
     adapter,
@@ -37,11 +59,15 @@ export async function createApp(
   );
   if (options.logger !== false) app.useLogger(app.get(Logger));
   else app.useLogger(false);
+  app.get(DatabaseLocator).superviseEmbedded();
+  drains.set(app, drain);
 
   // reply.sendFile for the console's built assets (ConsoleController picks the file and root).
   await app.register(fastifyStatic, { serve: false });
 
-  // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
+  // JSON and form bodies (OAuth) with the edge checks: depth, control characters; query and
+  // path parameters too. Before any guard, pipe or validator sees the request.
+  installEdgeGuards(app, BODY_LIMIT);
 
   app.useGlobalPipes(
     new ValidationPipe({

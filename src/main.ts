@@ -17,10 +17,19 @@ async function main(): Promise<void> {
   const stopTracing = env.otlpEndpoint
     ? await (await import('./observability/tracing')).startTracing()
     : undefined;
-  const { createApp } = await import('./bootstrap');
+  const { createApp, drainHttp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
   closeOnSignals(async () => {
+    // The order matters (each step needs the next one's resources):
+    // 1. stop accepting and drain: in-flight requests, and any on an open keep-alive connection,
+    //    are answered with `Connection: close` (so no client's request is reset); wait until
+    //    none is in flight (at most 10 s) and connections have had 2 s to come back;
+    // 2. app.close(): event streams end (onModuleDestroy), then beforeApplicationShutdown hooks
+    //    flush what requests buffered (usage counts, API-key last-used times, audit batches)
+    //    while the database is still up, then idle connections are closed;
+    // 3. onApplicationShutdown: database connections closed, then the embedded PostgreSQL.
+    await drainHttp(app);
     await app.close();
     await stopTracing?.();
   });
@@ -30,7 +39,7 @@ async function main(): Promise<void> {
 }
 
 /**
- * Closes the app (and with it the embedded PostgreSQL) on the first SIGINT/SIGTERM and ignores
+ * Closes the app (and with it the embedded PostgreSQL, last) on the first SIGINT/SIGTERM and ignores
  * repeats: Ctrl-C under `npm start` delivers the signal twice (to npm, which forwards it, and to
  * node), and a second default-handled signal would kill the process mid-shutdown, orphaning the
  * embedded database. A shutdown that hangs is cut off after 15 s.

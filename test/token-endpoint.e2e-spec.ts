@@ -210,7 +210,8 @@ describe('token endpoint', () => {
     try {
       const { rows } = await db.query('SELECT id, secret_digest FROM clients');
       expect(rows.length).toBeGreaterThan(0);
-      for (const row of rows) expect(row.secret_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      // Keyed with the server-side pepper (HMAC-SHA-256), never the bare SHA-256 a dump could test.
+      for (const row of rows) expect(row.secret_digest).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
       expect(JSON.stringify(rows)).not.toContain(CLIENTS.operator.secret);
     } finally {
       await db.end();

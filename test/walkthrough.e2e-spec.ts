@@ -83,6 +83,11 @@ describe('README walk-through: token → infer → soft rotation → hard rotati
     const final = await infer(fresh);
     expect(final.status).toBe(200);
     expect(final.body.kid).toBe(hard.body.kid);
+
+    // The README then gets a new $ADMIN (the old one died with its key) for the later sections.
+    const newAdmin = await tokenFor(sut.url, CLIENTS.admin);
+    const listed = await sut.http().get('/admin/clients').set(bearer(newAdmin));
+    expect(listed.status).toBe(200);
   });
 
   it('answers 400 naming the field for an empty or missing prompt', async () => {

@@ -8,7 +8,7 @@ export interface Principal {
   scopes: string[];
   roles: string[];
   /** The way the caller authenticated (the name of the authenticator that accepted it). */
-  method: 'jwt' | 'api_key' | 'none';
+  method: 'jwt' | 'api_key' | 'client_credentials' | 'none';
   tokenType?: 'access' | 'child';
   /** `jti`, `kid` and `exp` of the presented token. */
   tokenId?: string;

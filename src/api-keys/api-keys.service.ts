@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  BeforeApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -38,7 +44,7 @@ const LAST_USED_FLUSH_MS = 10_000;
  * a revocation reaches every replica at once and verifying a key costs one SHA-256, no query.
  */
 @Injectable()
-export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
+export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('ApiKeys');
   private live = new Map<string, LiveKey>();
   private readonly view: SyncedView<Map<string, LiveKey>>;
@@ -74,7 +80,8 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database closes (onApplicationShutdown), after the HTTP server drained. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.job?.stop();
     await this.flushLastUsed();
   }

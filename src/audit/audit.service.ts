@@ -1,3 +1,4 @@
+import { advisoryXactLock } from '../database/advisory-lock';
 import {
   BeforeApplicationShutdown,
   Inject,
@@ -277,7 +278,7 @@ export class AuditService
   async purge(now = new Date()): Promise<PurgeResult> {
     const cutoff = new Date(now.getTime() - this.config.retentionSeconds * 1000);
     const result = await this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [PURGE_LOCK]);
+      await advisoryXactLock(manager, PURGE_LOCK);
       const [bound] = (await manager.query(
         `SELECT COALESCE((SELECT min(id) - 1 FROM audit_events WHERE at >= $1),
                          (SELECT max(id) FROM audit_events))::text AS through`,

@@ -7,7 +7,10 @@ import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { RevocationModule } from '../revocation/revocation.module';
 import { AnonymousAuthenticator } from './authenticators/anonymous.authenticator';
+import { ClientCredentialsAuthenticator } from './authenticators/client-credentials.authenticator';
+import { ClientsModule } from '../clients/clients.module';
 import { ApiKeyAuthenticator } from './authenticators/api-key.authenticator';
+import { LegacyHs256Authenticator } from './authenticators/legacy-hs256.authenticator';
 import { OwnJwtAuthenticator } from './authenticators/own-jwt.authenticator';
 import {
   REQUEST_AUTHENTICATORS,
@@ -28,8 +31,12 @@ import { VerifiedTokenCache } from './verified-token-cache';
  * is decided by its own authenticator (an unknown API key never falls through to the JWT ways).
  */
 const AUTHENTICATOR_ORDER = [
+  // Only on the introspection endpoint, and only for Basic or posted client credentials.
+  ClientCredentialsAuthenticator,
   ApiKeyAuthenticator,
   TrustedIssuerAuthenticator,
+  // Off unless ACCEPT_LEGACY_HS256_TOKENS=true; only the shared-secret API's token shape.
+  LegacyHs256Authenticator,
   OwnJwtAuthenticator,
   AnonymousAuthenticator,
 ];
@@ -51,6 +58,7 @@ const AUTHENTICATOR_ORDER = [
     RevocationModule,
     ApiKeysModule,
     RateLimitModule,
+    ClientsModule,
   ],
   controllers: [AuthorizeController],
   providers: [

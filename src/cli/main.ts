@@ -29,7 +29,11 @@ async function main(): Promise<void> {
       // commander's own errors (unknown option, missing argument) are usage errors.
       const code = (error as { code?: string }).code ?? '';
       if (!code.startsWith('commander.')) process.stderr.write(`${error.message}\n`);
-      process.exit(code.startsWith('commander.') ? commanderExitCode(code) : 1);
+      const exitCode = code.startsWith('commander.') ? commanderExitCode(code) : 1;
+      // An unknown command (the root's own error; commands print their own usage line).
+      if (exitCode === 2)
+        process.stderr.write('Usage: tessera [options] [command]  (tessera --help lists them)\n');
+      process.exit(exitCode);
     },
     serviceErrorHandler: (error) => {
       const { message, code } = failure(error);

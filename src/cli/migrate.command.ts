@@ -16,7 +16,9 @@ export class MigrateCommand extends TesseraCommand {
   }
 
   async run(): Promise<void> {
-    const dataSource = new DataSource(buildDataSourceOptions(await this.locator.url()));
+    const dataSource = new DataSource(
+      buildDataSourceOptions(await this.locator.url(), 'maintenance'),
+    );
     await dataSource.initialize();
     try {
       const applied = await runMigrationsLocked(dataSource);

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { advisoryXactLock } from '../database/advisory-lock';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
@@ -8,7 +9,8 @@ import { clientsConfig } from '../config/configuration';
 import { SyncedView, SyncedViews } from '../database/synced-view';
 import { RbacService } from '../rbac/rbac.service';
 import { ClientEntity } from './client.entity';
-import { digestSecret, DUMMY_DIGEST, generateSecret, secretMatches } from './client-secret';
+import { ClientSecretHasher, generateSecret } from './client-secret';
+import { MIN_SUPPLIED_SECRET_LENGTH } from '../config/env.validation';
 
 export const DEFAULT_CLIENT_SCOPES = ['model:invoke'];
 /** NOTIFY channel of the clients table: every write announces the client id it changed. */
@@ -53,6 +55,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(clientsConfig.KEY) private readonly config: ConfigType<typeof clientsConfig>,
     private readonly rbac: RbacService,
+    private readonly hasher: ClientSecretHasher,
     views: SyncedViews,
   ) {
     this.view = views.create({
@@ -78,8 +81,24 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
    */
   authenticate(id: string, secret: string): ClientView | undefined {
     const client = id.length <= 200 ? this.byId.get(id) : undefined;
-    const ok = secretMatches(secret, client?.secretDigest ?? DUMMY_DIGEST);
-    return client && ok && !client.disabled ? view(client) : undefined;
+    const { match, upgrade } = this.hasher.verify(
+      secret,
+      client?.secretDigest ?? this.hasher.dummyDigest,
+    );
+    if (client && upgrade) this.upgradeDigest(client, secret);
+    return client && match && !client.disabled ? view(client) : undefined;
+  }
+
+  /** An unkeyed digest from before the pepper: replaced by the keyed one, once (not awaited). */
+  private upgradeDigest(client: ClientEntity, secret: string): void {
+    const digest = this.hasher.digest(secret);
+    this.write(client.id, (manager) =>
+      manager
+        .getRepository(ClientEntity)
+        .update({ id: client.id, secretDigest: client.secretDigest }, { secretDigest: digest }),
+    ).catch((error: Error) =>
+      this.logger.warn(`Could not upgrade a secret digest: ${error.message}`),
+    );
   }
 
   async list(): Promise<ClientView[]> {
@@ -103,7 +122,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     const entity = this.clients.create({
       id,
       name: input.name ?? null,
-      secretDigest: digestSecret(secret),
+      secretDigest: this.hasher.digest(secret),
       roles: input.roles?.length ? input.roles : [this.rbac.defaultRole],
       scopes: input.scopes ?? DEFAULT_CLIENT_SCOPES,
       grantTypes: input.grantTypes ?? ['client_credentials'],
@@ -136,7 +155,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     const client = await this.clients.findOneBy({ id });
     if (!client) throw new NotFoundError(`No client with id "${id}"`);
     const secret = generateSecret();
-    client.secretDigest = digestSecret(secret);
+    client.secretDigest = this.hasher.digest(secret);
     client.updatedAt = new Date();
     await this.write(id, (manager) => manager.getRepository(ClientEntity).save(client));
     return { client: view(client), secret };
@@ -170,14 +189,24 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
    */
   async bootstrap(clients: BootstrapClient[]): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-        'tessera:clients-bootstrap',
-      ]);
+      await advisoryXactLock(manager, 'tessera:clients-bootstrap');
       const repo = manager.getRepository(ClientEntity);
       let changedAny = false;
       for (const wanted of clients) {
-        const digest = digestSecret(wanted.secret);
+        if (wanted.secret.length < MIN_SUPPLIED_SECRET_LENGTH)
+          // (Production refused this at start.) The prototype's `super-secret-local` still works.
+          this.logger.warn(
+            `Client "${wanted.id}" has a ${wanted.secret.length}-character secret; production requires at least ${MIN_SUPPLIED_SECRET_LENGTH}`,
+          );
         const existing = await repo.findOneBy({ id: wanted.id });
+        // Unchanged secret: keep the stored digest (an unkeyed one is upgraded here).
+        const known = existing
+          ? this.hasher.verify(wanted.secret, existing.secretDigest)
+          : undefined;
+        const digest =
+          existing && known?.match && !known.upgrade
+            ? existing.secretDigest
+            : this.hasher.digest(wanted.secret);
         if (!existing) {
           await repo.insert(
             repo.create({
@@ -216,7 +245,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
           repo.create({
             id: 'admin',
             name: 'Bootstrap administrator',
-            secretDigest: digestSecret(secret),
+            secretDigest: this.hasher.digest(secret),
             roles: ['admin'],
             scopes: DEFAULT_CLIENT_SCOPES,
           }),

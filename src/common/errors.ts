@@ -91,6 +91,12 @@ export class ValidationFailedError extends DomainError {
   }
 }
 
+/**
+ * Input refused at the edge (nesting too deep, control characters): a 400 like any validation
+ * failure, answered as `invalid_request` on the OAuth endpoints.
+ */
+export class HostileInputError extends ValidationFailedError {}
+
 export class NotFoundError extends DomainError {
   constructor(detail: string) {
     super(ErrorCode.NotFound, detail);
@@ -123,7 +129,9 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
-  | 'unsupported_token_type';
+  | 'unsupported_token_type'
+  /** RFC 6749 §5.2 (via §4.1.2.1): a temporary outage, e.g. the database does not answer. */
+  | 'temporarily_unavailable';
 
 export class OAuthError extends Error {
   constructor(

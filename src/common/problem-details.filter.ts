@@ -6,8 +6,16 @@ import {
   HttpStatus,
   Logger,
 } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
-import { DomainError, ErrorCode, OAuthError, RateLimitedError } from './errors';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable, redactDatabaseMessage } from './database-errors';
+import {
+  DomainError,
+  ErrorCode,
+  HostileInputError,
+  OAuthError,
+  RateLimitedError,
+  ServiceUnavailableError,
+} from './errors';
 import { noteProblem } from './request-context';
 
 export interface ProblemDetails {
@@ -114,6 +122,7 @@ export function toProblem(exception: unknown): {
     }
     if (exception instanceof RateLimitedError && exception.retryAfterSeconds !== undefined)
       headers['Retry-After'] = String(exception.retryAfterSeconds);
+    if (exception instanceof DatabaseUnavailableError) headers['Retry-After'] = '1';
     return { body: problem(status, exception.message, exception.code, exception.extra), headers };
   }
   if (exception instanceof HttpException) {
@@ -164,13 +173,48 @@ function oauthBody(exception: OAuthError) {
   return { error: exception.error, error_description: exception.description };
 }
 
+/** A database outage, seen as a 503 (the cause is logged, never its query parameters). */
+export class DatabaseUnavailableError extends ServiceUnavailableError {
+  constructor() {
+    super('Service temporarily unavailable (database); retry shortly');
+  }
+}
+
+/** The endpoints that answer in RFC 6749 form (§5.2), whatever went wrong. */
+const OAUTH_ENDPOINT = /^\/(?:oauth\/(?:token|revoke|introspect)|token)\/?(?:\?|$)/;
+
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
+  private lastOutageLog = 0;
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  /**
+   * Gives errors raised outside the endpoint's own code their surface's shape: a database
+   * outage is a 503 (never a 500), and on the OAuth endpoints a refused input or an outage is
+   * RFC 6749's `invalid_request` / `temporarily_unavailable`.
+   */
+  private surfaceError(exception: unknown, request: FastifyRequest | undefined): unknown {
+    if (!(exception instanceof DomainError) && isDatabaseUnavailable(exception)) {
+      if (Date.now() - this.lastOutageLog > 5000) {
+        this.lastOutageLog = Date.now();
+        this.logger.warn(`Database unavailable: ${(exception as Error).message}; answering 503`);
+      }
+      exception = new DatabaseUnavailableError();
+    }
+    if (!request?.url || !OAUTH_ENDPOINT.test(request.url)) return exception;
+    if (exception instanceof HostileInputError)
+      return new OAuthError('invalid_request', exception.message);
+    if (exception instanceof ServiceUnavailableError)
+      return new OAuthError('temporarily_unavailable', exception.message, 503, {
+        'Retry-After': '1',
+      });
+    return exception;
+  }
+
+  catch(thrown: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (reply.sent) return;
+    const exception = this.surfaceError(thrown, host.switchToHttp().getRequest<FastifyRequest>());
     // For the request observer's metrics and audit of refusals.
     noteProblem(reply.request, exception);
     if (exception instanceof OAuthError) {
@@ -183,9 +227,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     const { body, headers } = toProblem(exception);
     if (body.status === 500) {
-      // Unexpected: the stack is what an operator needs.
+      // Unexpected: the stack is what an operator needs. A driver error's message may quote
+      // input (redacted); its detail and the query's parameters are never part of it.
       this.logger.error(
-        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+        redactDatabaseMessage(
+          exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+        ),
       );
     } else if (body.status > 500) {
       // Expected conditions (readiness 503, Redis or upstream down): one line, no stack trace.

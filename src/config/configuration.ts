@@ -49,7 +49,7 @@ export const metricsConfig = registerAs('metrics', () => {
 
 export const databaseConfig = registerAs('database', () => {
   const e = env();
-  return { url: e.databaseUrl, dataDir: e.dataDir };
+  return { url: e.databaseUrl, dataDir: e.dataDir, queryTimeoutMs: e.databaseQueryTimeoutMs };
 });
 
 export const jwtConfig = registerAs('jwt', () => {
@@ -63,6 +63,7 @@ export const jwtConfig = registerAs('jwt', () => {
     parentTokenTtl: e.parentTokenTtl,
     refreshTokenTtl: e.refreshTokenTtl,
     allowNonExpiringTokens: e.allowNonExpiringTokens,
+    acceptLegacyHs256Tokens: e.acceptLegacyHs256Tokens,
   };
 });
 
@@ -83,9 +84,18 @@ export const keysConfig = registerAs('keys', () => {
   };
 });
 
-export const clientsConfig = registerAs('clients', () => ({
-  bootstrap: env().bootstrapClients,
-}));
+export const clientsConfig = registerAs('clients', () => {
+  const e = env();
+  return {
+    bootstrap: e.bootstrapClients,
+    production: e.production,
+    // The client-secret pepper's sources, first one set wins (see ClientsModule).
+    pepper: e.clientSecretPepper,
+    encryptionKey: e.keyEncryptionKey,
+    jwtSecretKey: e.jwtSecretKey,
+    dataDir: e.dataDir,
+  };
+});
 
 export const renewalConfig = registerAs('renewal', () => {
   const e = env();
@@ -104,8 +114,18 @@ export const policyConfig = registerAs('policy', () => {
       'REDIS_URL',
       `is required: ${policy.source} sets rate_limit_backend: redis`,
     );
+  // No explicit backend: share the budget through Redis whenever there is one (several
+  // replicas with in-memory counters would each allow the full limit).
+  const rateLimitBackend = policy.rateLimitBackend ?? (e.redisUrl ? 'redis' : 'memory');
   return {
     ...policy,
+    rateLimitBackend,
+    rateLimitBackendReason:
+      policy.rateLimitBackend !== undefined
+        ? `rate_limit_backend in ${policy.source}`
+        : e.redisUrl
+          ? 'REDIS_URL is set'
+          : 'REDIS_URL is unset',
     redisUrl: e.redisUrl,
     redisKeyPrefix: e.redisKeyPrefix,
     production: e.production,

@@ -9,7 +9,7 @@ describe('validateEnv', () => {
       host: '127.0.0.1',
       databaseUrl: undefined,
       dataDir: './.data',
-      jwtIssuer: 'http://localhost:3000',
+      jwtIssuer: 'http://127.0.0.1:3000',
       jwtAudience: 'tessera',
       jwtAlgorithm: 'RS256',
       accessTokenTtl: 900,
@@ -105,7 +105,7 @@ describe('validateEnv', () => {
   });
 
   it('takes the issuer default from PORT', () => {
-    expect(validateEnv({ PORT: '8080' }).jwtIssuer).toBe('http://localhost:8080');
+    expect(validateEnv({ PORT: '8080' }).jwtIssuer).toBe('http://127.0.0.1:8080');
   });
 
   it('combines AUTH_CLIENT_ID/SECRET with AUTH_CLIENTS_JSON', () => {
@@ -141,5 +141,48 @@ describe('parseClientsJson', () => {
     ['{"a":42}', 'client "a" must be a secret string or an object'],
   ])('refuses %s', (raw, message) => {
     expect(() => parseClientsJson(raw)).toThrow(message);
+  });
+});
+
+describe('supplied client secrets', () => {
+  const base = { KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') };
+
+  it('refuse a short secret in production, naming the client', () => {
+    expect(() =>
+      validateEnv({
+        ...base,
+        NODE_ENV: 'production',
+        AUTH_CLIENT_ID: 'svc',
+        AUTH_CLIENT_SECRET: 'hunter2',
+      }),
+    ).toThrow(
+      'Invalid configuration: AUTH_CLIENT_SECRET client "svc": the secret is 7 characters; at least 32 are required when NODE_ENV=production',
+    );
+    expect(() =>
+      validateEnv({ ...base, NODE_ENV: 'production', AUTH_CLIENTS_JSON: '{"a":"short"}' }),
+    ).toThrow(/AUTH_CLIENTS_JSON client "a"/);
+  });
+
+  it('accept a short secret in development (the prototype’s super-secret-local)', () => {
+    expect(
+      validateEnv({ AUTH_CLIENT_ID: 'local', AUTH_CLIENT_SECRET: 'super-secret-local' })
+        .bootstrapClients,
+    ).toEqual([{ id: 'local', secret: 'super-secret-local' }]);
+  });
+
+  it('refuse a CLIENT_SECRET_PEPPER shorter than 32 characters', () => {
+    expect(() => validateEnv({ CLIENT_SECRET_PEPPER: 'short' })).toThrow(/CLIENT_SECRET_PEPPER/);
+  });
+});
+
+describe('the default issuer', () => {
+  it('is the address the README serves on, and follows PORT and a specific HOST', () => {
+    expect(validateEnv({}).jwtIssuer).toBe('http://127.0.0.1:3000');
+    expect(validateEnv({ PORT: '8081' }).jwtIssuer).toBe('http://127.0.0.1:8081');
+    expect(validateEnv({ HOST: '0.0.0.0' }).jwtIssuer).toBe('http://127.0.0.1:3000');
+    expect(validateEnv({ HOST: 'localhost' }).jwtIssuer).toBe('http://localhost:3000');
+    expect(validateEnv({ JWT_ISSUER: 'https://auth.example.com' }).jwtIssuer).toBe(
+      'https://auth.example.com',
+    );
   });
 });

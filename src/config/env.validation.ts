@@ -2,6 +2,9 @@ import { availableParallelism } from 'node:os';
 import { parseDuration } from '../common/duration';
 
 /** Thrown when an environment variable is invalid; the message is the one line printed at start. */
+/** In production, a client secret supplied through the environment must be this long. */
+export const MIN_SUPPLIED_SECRET_LENGTH = 32;
+
 export class ConfigValidationError extends Error {
   constructor(
     readonly variable: string,
@@ -42,6 +45,12 @@ export interface TesseraEnv {
   parentTokenTtl: number;
   refreshTokenTtl: number;
   keyEncryptionKey?: Buffer;
+  /** ACCEPT_LEGACY_HS256_TOKENS: the shared-secret API's own tokens (HS256 mode only). */
+  acceptLegacyHs256Tokens: boolean;
+  /** DATABASE_QUERY_TIMEOUT_MS: how long a request waits on PostgreSQL before a 503. */
+  databaseQueryTimeoutMs: number;
+  /** CLIENT_SECRET_PEPPER: keys client-secret digests; derived from KEY_ENCRYPTION_KEY when unset. */
+  clientSecretPepper?: Buffer;
   privateKeyPath?: string;
   publicKeyPath?: string;
   keyRotationInterval: number;
@@ -237,6 +246,13 @@ export function validateEnv(env: Env): TesseraEnv {
     );
   }
 
+  const acceptLegacyHs256Tokens = boolean(env, 'ACCEPT_LEGACY_HS256_TOKENS', false);
+  if (acceptLegacyHs256Tokens && jwtAlgorithm !== 'HS256')
+    throw new ConfigValidationError(
+      'ACCEPT_LEGACY_HS256_TOKENS',
+      'is only allowed with JWT_ALGORITHM=HS256 (it accepts the shared-secret API’s tokens)',
+    );
+
   const kekRaw = read(env, 'KEY_ENCRYPTION_KEY');
   if (production && kekRaw === undefined && jwtAlgorithm !== 'HS256') {
     throw new ConfigValidationError('KEY_ENCRYPTION_KEY', 'is required when NODE_ENV=production');
@@ -260,6 +276,22 @@ export function validateEnv(env: Env): TesseraEnv {
   if (clientId && clientSecret) clients.push({ id: clientId, secret: clientSecret });
   const clientsJson = read(env, 'AUTH_CLIENTS_JSON');
   if (clientsJson) clients.push(...parseClientsJson(clientsJson));
+  if (production) {
+    // A supplied secret is only as strong as its length: a weak one stops the start (in
+    // development it is a warning, so the prototype's `super-secret-local` keeps working).
+    for (const client of clients) {
+      if (client.secret.length < MIN_SUPPLIED_SECRET_LENGTH)
+        throw new ConfigValidationError(
+          client.id === clientId && client.secret === clientSecret
+            ? 'AUTH_CLIENT_SECRET'
+            : 'AUTH_CLIENTS_JSON',
+          `client "${client.id}": the secret is ${client.secret.length} characters; at least ${MIN_SUPPLIED_SECRET_LENGTH} are required when NODE_ENV=production`,
+        );
+    }
+  }
+  const pepperRaw = read(env, 'CLIENT_SECRET_PEPPER');
+  if (pepperRaw !== undefined && pepperRaw.length < 32)
+    throw new ConfigValidationError('CLIENT_SECRET_PEPPER', 'must be at least 32 characters long');
 
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const logLevel = read(env, 'LOG_LEVEL') ?? (nodeEnv === 'test' ? 'warn' : 'info');
@@ -269,16 +301,27 @@ export function validateEnv(env: Env): TesseraEnv {
       `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`,
     );
   }
-  const jwtIssuer = url(env, 'JWT_ISSUER', ['http', 'https']) ?? `http://localhost:${port || 3000}`;
+  // The default issuer is the address the server is reached at (README: http://127.0.0.1:3000),
+  // so OIDC clients' discovery issuer check passes against the URL people use (the SPEC's
+  // `http://localhost:3000` did not match it). A wildcard HOST gives no URL: 127.0.0.1 then.
+  const host = read(env, 'HOST') ?? '127.0.0.1';
+  const issuerHost = ['0.0.0.0', '::', '[::]'].includes(host)
+    ? '127.0.0.1'
+    : host.includes(':')
+      ? `[${host}]`
+      : host;
+  const jwtIssuer =
+    url(env, 'JWT_ISSUER', ['http', 'https']) ?? `http://${issuerHost}:${port || 3000}`;
 
   return {
     nodeEnv,
     production,
     port,
-    host: read(env, 'HOST') ?? '127.0.0.1',
+    host,
     logLevel,
     databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
     dataDir: read(env, 'DATA_DIR') ?? './.data',
+    databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 1000, 100, 600_000),
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),
     redisKeyPrefix: read(env, 'REDIS_KEY_PREFIX') ?? 'tessera:',
     jwtIssuer,
@@ -289,6 +332,7 @@ export function validateEnv(env: Env): TesseraEnv {
     parentTokenTtl: duration(env, 'PARENT_TOKEN_TTL', '30d'),
     refreshTokenTtl: duration(env, 'REFRESH_TOKEN_TTL', '30d'),
     keyEncryptionKey: kekRaw === undefined ? undefined : parseKeyEncryptionKey(kekRaw),
+    clientSecretPepper: pepperRaw === undefined ? undefined : Buffer.from(pepperRaw, 'utf8'),
     privateKeyPath,
     publicKeyPath,
     keyRotationInterval: duration(env, 'KEY_ROTATION_INTERVAL', '30d'),
@@ -304,6 +348,7 @@ export function validateEnv(env: Env): TesseraEnv {
     upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', 120_000, 1000, 3_600_000),
     auditRetention: duration(env, 'AUDIT_RETENTION', '90d'),
     allowNonExpiringTokens: boolean(env, 'ALLOW_NON_EXPIRING_TOKENS', false),
+    acceptLegacyHs256Tokens,
     loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginMaxFailuresPerIp: integer(env, 'LOGIN_MAX_FAILURES_PER_IP', 20, 1, 100000),
     loginLockout: duration(env, 'LOGIN_LOCKOUT', '15m'),

@@ -5,8 +5,10 @@ import { databaseConfig } from '../config/configuration';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
 
 /**
- * Knows where the database is: `DATABASE_URL`, or an embedded PostgreSQL it starts under
- * `DATA_DIR` and stops on shutdown (after the DataSource has closed its connections).
+ * Knows where the database is: `DATABASE_URL`, or an embedded PostgreSQL under `DATA_DIR`
+ * (started here, or the one already running there, e.g. the server's when a CLI command runs
+ * beside it). Stops it on shutdown, after the DataSource has closed its connections, only when
+ * this process started it.
  */
 @Injectable()
 export class DatabaseLocator implements OnApplicationShutdown {
@@ -25,12 +27,25 @@ export class DatabaseLocator implements OnApplicationShutdown {
     return this.resolved;
   }
 
+  /** DATABASE_QUERY_TIMEOUT_MS: the request pool's connect/query/statement timeout. */
+  get queryTimeoutMs(): number {
+    return this.config.queryTimeoutMs;
+  }
+
   get isEmbedded(): boolean {
     return this.embedded !== undefined;
   }
 
   attach(dataSource: DataSource): void {
     this.dataSource = dataSource;
+  }
+
+  /**
+   * The server (not a one-shot CLI command) keeps an embedded PostgreSQL up: restarted with
+   * back-off when it dies, so service returns within seconds of a crash or a kill.
+   */
+  superviseEmbedded(): void {
+    this.embedded?.supervise();
   }
 
   private async resolve(): Promise<string> {
@@ -48,8 +63,10 @@ export class DatabaseLocator implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     if (!this.embedded) return;
     if (this.dataSource?.isInitialized) await this.dataSource.destroy();
+    const owned = this.embedded.owned;
     await this.embedded.stop();
     this.embedded = undefined;
-    this.logger.log('Embedded PostgreSQL stopped');
+    // A PostgreSQL this process did not start (a running server's) is left running.
+    if (owned) this.logger.log('Embedded PostgreSQL stopped');
   }
 }

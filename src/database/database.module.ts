@@ -22,16 +22,25 @@ class DatabaseLocatorModule {}
     TypeOrmModule.forRootAsync({
       inject: [DatabaseLocator],
       useFactory: async (locator: DatabaseLocator) => ({
-        ...buildDataSourceOptions(await locator.url()),
+        ...buildDataSourceOptions(await locator.url(), 'request', locator.queryTimeoutMs),
         // A couple of quick retries, then a clear error: never a silent hang.
         retryAttempts: 2,
         retryDelay: 1000,
       }),
       dataSourceFactory: async (options) => {
         if (!options) throw new Error('DataSource options missing');
-        const dataSource = await new DataSource(options).initialize();
-        await runMigrationsLocked(dataSource);
-        return dataSource;
+        // Migrations on their own short-lived connection, without the request timeouts (they
+        // may wait for another replica's advisory lock, or run long).
+        const url = (options as { url: string }).url;
+        const migrations = await new DataSource(
+          buildDataSourceOptions(url, 'maintenance'),
+        ).initialize();
+        try {
+          await runMigrationsLocked(migrations);
+        } finally {
+          await migrations.destroy();
+        }
+        return new DataSource(options).initialize();
       },
     }),
   ],

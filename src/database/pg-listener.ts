@@ -90,7 +90,7 @@ export class PgListener implements BeforeApplicationShutdown {
         for (const resync of this.resyncHandlers) await resync();
       } catch (error) {
         this.logger.warn(`Reconnect failed (${(error as Error).message})`);
-        this.scheduleReconnect(Math.min(delay * 2, 5000));
+        this.scheduleReconnect(Math.min(delay * 2, 1000));
       }
     }, delay);
     this.retryTimer.unref();

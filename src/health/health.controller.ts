@@ -1,4 +1,6 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import { RATE_LIMIT_STORE, rateLimitStoreAvailable } from '../rate-limit/rate-limit.module';
 import { ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
@@ -22,6 +24,7 @@ export class HealthController {
     private readonly keys: KeysService,
     private readonly revocation: RevocationIndexService,
     private readonly views: SyncedViews,
+    @Inject(RATE_LIMIT_STORE) private readonly rateLimitStore: ThrottlerStorage,
   ) {}
 
   /** Liveness: the process answers. Also at `/health/`. */
@@ -32,7 +35,7 @@ export class HealthController {
 
   /**
    * Readiness: the database answers, the signing keys are loaded, the revocation index and every
-   * other synced view are in sync.
+   * other synced view are in sync, and the rate-limit store (Redis, when used) is connected.
    */
   @Get('ready')
   @HealthCheck()
@@ -58,6 +61,13 @@ export class HealthController {
         return behind.length
           ? indicator.down({ reason: `not in sync: ${behind.join(', ')}` })
           : indicator.up();
+      },
+      () => {
+        // Every rate-limited route answers 503 while the shared store is down: not ready.
+        const indicator = this.indicators.check('rate_limit_store');
+        return rateLimitStoreAvailable(this.rateLimitStore)
+          ? indicator.up()
+          : indicator.down({ reason: 'rate-limit store (Redis) unavailable' });
       },
     ]);
   }

@@ -1,3 +1,4 @@
+import { advisoryXactLock } from '../database/advisory-lock';
 import {
   Inject,
   Injectable,
@@ -489,7 +490,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
 }
 
 async function lock(manager: EntityManager): Promise<void> {
-  await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [KEYS_LOCK]);
+  await advisoryXactLock(manager, KEYS_LOCK);
 }
 
 /** Delivered to every replica when (and only if) the transaction commits. */

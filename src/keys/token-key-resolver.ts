@@ -6,6 +6,7 @@ import { InvalidTokenError, MisconfiguredError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { KeysService } from './keys.service';
 import { isAccessTokenType } from '../access/access-token';
+import { sharedSecretKey } from './shared-secret';
 
 export interface JoseHeader {
   alg?: unknown;
@@ -34,11 +35,14 @@ export function decodeHeader(token: string): JoseHeader {
  * Chooses the verification key for a token from the in-memory key ring, by `kid` only.
  * Stops the classic JWT attacks before any signature math: `alg: none`, an HS256 token
  * "signed" with our public key (the alg must equal the key's own), keys embedded in the
- * header (`jwk`, `jku`, `x5u`, `x5c` are never consulted), and tokens of another type.
+ * header (`jwk`, `jku`, `x5u`, `x5c` are never consulted), a `crit` header, and tokens of
+ * another type.
  */
 @Injectable()
 export class TokenKeyResolver {
   readonly verifyOptions: VerifyOptions;
+  /** HS256 mode: the shared secret's kid, used for tokens that carry none (PyJWT's, say). */
+  private readonly sharedKid?: string;
 
   constructor(
     @Inject(jwtConfig.KEY) config: ConfigType<typeof jwtConfig>,
@@ -52,6 +56,8 @@ export class TokenKeyResolver {
       audience: config.audience,
       clockTolerance: 0,
     };
+    if (config.algorithm === 'HS256' && config.secretKey)
+      this.sharedKid = sharedSecretKey(config.secretKey).kid;
   }
 
   async resolve(token: string): Promise<{ key: KeyObject; kid: string }> {
@@ -66,14 +72,18 @@ export class TokenKeyResolver {
     ) {
       throw new InvalidTokenError(`algorithm ${String(header.alg)} not accepted`);
     }
+    // RFC 7515 §4.1.11: a recipient must reject a token whose `crit` names an extension it does
+    // not understand. Tessera understands none (and a malformed `crit` is invalid anyway).
+    if (header.crit !== undefined) throw new InvalidTokenError('crit header not understood');
     if (!isAccessTokenType(header.typ))
       throw new InvalidTokenError(`typ ${String(header.typ)} is not at+jwt`);
-    if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 200) {
+    // One shared secret, one key: a token without `kid` is checked with it (standard libraries,
+    // PyJWT among them, add no kid); every other check (typ, iss, aud, exp…) still applies.
+    const kid = header.kid === undefined && this.sharedKid ? this.sharedKid : header.kid;
+    if (typeof kid !== 'string' || kid.length === 0 || kid.length > 200) {
       throw new InvalidTokenError('missing kid');
     }
-    const key =
-      this.keys.verificationKey(header.kid) ??
-      (await this.keys.verificationKeyWithRefresh(header.kid));
+    const key = this.keys.verificationKey(kid) ?? (await this.keys.verificationKeyWithRefresh(kid));
     if (!key) throw new InvalidTokenError('unknown kid');
     if (key.algorithm !== header.alg) throw new InvalidTokenError('alg does not match the key');
     return { key: key.key, kid: key.kid };

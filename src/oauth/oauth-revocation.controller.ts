@@ -49,11 +49,18 @@ export class OAuthRevocationController {
     return {};
   }
 
-  /** RFC 7662 §2.1 lets the resource server authenticate with a bearer token: this one must grant `tokens:introspect`. */
+  /**
+   * RFC 7662 §2.1: the resource server authenticates as a client (client_secret_basic or
+   * client_secret_post; see ClientCredentialsAuthenticator) or with a bearer token; either way
+   * the caller's roles must grant `tokens:introspect`.
+   */
   @Post('introspect')
   @HttpCode(200)
   @Authenticated({ permission: 'tokens:introspect' })
-  @ApiOperation({ summary: 'RFC 7662 token introspection (bearer with tokens:introspect)' })
+  @ApiOperation({
+    summary:
+      'RFC 7662 token introspection (client_secret_basic, client_secret_post or bearer; tokens:introspect)',
+  })
   @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
   @ApiBody(TOKEN_BODY)
   introspect(@Body() raw: unknown, @Res({ passthrough: true }) reply: FastifyReply) {

@@ -1,4 +1,4 @@
-import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import cluster from 'node:cluster';
@@ -11,7 +11,7 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
 
 /**
  * Rate limits per role from the policy file: the counter store named by the policy's
- * `rate_limit_backend` (@nestjs/throttler's storage interface, in memory or in Redis). The guard
+ * `rate_limit_backend` (unset: Redis when REDIS_URL is set) (@nestjs/throttler's storage interface, in memory or in Redis). The guard
  * itself ({@link RateLimitGuard}) is registered by AuthModule as the third global guard, so it
  * runs after authentication and authorization.
  */
@@ -21,12 +21,23 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
       provide: RATE_LIMIT_STORE,
       inject: [policyConfig.KEY],
       // A cluster worker (WORKERS > 1) counts in the primary, so the workers share one budget.
-      useFactory: (policy: ConfigType<typeof policyConfig>): ThrottlerStorage =>
-        policy.rateLimitBackend === 'redis' && policy.redisUrl
-          ? new RedisThrottlerStorage(policy.redisUrl, policy.redisKeyPrefix)
-          : cluster.isWorker
-            ? new IpcThrottlerStorage()
-            : new MemoryThrottlerStorage(),
+      useFactory: (policy: ConfigType<typeof policyConfig>): ThrottlerStorage => {
+        const logger = new Logger('RateLimit');
+        if (policy.rateLimitBackend === 'redis' && policy.redisUrl) {
+          logger.log(
+            `Rate-limit store: Redis at ${redactUrl(policy.redisUrl)} (${policy.rateLimitBackendReason})`,
+          );
+          return new RedisThrottlerStorage(policy.redisUrl, policy.redisKeyPrefix);
+        }
+        if (cluster.isWorker) {
+          logger.log(
+            `Rate-limit store: memory in the cluster primary (${policy.rateLimitBackendReason})`,
+          );
+          return new IpcThrottlerStorage();
+        }
+        logger.log(`Rate-limit store: memory, per replica (${policy.rateLimitBackendReason})`);
+        return new MemoryThrottlerStorage();
+      },
     },
   ],
   exports: [RATE_LIMIT_STORE],
@@ -41,4 +52,19 @@ export class RateLimitModule implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     if (this.store instanceof RedisThrottlerStorage) await this.store.close();
   }
+}
+
+/** A URL for a log line: host and port, never a password. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}`;
+  } catch {
+    return 'REDIS_URL';
+  }
+}
+
+/** Whether the rate-limit store can count right now (readiness). Memory always can. */
+export function rateLimitStoreAvailable(store: ThrottlerStorage): boolean {
+  return store instanceof RedisThrottlerStorage ? store.isAvailable : true;
 }

@@ -58,6 +58,14 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     }
   }
 
+  /**
+   * Connected and answering (ioredis keeps reconnecting on its own while Redis is down):
+   * readiness is red meanwhile, so a load balancer sends traffic elsewhere.
+   */
+  get isAvailable(): boolean {
+    return this.client.status === 'ready';
+  }
+
   async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
     let hits: number;
     let ttlMs: number;

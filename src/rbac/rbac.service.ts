@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { advisoryXactLock } from '../database/advisory-lock';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
@@ -181,7 +182,7 @@ export class RbacService implements OnModuleInit {
   /** Idempotent: inserts the file's roles that the table does not have yet. */
   private async seed(): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [ROLES_LOCK]);
+      await advisoryXactLock(manager, ROLES_LOCK);
       for (const role of this.policy.roles) {
         const inserted: unknown[] = await manager.query(
           `INSERT INTO roles (name, permissions, description) VALUES ($1, $2, $3)
@@ -195,7 +196,7 @@ export class RbacService implements OnModuleInit {
 
   private async change<T>(work: (repo: Repository<RoleEntity>) => Promise<T>): Promise<T> {
     const result = await this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [ROLES_LOCK]);
+      await advisoryXactLock(manager, ROLES_LOCK);
       const out = await work(manager.getRepository(RoleEntity));
       // Delivered to every replica when (and only if) the transaction commits.
       await manager.query('SELECT pg_notify($1, $2)', [ROLES_CHANNEL, '']);

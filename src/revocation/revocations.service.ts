@@ -146,7 +146,12 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
     input: { jti?: string; token?: string; client_id?: string },
     reason: string,
   ) {
-    const given = [input.jti, input.token, input.client_id].filter((v) => v !== undefined);
+    // `@IsOptional()` lets null through: null is "not given" (it once reached PostgreSQL: 500).
+    const jti = input.jti ?? undefined;
+    const token = input.token ?? undefined;
+    const clientId = input.client_id ?? undefined;
+    input = { jti, token, client_id: clientId };
+    const given = [jti, token, clientId].filter((v) => v !== undefined);
     if (given.length !== 1)
       throw new ValidationFailedError('Give exactly one of jti, token or client_id');
     if (input.client_id !== undefined) {
@@ -166,8 +171,7 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
       await this.revokeJti(verified.claims.jti, verified.claims.exp, reason);
       return { revoked: true, jti: verified.claims.jti };
     }
-    const jti = input.jti as string;
-    await this.revokeJti(jti, undefined, reason);
+    await this.revokeJti(jti as string, undefined, reason);
     return { revoked: true, jti };
   }
 

@@ -3,7 +3,7 @@ import {
   Injectable,
   Logger,
   OnApplicationBootstrap,
-  OnApplicationShutdown,
+  BeforeApplicationShutdown,
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { renewalConfig } from '../config/configuration';
@@ -18,7 +18,7 @@ import { every, PeriodicJob } from '../common/periodic';
  * one parent from getting two children.
  */
 @Injectable()
-export class RenewalWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RenewalWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Renewal');
   private job?: PeriodicJob;
   private running?: Promise<number>;
@@ -37,7 +37,8 @@ export class RenewalWorker implements OnApplicationBootstrap, OnApplicationShutd
     );
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** A pass in progress writes to the database: let it finish before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.job?.stop();
     await this.running?.catch(() => undefined);
   }

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { every, PeriodicJob } from '../common/periodic';
@@ -34,7 +34,7 @@ const FLUSH_INTERVAL_MS = 1000;
  * handler cannot leak it by mistake.
  */
 @Injectable()
-export class UsageService implements OnModuleInit, OnApplicationShutdown {
+export class UsageService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('Usage');
   private pending = new Map<string, PendingCount>();
   private job?: PeriodicJob;
@@ -49,7 +49,8 @@ export class UsageService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database closes (onApplicationShutdown), after the HTTP server drained. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.job?.stop();
     await this.flush();
   }

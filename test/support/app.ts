@@ -85,6 +85,10 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     JWT_ISSUER: url,
     AUTH_CLIENTS_JSON: clientsJson(),
     KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+    // CI's machine is shared and slow at times (a hard rotation generates two RSA keys while a
+    // query waits): the 1 s production default would turn that into spurious 503s here. The
+    // outage tests (test/security/faults) run real servers with the default.
+    DATABASE_QUERY_TIMEOUT_MS: '5000',
     ...options.env,
   };
   const saved = { ...process.env };

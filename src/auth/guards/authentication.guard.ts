@@ -42,9 +42,14 @@ export class AuthenticationGuard implements CanActivate {
   }
 }
 
+/** RFC 6750 §2.1: the credential is one b64token (`Bearer <t> <t>` is not a credential). */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 function bearerToken(request: AuthenticatedRequest): string | undefined {
   const authorization = request.headers.authorization;
   if (typeof authorization !== 'string' || !/^bearer /i.test(authorization)) return undefined;
   const token = authorization.slice(7).trim();
-  return token === '' ? undefined : token;
+  if (token === '') return undefined;
+  if (!B64TOKEN.test(token)) throw new InvalidTokenError('malformed bearer credential');
+  return token;
 }

@@ -34,7 +34,8 @@ export interface AuthPolicy {
   apiKeys: { header: string; envPrefix?: string; envRoles: string[] };
   roles: RoleDefinition[];
   rateLimits: Record<string, RateLimit>;
-  rateLimitBackend: 'memory' | 'redis';
+  /** Unset: Redis when REDIS_URL is set, else memory (configuration.ts decides). */
+  rateLimitBackend?: 'memory' | 'redis';
   defaultRole: string;
   trustedIssuers: TrustedIssuer[];
   /** Where it came from, for messages. */
@@ -70,7 +71,7 @@ export const DEFAULT_POLICY: Omit<AuthPolicy, 'source'> = {
     { name: 'viewer', permissions: ['view_metrics'] },
   ],
   rateLimits: {},
-  rateLimitBackend: 'memory',
+  rateLimitBackend: undefined,
   defaultRole: 'operator',
   trustedIssuers: [],
 };
@@ -218,7 +219,7 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
     }
   }
 
-  let rateLimitBackend: 'memory' | 'redis' = 'memory';
+  let rateLimitBackend: 'memory' | 'redis' | undefined;
   if (auth.rate_limit_backend !== undefined) {
     if (auth.rate_limit_backend !== 'memory' && auth.rate_limit_backend !== 'redis') {
       fail(['auth', 'rate_limit_backend'], 'must be "memory" or "redis"');

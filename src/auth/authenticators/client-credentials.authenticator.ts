@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthenticatedRequest, Principal } from '../../access/principal';
+import { OAuthError } from '../../common/errors';
+import { ClientsService } from '../../clients/clients.service';
+// The one parser of RFC 6749 §2.3.1 client authentication (a plain function, no module import).
+import { clientCredentialsFrom, type Form } from '../../oauth/oauth-form';
+import type { PresentedCredentials, RequestAuthenticator } from './request-authenticator';
+
+/**
+ * Routes where an OAuth client may authenticate with its own id and secret instead of a bearer
+ * token. RFC 7662 §2.1: the protected resource calling the introspection endpoint is a client
+ * (openid-client's introspect, Kong, Envoy, oauth2-proxy send client_secret_basic or
+ * client_secret_post). Nowhere else: a client secret is not a credential for the API.
+ */
+const CLIENT_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['/oauth/introspect']);
+
+interface RoutedRequest extends AuthenticatedRequest {
+  body?: unknown;
+  routeOptions?: { url?: string };
+}
+
+/**
+ * `client_secret_basic` / `client_secret_post` on {@link CLIENT_AUTHENTICATED_ROUTES}: the
+ * client becomes the principal (its roles and scopes), so the route's rule
+ * (`@Authenticated({ permission: 'tokens:introspect' })`) applies to it as to a bearer. Wrong
+ * credentials are RFC 6749's `invalid_client` (401 with a Basic challenge), never a fall-through.
+ */
+@Injectable()
+export class ClientCredentialsAuthenticator implements RequestAuthenticator {
+  constructor(private readonly clients: ClientsService) {}
+
+  async authenticate(
+    request: RoutedRequest,
+    { bearer }: PresentedCredentials,
+  ): Promise<Principal | undefined> {
+    if (!CLIENT_AUTHENTICATED_ROUTES.has(request.routeOptions?.url ?? '')) return undefined;
+    const authorization = request.headers.authorization;
+    const basic = typeof authorization === 'string' && /^basic /i.test(authorization);
+    const body = formOf(request.body);
+    const posted = body.client_id !== undefined || body.client_secret !== undefined;
+    if (!basic && !posted) return undefined;
+    if (bearer !== undefined)
+      throw new OAuthError('invalid_request', 'Use one client authentication method, not both');
+    const credentials = clientCredentialsFrom(basic ? authorization : undefined, body);
+    const client = await this.clients.authenticate(credentials.clientId, credentials.clientSecret);
+    if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
+    return Object.freeze({
+      subject: client.id,
+      clientId: client.id,
+      roles: client.roles,
+      scopes: client.scopes,
+      method: 'client_credentials',
+      claims: Object.freeze({ client_id: client.id }),
+    });
+  }
+}
+
+function formOf(raw: unknown): Form {
+  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Form) : {};
+}

@@ -1,0 +1,45 @@
+import { findControlCharacter, MAX_JSON_DEPTH, scanJson } from './hostile-input';
+
+const scan = (text: string) => scanJson(Buffer.from(text));
+
+describe('scanJson', () => {
+  it('accepts nesting up to the limit and refuses one level more', () => {
+    const ok = '['.repeat(MAX_JSON_DEPTH) + ']'.repeat(MAX_JSON_DEPTH);
+    const deep = '['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1);
+    expect(scan(ok).tooDeep).toBe(false);
+    expect(scan(deep).tooDeep).toBe(true);
+  });
+
+  it('does not count brackets inside strings, nor escaped quotes as string ends', () => {
+    expect(scan(JSON.stringify({ a: '[[[['.repeat(100), b: '\\"[[[[' })).tooDeep).toBe(false);
+  });
+
+  it('stops early on a 1 MB body nested 500k deep', () => {
+    const body = Buffer.from('['.repeat(500_000) + ']'.repeat(500_000));
+    const started = process.hrtime.bigint();
+    expect(scanJson(body).tooDeep).toBe(true);
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(50);
+  });
+
+  it('flags escaped C0 control characters but not tab, line feed or carriage return', () => {
+    expect(scan('{"a":"x\\u0000"}').control).toBe(true);
+    expect(scan('{"a":"x\\u001F"}').control).toBe(true);
+    expect(scan('{"a":"x\\u000b"}').control).toBe(true);
+    expect(scan('{"a":"x\\u0009\\u000a\\u000D\\n\\t"}').control).toBe(false);
+    expect(scan('{"a":"x\\u0020\\u0100"}').control).toBe(false);
+    expect(scan('{"a":"x\\ud800"}').control).toBe(true); // a surrogate: checked after parsing
+    expect(scan('{"a":"x\\\\u0000"}').control).toBe(false); // an escaped backslash, then text
+  });
+});
+
+describe('findControlCharacter', () => {
+  it('names the path of the first offending value or key', () => {
+    expect(findControlCharacter({ messages: [{ role: 'user', content: 'a\u0000' }] })).toBe(
+      'messages[0].content',
+    );
+    expect(findControlCharacter({ ok: 'fine', ['k\u0001']: 1 })).toBe('k?');
+    expect(findControlCharacter({ ok: 'tab\there\nand lines' })).toBeUndefined();
+    expect(findControlCharacter({ email: '\ud800@example.com' })).toBe('email');
+    expect(findControlCharacter({ ok: 'a pair: \ud83d\ude00' })).toBeUndefined();
+  });
+});

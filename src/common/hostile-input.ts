@@ -1,0 +1,183 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { parse as parseQueryString } from 'fast-querystring';
+import { HostileInputError } from './errors';
+
+/**
+ * Hostile input is refused where it enters, before a validator recurses into it or PostgreSQL
+ * sees it (both answered 500 before): JSON nested deeper than {@link MAX_JSON_DEPTH}, and C0
+ * control characters (NUL above all: PostgreSQL refuses it in text) in JSON and form bodies,
+ * query strings and path parameters. Tab, line feed and carriage return stay allowed (prompts
+ * and chat messages carry them). The answer is a 400 naming the field, as
+ * {@link HostileInputError}; the exception filter gives it each surface's shape (RFC 6749
+ * `invalid_request` on the OAuth endpoints, problem+json elsewhere).
+ */
+export const MAX_JSON_DEPTH = 32;
+
+const OPEN_BRACKET = 0x5b;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const LOWER_U = 0x75;
+
+/**
+ * `\u00XY` names a refused control character (XY in 00–1F except 09, 0A, 0D); `\uD8..`–`\uDF..`
+ * a surrogate, which the parsed value is then checked for being well formed (a lone one is
+ * not Unicode, and reached PostgreSQL as a 500).
+ */
+function escapedControl(body: Buffer, at: number): boolean {
+  // at: index of 'u'; the four hex digits follow.
+  if (at + 4 >= body.length) return false;
+  if ((body[at + 1] | 0x20) === 0x64 && body[at + 2] >= 0x38) return true; // "d8".."df"
+  if (body[at + 1] !== 0x30 || body[at + 2] !== 0x30) return false; // "00"
+  const high = body[at + 3];
+  if (high !== 0x30 && high !== 0x31) return false; // 0 or 1
+  const low = body[at + 4] | 0x20; // lower-case a hex letter
+  const digit =
+    low >= 0x30 && low <= 0x39 ? low - 0x30 : low >= 0x61 && low <= 0x66 ? low - 87 : -1;
+  if (digit < 0) return false;
+  const code = (high - 0x30) * 16 + digit;
+  return code !== 0x09 && code !== 0x0a && code !== 0x0d;
+}
+
+export interface JsonScan {
+  /** Deeper than the limit: refused before JSON.parse. */
+  tooDeep: boolean;
+  /** A string holds an escaped control character: the parsed value is searched for it. */
+  control: boolean;
+}
+
+/**
+ * One linear pass over the raw bytes, no allocation: bracket depth outside strings, and escaped
+ * control characters inside them (a raw one is invalid JSON, which JSON.parse refuses anyway).
+ * Stops at the first bracket past `maxDepth`, so a 1 MB body nested 500k deep costs microseconds.
+ */
+export function scanJson(body: Buffer, maxDepth = MAX_JSON_DEPTH): JsonScan {
+  let depth = 0;
+  let inString = false;
+  let control = false;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i];
+    if (inString) {
+      if (byte === BACKSLASH) {
+        if (body[i + 1] === LOWER_U && escapedControl(body, i + 1)) control = true;
+        i++; // skip the escaped character
+      } else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === OPEN_BRACKET || byte === OPEN_BRACE) {
+      if (++depth > maxDepth) return { tooDeep: true, control };
+    } else if (byte === CLOSE_BRACKET || byte === CLOSE_BRACE) depth--;
+  }
+  return { tooDeep: false, control };
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+
+/** A UTF-16 surrogate without its pair: not Unicode text. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
+
+function child(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return path ? `${path}.${key}` : key;
+}
+
+/**
+ * The path of the first string (value or key) holding a refused control character, e.g.
+ * `messages[0].content`, or undefined. Only called on a value already depth-limited.
+ */
+export function findControlCharacter(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string')
+    return CONTROL.test(value) || LONE_SURROGATE.test(value) ? path || 'value' : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findControlCharacter(value[i], child(path, i));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      if (CONTROL.test(key) || LONE_SURROGATE.test(key))
+        return child(path, key.replace(CONTROL_ALL, '?').replace(LONE_SURROGATE_ALL, '?'));
+      const found = findControlCharacter((value as Record<string, unknown>)[key], child(path, key));
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+
+function refuseControl(where: string, path: string): HostileInputError {
+  return new HostileInputError(
+    `${where}${path}: control characters (such as NUL) and lone surrogates are not allowed`,
+  );
+}
+
+/** A flat record of strings (query, params, form): checked without recursion. */
+function checkFlat(record: unknown, where: string): void {
+  if (record === null || typeof record !== 'object') return;
+  for (const key in record) {
+    const value = (record as Record<string, unknown>)[key];
+    if (CONTROL.test(key)) throw refuseControl(where, key.replace(CONTROL_ALL, '?'));
+    if (typeof value === 'string') {
+      if (CONTROL.test(value)) throw refuseControl(where, key);
+    } else if (Array.isArray(value)) {
+      for (const item of value)
+        if (typeof item === 'string' && CONTROL.test(item)) throw refuseControl(where, key);
+    }
+  }
+}
+
+/**
+ * Installs the edge checks: the JSON and form body parsers (Nest's own, plus the checks) and a
+ * preValidation hook for query strings and path parameters. Every route, every surface.
+ */
+export function installEdgeGuards(app: NestFastifyApplication, bodyLimit: number): void {
+  const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  app.useBodyParser('application/json', { bodyLimit }, (request, body, done) => {
+    const scan = scanJson(body);
+    if (scan.tooDeep) {
+      done(
+        new HostileInputError(
+          `Request body is nested too deeply (more than ${MAX_JSON_DEPTH} levels)`,
+        ),
+        undefined,
+      );
+      return;
+    }
+    // Buffer, as Nest passes it (the typing says string; JSON.parse accepts either).
+    parseJson(request as FastifyRequest, body as unknown as string, (error, parsed) => {
+      if (error) return done(error, undefined);
+      if (scan.control) {
+        const path = findControlCharacter(parsed);
+        if (path !== undefined) return done(refuseControl('', path), undefined);
+      }
+      done(null, parsed);
+    });
+  });
+  app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, (_request, body, done) => {
+    const form = parseQueryString(body.toString());
+    try {
+      checkFlat(form, '');
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
+    done(null, form);
+  });
+  fastify.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
+    try {
+      checkFlat(request.query, 'query parameter ');
+      checkFlat(request.params, 'path parameter ');
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
+  });
+}
