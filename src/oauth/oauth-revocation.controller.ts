@@ -3,7 +3,8 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public, Authenticated } from '../access/authenticated.decorator';
-import { clientCredentialsFrom, field, formOf, noStore } from './oauth-form';
+import { clientCredentialsFrom, field, formOf } from '../clients/client-credentials';
+import { noStore } from './oauth-form';
 import { OAuthRevocationService } from './oauth-revocation.service';
 
 /** The `token` member of a revocation or introspection request. */

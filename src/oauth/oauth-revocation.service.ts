@@ -6,7 +6,7 @@ import { TokenVerifier } from '../keys/token-verifier';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { RevocationIndexService } from '../revocation/revocation-index.service';
 import { RevocationsService } from '../revocation/revocations.service';
-import type { ClientCredentials } from './oauth.service';
+import type { ClientCredentials } from '../clients/client-credentials';
 
 const now = () => Math.floor(Date.now() / 1000);
 

@@ -2,7 +2,8 @@ import { Body, Controller, Headers, HttpCode, Ip, Post, Res } from '@nestjs/comm
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OAuthError } from '../common/errors';
-import { clientCredentialsFrom, field, formOf, noStore } from './oauth-form';
+import { clientCredentialsFrom, field, formOf } from '../clients/client-credentials';
+import { noStore } from './oauth-form';
 import { Public } from '../access/authenticated.decorator';
 import { OAuthService, TokenResponse } from './oauth.service';
 import { PasswordLoginService } from './password-login.service';

@@ -1,6 +1,6 @@
 import { OAuthError } from '../common/errors';
 import { grantedScopes } from './oauth.service';
-import { clientCredentialsFrom } from './oauth-form';
+import { clientCredentialsFrom } from '../clients/client-credentials';
 
 describe('grantedScopes', () => {
   const allowed = ['model:invoke', 'sync:write'];

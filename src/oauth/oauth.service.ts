@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { OAuthError } from '../common/errors';
+import type { ClientCredentials } from '../clients/client-credentials';
 import { ClientsService, ClientView } from '../clients/clients.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
@@ -13,11 +14,6 @@ export interface TokenResponse {
   expires_in: number;
   scope: string;
   refresh_token?: string;
-}
-
-export interface ClientCredentials {
-  clientId: string;
-  clientSecret: string;
 }
 
 /** RFC 6749 §3.3 scope tokens: printable ASCII except space, `"` and `\`. */

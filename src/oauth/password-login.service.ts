@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InvalidCredentialsError, OAuthError, RateLimitedError } from '../common/errors';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { UsersService, UserView } from '../users/users.service';
-import { ClientCredentials, grantedScopes, OAuthService, TokenResponse } from './oauth.service';
+import type { ClientCredentials } from '../clients/client-credentials';
+import { grantedScopes, OAuthService, TokenResponse } from './oauth.service';
 import { TokenService } from './token.service';
 
 export interface LoginResponse {

@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuthenticatedRequest, Principal } from '../../access/principal';
 import { OAuthError } from '../../common/errors';
 import { ClientsService } from '../../clients/clients.service';
-// The one parser of RFC 6749 §2.3.1 client authentication (a plain function, no module import).
-import { clientCredentialsFrom, type Form } from '../../oauth/oauth-form';
+import { clientCredentialsFrom, formOf } from '../../clients/client-credentials';
 import type { PresentedCredentials, RequestAuthenticator } from './request-authenticator';
 
 /**
@@ -53,8 +52,4 @@ export class ClientCredentialsAuthenticator implements RequestAuthenticator {
       claims: Object.freeze({ client_id: client.id }),
     });
   }
-}
-
-function formOf(raw: unknown): Form {
-  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Form) : {};
 }
