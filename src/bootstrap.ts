@@ -8,6 +8,18 @@ import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
 import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import type { ValidationError } from 'class-validator';
+
+/** The path of the first failing field, as OpenAI's `param` names it: `messages[0].role`. */
+function fieldPath(error: ValidationError): string {
+  let path = error.property;
+  let node = error;
+  while (!node.constraints && node.children?.length) {
+    node = node.children[0];
+    path += /^\d+$/.test(node.property) ? `[${node.property}]` : `.${node.property}`;
+  }
+  return path;
+}
 
 /**
  * Builds the application (used by main.ts, the e2e tests and the benchmarks alike): Fastify,
@@ -46,7 +58,10 @@ export async function createApp(
           const own = Object.values(e.constraints ?? {});
           return [...own, ...(e.children ?? []).flatMap(flatten)];
         });
-        return new ValidationFailedError(messages.join('; ') || 'Invalid request body');
+        return new ValidationFailedError(
+          messages.join('; ') || 'Invalid request body',
+          errors[0] && fieldPath(errors[0]),
+        );
       },
     }),
   );

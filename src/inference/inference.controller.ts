@@ -1,18 +1,20 @@
-import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
 import type { Principal } from '../auth/principal';
+import { ModelNotFoundError } from '../common/errors';
 import { UsageService } from '../usage/usage.service';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
+import { CompletionDto, EmbeddingDto, ResponsesDto } from './dto/completion.dto';
 import { InferDto } from './dto/infer.dto';
-import { InferenceService, ModelAnswer } from './inference.service';
+import { Caller, InferenceService, ModelEndpoint } from './inference.service';
 
 /**
- * The protected AI API (permission `invoke`). Each successful call is counted for the caller
- * (`GET /v1/usage`) by a direct in-memory increment: an interceptor would cost an observable
- * chain on every request of the hot path.
+ * The OpenAI-compatible surface (permission `invoke`). The DTOs only validate the fields Tessera
+ * reads; the body is forwarded as the client sent it. Errors carry OpenAI's `error` object
+ * (see ProblemDetailsFilter). Usage is counted when an answer ends, off the request path.
  */
 @ApiTags('inference')
 @Controller('v1')
@@ -41,40 +43,79 @@ export class InferenceController {
 
   @Get('models')
   @RequirePermissions('invoke')
-  @ApiOperation({ summary: 'Models of the upstream server, or the built-in echo model' })
-  async models(
-    @CurrentPrincipal() who: Principal,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return this.send(reply, who, 'GET /v1/models', await this.inference.models());
+  @ApiOperation({ summary: 'The models the caller may invoke (from each upstream, cached)' })
+  async models(@CurrentPrincipal() who: Principal) {
+    const list = await this.inference.models();
+    this.usage.record(who.subject, 'GET /v1/models');
+    return list;
+  }
+
+  @Get('models/:model')
+  @RequirePermissions('invoke')
+  @ApiOperation({ summary: 'One model the caller may invoke' })
+  async model(@Param('model') id: string) {
+    const list = await this.inference.models((model) => model === id);
+    if (!list.data.length) throw new ModelNotFoundError(id);
+    return list.data[0];
   }
 
   @Post('chat/completions')
-  @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({
-    summary:
-      'OpenAI-compatible chat completions (proxied to UPSTREAM_URL, or the echo model); stream: true answers with SSE',
+    summary: 'OpenAI chat completions, to the upstream serving `model`; stream: true answers SSE',
   })
-  async chat(
-    @Body() dto: ChatCompletionDto,
+  chat(
+    @Body() _dto: ChatCompletionDto,
     @Req() request: FastifyRequest,
     @CurrentPrincipal() who: Principal,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @Res() reply: FastifyReply,
   ) {
-    const answer = await this.inference.chat(dto, request.body, who.subject);
-    return this.send(reply, who, 'POST /v1/chat/completions', answer);
+    return this.forward('/v1/chat/completions', request, who, reply);
   }
 
-  private send(reply: FastifyReply, who: Principal, endpoint: string, answer: ModelAnswer) {
-    if (answer.status < 400) this.usage.record(who.subject, endpoint);
-    reply.status(answer.status);
-    if (answer.kind === 'stream') {
-      reply
-        .header('Content-Type', answer.contentType)
-        .header('Cache-Control', 'no-cache')
-        .header('X-Accel-Buffering', 'no');
-    }
-    return answer.body;
+  @Post('completions')
+  @RequirePermissions('invoke')
+  @ApiOperation({ summary: 'OpenAI (legacy) text completions' })
+  completions(
+    @Body() _dto: CompletionDto,
+    @Req() request: FastifyRequest,
+    @CurrentPrincipal() who: Principal,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.forward('/v1/completions', request, who, reply);
+  }
+
+  @Post('embeddings')
+  @RequirePermissions('invoke')
+  @ApiOperation({ summary: 'OpenAI embeddings' })
+  embeddings(
+    @Body() _dto: EmbeddingDto,
+    @Req() request: FastifyRequest,
+    @CurrentPrincipal() who: Principal,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.forward('/v1/embeddings', request, who, reply);
+  }
+
+  @Post('responses')
+  @RequirePermissions('invoke')
+  @ApiOperation({ summary: 'OpenAI Responses API, passed through to the upstream' })
+  responses(
+    @Body() _dto: ResponsesDto,
+    @Req() request: FastifyRequest,
+    @CurrentPrincipal() who: Principal,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.forward('/v1/responses', request, who, reply);
+  }
+
+  private forward(
+    endpoint: ModelEndpoint,
+    request: FastifyRequest,
+    who: Principal,
+    reply: FastifyReply,
+  ) {
+    const caller: Caller = { subject: who.subject, clientId: who.clientId, requestId: request.id };
+    return this.inference.call(endpoint, request.body as Record<string, unknown>, caller, reply);
   }
 }

@@ -1,8 +1,13 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
-import { Authenticated } from '../auth/decorators/require-permissions.decorator';
+import {
+  Authenticated,
+  RequirePermissions,
+} from '../auth/decorators/require-permissions.decorator';
 import type { Principal } from '../auth/principal';
+import { ValidationFailedError } from '../common/errors';
+import { isRealDay, UsageQueryDto } from './dto/usage-query.dto';
 import { UsageService } from './usage.service';
 
 @ApiTags('inference')
@@ -13,8 +18,38 @@ export class UsageController {
   /** The caller's own counts: the subject comes from the token, never from the request. */
   @Get()
   @Authenticated()
-  @ApiOperation({ summary: 'The caller’s own request counts (per endpoint and per day)' })
+  @ApiOperation({
+    summary: 'The caller’s own usage: requests per endpoint and day, tokens and cost per model',
+  })
   get(@CurrentPrincipal() who: Principal) {
     return this.usage.forSubject(who.subject);
+  }
+}
+
+@ApiTags('admin')
+@Controller('admin/usage')
+export class AdminUsageController {
+  constructor(private readonly usage: UsageService) {}
+
+  /** Everyone's ledger, filtered and grouped (permission `usage:read`). */
+  @Get()
+  @RequirePermissions('usage:read')
+  @ApiOperation({ summary: 'The usage ledger, filtered and grouped by day, model or subject' })
+  list(@Query() query: UsageQueryDto) {
+    for (const field of ['since', 'until'] as const) {
+      const day = query[field];
+      if (day !== undefined && !isRealDay(day))
+        throw new ValidationFailedError(`${field} must be a real day such as 2026-11-01`, field);
+    }
+    if (query.since && query.until && query.since > query.until)
+      throw new ValidationFailedError('since must not be after until', 'since');
+    return this.usage.summary({
+      subject: query.subject,
+      clientId: query.client_id,
+      model: query.model,
+      since: query.since,
+      until: query.until,
+      groupBy: query.group_by ?? 'day',
+    });
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
+import { GatewayPolicy, parseGatewayPolicy } from './gateway-policy';
 
 export type AuthMode = 'jwt' | 'api_key' | 'none';
 
@@ -37,6 +38,8 @@ export interface AuthPolicy {
   rateLimitBackend: 'memory' | 'redis';
   defaultRole: string;
   trustedIssuers: TrustedIssuer[];
+  /** The top-level `gateway:` section: upstream model servers and prices. */
+  gateway: GatewayPolicy;
   /** Where it came from, for messages. */
   source: string;
 }
@@ -73,6 +76,7 @@ export const DEFAULT_POLICY: Omit<AuthPolicy, 'source'> = {
   rateLimitBackend: 'memory',
   defaultRole: 'operator',
   trustedIssuers: [],
+  gateway: { upstreams: [], prices: [] },
 };
 
 type Path = Array<string | number>;
@@ -308,6 +312,7 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
     rateLimitBackend,
     defaultRole,
     trustedIssuers,
+    gateway: parseGatewayPolicy(root.gateway, fail),
     source,
   };
 }

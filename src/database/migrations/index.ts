@@ -6,6 +6,7 @@ import { Users1764000000010 } from './1764000000010-users';
 import { Usage1764000000011 } from './1764000000011-usage';
 import { Audit1764000000020 } from './1764000000020-audit';
 import { KeyPrepublication1764000000030 } from './1764000000030-key-prepublication';
+import { UsageLedger1764000000600 } from './1764000000600-usage-ledger';
 
 /** In order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Usage1764000000011,
   Audit1764000000020,
   KeyPrepublication1764000000030,
+  UsageLedger1764000000600,
 ];

@@ -1,0 +1,46 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `GET /admin/usage` filters; days are UTC and inclusive. */
+export class UsageQueryDto {
+  @ApiPropertyOptional({ description: 'The principal (token `sub` or API key id)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  subject?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  client_id?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  model?: string;
+
+  @ApiPropertyOptional({ example: '2026-11-01' })
+  @IsOptional()
+  @Matches(DAY, { message: 'since must be a day such as 2026-11-01' })
+  since?: string;
+
+  @ApiPropertyOptional({ example: '2026-11-30' })
+  @IsOptional()
+  @Matches(DAY, { message: 'until must be a day such as 2026-11-30' })
+  until?: string;
+
+  @ApiPropertyOptional({ enum: ['day', 'model', 'subject'], default: 'day' })
+  @IsOptional()
+  @IsIn(['day', 'model', 'subject'], { message: 'group_by must be day, model or subject' })
+  group_by?: 'day' | 'model' | 'subject';
+}
+
+/** A `YYYY-MM-DD` that is also a real date (2026-02-30 is not). */
+export function isRealDay(day: string): boolean {
+  const date = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
+}
