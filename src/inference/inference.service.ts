@@ -216,9 +216,12 @@ export class InferenceService implements OnApplicationShutdown {
     const contentType = String(answer.headers['content-type'] ?? 'application/json');
     const sse = contentType.startsWith('text/event-stream');
     const ok = answer.statusCode < 400;
-    const tap = new UsageTap(sse ? 'sse' : 'json', strip && ok, (result) =>
-      settle?.(ok ? this.settleUsage(model, endpoint, body, result, caller, upstream) : undefined),
-    );
+    const tap = new UsageTap(sse ? 'sse' : 'json', strip && ok, (result) => {
+      const settled = ok
+        ? this.settleUsage(model, endpoint, body, result, caller, upstream)
+        : undefined;
+      settle?.(settled);
+    });
     pipeline(answer.body, tap, (error) => {
       if (error && !abort.signal.aborted && error.name !== 'AbortError')
         this.logger.warn(
@@ -366,11 +369,18 @@ export class InferenceService implements OnApplicationShutdown {
       return reply.send({
         object: 'list',
         model: ECHO_MODEL,
-        data: texts.map((t, index) => ({
-          object: 'embedding',
-          index,
-          embedding: echoEmbedding(t),
-        })),
+        data: texts.map((t, index) => {
+          const vector = echoEmbedding(t);
+          return {
+            object: 'embedding',
+            index,
+            // The openai SDKs ask for base64 (little-endian float32) and decode it themselves.
+            embedding:
+              body.encoding_format === 'base64'
+                ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+                : vector,
+          };
+        }),
         usage: { prompt_tokens: prompt, total_tokens: prompt },
       });
     }

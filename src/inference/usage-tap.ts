@@ -44,11 +44,15 @@ export function usageOf(body: unknown): ReportedUsage | undefined {
 }
 
 function generatedText(event: Record<string, unknown>): number {
-  const choices = event.choices as Array<{ delta?: { content?: unknown }; text?: unknown }>;
+  const choices = event.choices as Array<{
+    delta?: { content?: unknown };
+    message?: { content?: unknown };
+    text?: unknown;
+  }>;
   let chars = 0;
   if (Array.isArray(choices)) {
     for (const choice of choices) {
-      const content = choice?.delta?.content ?? choice?.text;
+      const content = choice?.delta?.content ?? choice?.message?.content ?? choice?.text;
       if (typeof content === 'string') chars += content.length;
     }
   } else if (typeof event.delta === 'string') chars += event.delta.length; // Responses API
@@ -102,7 +106,10 @@ export class UsageTap extends Transform {
     if (this.kind === 'json') {
       if (this.jsonBytes <= MAX_PARSED_JSON_BYTES) {
         try {
-          this.usage = usageOf(JSON.parse(Buffer.concat(this.json).toString('utf8')));
+          const body = JSON.parse(Buffer.concat(this.json).toString('utf8')) as unknown;
+          this.usage = usageOf(body);
+          if (!this.usage && body && typeof body === 'object')
+            this.completionChars = generatedText(body as Record<string, unknown>);
         } catch {
           // Not JSON (an upstream error page): no usage.
         }
