@@ -60,6 +60,7 @@ export class InferenceController {
   }
 
   @Post('chat/completions')
+  @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({
     summary: 'OpenAI chat completions, to the upstream serving `model`; stream: true answers SSE',
@@ -74,6 +75,7 @@ export class InferenceController {
   }
 
   @Post('completions')
+  @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({ summary: 'OpenAI (legacy) text completions' })
   completions(
@@ -86,6 +88,7 @@ export class InferenceController {
   }
 
   @Post('embeddings')
+  @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({ summary: 'OpenAI embeddings' })
   embeddings(
@@ -98,6 +101,7 @@ export class InferenceController {
   }
 
   @Post('responses')
+  @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({ summary: 'OpenAI Responses API, passed through to the upstream' })
   responses(

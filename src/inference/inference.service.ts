@@ -345,6 +345,7 @@ export class InferenceService implements OnApplicationShutdown {
     reply: FastifyReply,
     settle?: SettleHook,
   ): FastifyReply {
+    reply.status(200);
     const created = Math.floor(Date.now() / 1000);
     const record = (promptTokens: number, completionTokens: number) => {
       const settled = this.settleUsage(
