@@ -7,7 +7,15 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ValidationFailedError } from '../common/errors';
 import { every, PeriodicJob } from '../common/periodic';
+
+/** A `YYYY-MM-DD` that is also a real date (2026-02-30 is not). */
+export function isRealDay(day: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return false;
+  const date = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
+}
 
 export interface UsageReport {
   object: 'usage';
@@ -183,6 +191,15 @@ export class UsageService
    * an inclusive day range. At most 1,000 rows (newest days first; otherwise by key).
    */
   async summary(query: UsageQuery): Promise<UsageSummary> {
+    for (const field of ['since', 'until'] as const) {
+      const day = query[field];
+      if (day !== undefined && !isRealDay(day))
+        throw new ValidationFailedError(`${field} must be a real day such as 2026-11-01`, field);
+    }
+    if (query.since && query.until && query.since > query.until)
+      throw new ValidationFailedError('since must not be after until', 'since');
+    if (!['day', 'model', 'subject'].includes(query.groupBy))
+      throw new ValidationFailedError('group_by must be day, model or subject', 'group_by');
     await this.flush();
     const where: string[] = [];
     const params: unknown[] = [];

@@ -38,9 +38,3 @@ export class UsageQueryDto {
   @IsIn(['day', 'model', 'subject'], { message: 'group_by must be day, model or subject' })
   group_by?: 'day' | 'model' | 'subject';
 }
-
-/** A `YYYY-MM-DD` that is also a real date (2026-02-30 is not). */
-export function isRealDay(day: string): boolean {
-  const date = new Date(`${day}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
-}
