@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { Agent } from 'undici';
+import { Agent, fetch } from 'undici';
 import { freePort } from '../src/database/embedded-postgres';
 import { createDatabase, dropDatabase } from './support/app';
 import { bearer, CLIENTS, clientsJson, tokenFor } from './support/factories';
