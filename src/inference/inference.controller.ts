@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
 import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
@@ -9,11 +9,12 @@ import { UsageService } from '../usage/usage.service';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
 import { CompletionDto, EmbeddingDto, ResponsesDto } from './dto/completion.dto';
 import { InferDto } from './dto/infer.dto';
+import { validateOpenAiRequest } from './dto/openai-request.validator';
 import { Caller, InferenceService, ModelEndpoint } from './inference.service';
 
 /**
- * The OpenAI-compatible surface (permission `invoke`). The DTOs only validate the fields Tessera
- * reads; the body is forwarded as the client sent it. Errors carry OpenAI's `error` object
+ * The OpenAI-compatible surface (permission `invoke`). The bodies are validated by hand (only the
+ * fields Tessera reads; see openai-request.validator.ts) and forwarded as the client sent them. Errors carry OpenAI's `error` object
  * (see ProblemDetailsFilter). Usage is counted when an answer ends, off the request path.
  */
 @ApiTags('inference')
@@ -60,13 +61,13 @@ export class InferenceController {
   }
 
   @Post('chat/completions')
+  @ApiBody({ type: ChatCompletionDto })
   @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({
     summary: 'OpenAI chat completions, to the upstream serving `model`; stream: true answers SSE',
   })
   chat(
-    @Body() _dto: ChatCompletionDto,
     @Req() request: FastifyRequest,
     @CurrentPrincipal() who: Principal,
     @Res() reply: FastifyReply,
@@ -75,11 +76,11 @@ export class InferenceController {
   }
 
   @Post('completions')
+  @ApiBody({ type: CompletionDto })
   @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({ summary: 'OpenAI (legacy) text completions' })
   completions(
-    @Body() _dto: CompletionDto,
     @Req() request: FastifyRequest,
     @CurrentPrincipal() who: Principal,
     @Res() reply: FastifyReply,
@@ -88,11 +89,11 @@ export class InferenceController {
   }
 
   @Post('embeddings')
+  @ApiBody({ type: EmbeddingDto })
   @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({ summary: 'OpenAI embeddings' })
   embeddings(
-    @Body() _dto: EmbeddingDto,
     @Req() request: FastifyRequest,
     @CurrentPrincipal() who: Principal,
     @Res() reply: FastifyReply,
@@ -101,11 +102,11 @@ export class InferenceController {
   }
 
   @Post('responses')
+  @ApiBody({ type: ResponsesDto })
   @HttpCode(200)
   @RequirePermissions('invoke')
   @ApiOperation({ summary: 'OpenAI Responses API, passed through to the upstream' })
   responses(
-    @Body() _dto: ResponsesDto,
     @Req() request: FastifyRequest,
     @CurrentPrincipal() who: Principal,
     @Res() reply: FastifyReply,
@@ -119,7 +120,8 @@ export class InferenceController {
     who: Principal,
     reply: FastifyReply,
   ) {
+    const body = validateOpenAiRequest(endpoint, request.body);
     const caller: Caller = { subject: who.subject, clientId: who.clientId, requestId: request.id };
-    return this.inference.call(endpoint, request.body as Record<string, unknown>, caller, reply);
+    return this.inference.call(endpoint, body, caller, reply);
   }
 }

@@ -230,6 +230,9 @@ export class InferenceService implements OnApplicationShutdown {
     });
     reply.status(answer.statusCode).header('content-type', contentType);
     if (sse) reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
+    // A JSON answer passes through byte for byte: keep its length (no chunked encoding).
+    else if (answer.headers['content-length'] !== undefined)
+      reply.header('content-length', String(answer.headers['content-length']));
     return reply.send(tap) as unknown as Promise<void>;
   }
 

@@ -1,74 +1,40 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsNotEmpty,
-  IsObject,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
-import { IsOneOfShapes } from './one-of-shapes.validator';
+import { CHAT_ROLES } from './openai-request.validator';
 
-export const CHAT_ROLES = ['system', 'user', 'assistant', 'tool', 'developer', 'function'];
+/*
+ * OpenAPI descriptions of the OpenAI request bodies. They are validated by hand
+ * (openai-request.validator.ts: the hot path), not by these classes.
+ */
 
 export class ChatMessageDto {
   @ApiProperty({ enum: CHAT_ROLES })
-  @IsIn(CHAT_ROLES, { message: `role must be one of ${CHAT_ROLES.join(', ')}` })
   role: string;
 
-  /** A string, an array of content parts, or null (an assistant message with tool calls). */
-  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array' }], nullable: true })
-  @IsOptional()
-  @IsOneOfShapes(['string', 'object[]', 'null'])
+  @ApiProperty({
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }],
+    nullable: true,
+    description: 'A string, an array of content parts, or null (an assistant tool call)',
+  })
   content?: unknown;
 }
 
 /** The fields Tessera reads; every other field is forwarded upstream as the client sent it. */
 export class ChatCompletionDto {
-  @ApiProperty({ example: 'tessera-echo' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(256)
+  @ApiProperty({ example: 'tessera-echo', maxLength: 256 })
   model: string;
 
-  @ApiProperty({ type: [ChatMessageDto] })
-  @IsArray({ message: 'messages must be an array' })
-  @ArrayMinSize(1, { message: 'messages must contain at least one message' })
-  @ArrayMaxSize(10_000)
-  @ValidateNested({ each: true })
-  @Type(() => ChatMessageDto)
+  @ApiProperty({ type: [ChatMessageDto], minItems: 1, maxItems: 10_000 })
   messages: ChatMessageDto[];
 
   @ApiPropertyOptional()
-  @IsOptional()
-  @IsBoolean({ message: 'stream must be a boolean' })
   stream?: boolean;
 
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsObject()
+  @ApiPropertyOptional({ example: { include_usage: true } })
   stream_options?: { include_usage?: boolean };
 
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsInt({ message: 'max_tokens must be a whole number' })
-  @Min(1, { message: 'max_tokens must be at least 1' })
-  @Max(10_000_000)
+  @ApiPropertyOptional({ minimum: 1 })
   max_tokens?: number;
 
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsInt({ message: 'max_completion_tokens must be a whole number' })
-  @Min(1, { message: 'max_completion_tokens must be at least 1' })
-  @Max(10_000_000)
+  @ApiPropertyOptional({ minimum: 1 })
   max_completion_tokens?: number;
 }
