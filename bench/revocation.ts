@@ -20,14 +20,14 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Client } from 'pg';
-import type { AccessTokenClaims } from '../src/auth/access-token';
+import type { AccessTokenClaims } from '../src/access/access-token';
 import { PrincipalFactory } from '../src/auth/principal.factory';
-import { TokenKeyResolver } from '../src/auth/token-key-resolver';
-import { TokenService } from '../src/auth/token.service';
+import { TokenKeyResolver } from '../src/keys/token-key-resolver';
+import { TokenService } from '../src/oauth/token.service';
 import { createApp } from '../src/bootstrap';
 import { freePort } from '../src/database/embedded-postgres';
 import { RevocationIndex } from '../src/revocation/revocation-index';
-import { RevocationService } from '../src/revocation/revocation.service';
+import { RevocationIndexService } from '../src/revocation/revocation-index.service';
 
 const ROWS = Number(process.env.BENCH_REVOKED_ROWS ?? 1_000_000);
 const PROPAGATION_SAMPLES = Number(process.env.BENCH_PROPAGATION_SAMPLES ?? 300);
@@ -145,7 +145,11 @@ async function verifyRound(instance: Instance, tokens: string[], ms: number): Pr
 }
 
 /** The revocation check alone (what 1M entries could slow down), in lookups per second. */
-function checkRound(service: RevocationService, claims: AccessTokenClaims[], ms: number): number {
+function checkRound(
+  service: RevocationIndexService,
+  claims: AccessTokenClaims[],
+  ms: number,
+): number {
   let done = 0;
   const end = performance.now() + ms;
   const began = performance.now();
@@ -317,7 +321,7 @@ export async function runRevocationBenchmark(): Promise<void> {
     const heavy = await start(loaded);
     instances.push(heavy);
     const bootMs = performance.now() - began;
-    const revocation = heavy.app.get(RevocationService);
+    const revocation = heavy.app.get(RevocationIndexService);
     began = performance.now();
     await revocation.resync();
     const loadMs = performance.now() - began;
@@ -345,7 +349,7 @@ export async function runRevocationBenchmark(): Promise<void> {
     const lightClaims = claimsOf(lightTokens);
     const heavyClaims = claimsOf(heavyTokens);
     for (let round = 0; round < ROUNDS; round++) {
-      checkZero.push(checkRound(first.app.get(RevocationService), lightClaims, 300));
+      checkZero.push(checkRound(first.app.get(RevocationIndexService), lightClaims, 300));
       checkMillion.push(checkRound(revocation, heavyClaims, 300));
     }
 

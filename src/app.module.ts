@@ -3,6 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { OAuthModule } from './oauth/oauth.module';
 import { ClientsModule } from './clients/clients.module';
 import { configRoot } from './config/config-root';
 import { appConfig } from './config/configuration';
@@ -34,6 +35,7 @@ import { TokensModule } from './tokens/tokens.module';
     ClientsModule,
     UsersModule,
     AuthModule,
+    OAuthModule,
     UsageModule,
     TokensModule,
     InferenceModule,

@@ -8,7 +8,7 @@ import { startTestApp, TestApp } from './support/app';
 
 const ROOT = join(__dirname, '..');
 // Each command is a Node process (about 0.5 s, more with a database); the build runs once.
-jest.setTimeout(30_000);
+jest.setTimeout(60_000);
 const SECRET = 'cli-test-shared-secret-0123456789abcdef';
 
 interface Result {

@@ -1,6 +1,6 @@
 import { sign } from 'jsonwebtoken';
 import { generateKeyPairSync } from 'node:crypto';
-import { signAccessToken } from '../src/auth/token.service';
+import { signAccessToken } from '../src/oauth/token.service';
 import { KeysService } from '../src/keys/keys.service';
 import { sharedSecretKey } from '../src/keys/shared-secret';
 import { bearer, CLIENTS, tokenFor } from './support/factories';

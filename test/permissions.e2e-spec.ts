@@ -1,7 +1,7 @@
 import { bearer, CLIENTS, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
-describe('built-in roles and @RequirePermissions', () => {
+describe('built-in roles and @Authenticated', () => {
   let sut: TestApp;
 
   beforeAll(async () => {

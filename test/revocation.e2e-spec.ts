@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { PgListener } from '../src/database/pg-listener';
 import type { RevocableToken } from '../src/revocation/revocation-index';
-import { RevocationService } from '../src/revocation/revocation.service';
+import { RevocationIndexService } from '../src/revocation/revocation-index.service';
+import { RevocationsService } from '../src/revocation/revocations.service';
 import { dropDatabase, startTestApp, TestApp } from './support/app';
 import { bearer, CLIENTS, TestClient, tokenFor } from './support/factories';
 import { eventually } from './support/lifecycle';
@@ -170,25 +171,29 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
       attempts: 100,
       intervalMs: 50,
     });
-    expect(second.app.get(RevocationService).isRevoked(claimsOf(token))).toBe(true);
+    expect(second.app.get(RevocationIndexService).isRevoked(claimsOf(token))).toBe(true);
     expect((await infer(second, token)).body.code).toBe('revoked_token');
   });
 
   it('purges rows once every token they cover has expired, and keeps the others', async () => {
-    const revocation = first.app.get(RevocationService);
+    const revocations = first.app.get(RevocationsService);
     const now = Math.floor(Date.now() / 1000);
     const expired = randomUUID();
     const live = randomUUID();
-    await revocation.revokeJti(expired, now - 5);
-    await revocation.revokeJti(live, now + 600);
-    expect(await revocation.purge()).toBeGreaterThanOrEqual(1);
+    await revocations.revokeJti(expired, now - 5);
+    await revocations.revokeJti(live, now + 600);
+    expect(await revocations.purge()).toBeGreaterThanOrEqual(1);
     const rows = (await first.app
       .get(DataSource)
       .query('SELECT value FROM revocations WHERE value = ANY($1)', [[expired, live]])) as Array<{
       value: string;
     }>;
     expect(rows.map((r) => r.value)).toEqual([live]);
-    expect(revocation.isRevoked({ jti: live, sub: 'x', iat: now, exp: now + 600 })).toBe(true);
+    expect(
+      first.app
+        .get(RevocationIndexService)
+        .isRevoked({ jti: live, sub: 'x', iat: now, exp: now + 600 }),
+    ).toBe(true);
   });
 
   describe('RFC 7009 /oauth/revoke', () => {

@@ -1,4 +1,4 @@
-import { TokenService } from '../src/auth/token.service';
+import { TokenService } from '../src/oauth/token.service';
 import { VerifiedTokenCache } from '../src/auth/verified-token-cache';
 import { bearer, CLIENTS, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { RefreshTokensService } from '../src/revocation/refresh-tokens.service';
+import { RefreshTokensService } from '../src/refresh-tokens/refresh-tokens.service';
 import { RenewalWorker } from '../src/tokens/renewal.worker';
 import { startTestApp, TestApp } from './support/app';
 import { bearer, CLIENTS, clientsJson, TestClient, tokenFor } from './support/factories';

@@ -1,15 +1,15 @@
 import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
-import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
+import type { Principal } from '../access/principal';
 import { ApiKeysService } from './api-keys.service';
 import { CreateApiKeyDto } from './dto/create-api-key.dto';
 
 @ApiTags('admin')
 @Controller('admin/api-keys')
-@RequirePermissions('api_keys:manage')
+@Authenticated({ permission: 'api_keys:manage' })
 export class ApiKeysController {
   constructor(private readonly keys: ApiKeysService) {}
 

@@ -2,10 +2,10 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { Principal } from '../auth/principal';
+import type { Principal } from '../access/principal';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { policyConfig } from '../config/configuration';
-import { PgListener } from '../database/pg-listener';
+import { SyncedView, SyncedViews } from '../database/synced-view';
 import { RbacService } from '../rbac/rbac.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { API_KEYS_CHANNEL, digestApiKey, digestsMatch, insertApiKey } from './api-key-secret';
@@ -41,6 +41,7 @@ const LAST_USED_FLUSH_MS = 10_000;
 export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('ApiKeys');
   private live = new Map<string, LiveKey>();
+  private readonly view: SyncedView<Map<string, LiveKey>>;
   private readonly envKeys: LiveKey[];
   private readonly lastUsed = new Map<string, number>();
   private job?: PeriodicJob;
@@ -48,24 +49,22 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(policyConfig.KEY) private readonly policy: ConfigType<typeof policyConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly listener: PgListener,
+    views: SyncedViews,
     private readonly rbac: RbacService,
   ) {
     this.envKeys = policy.envApiKeys.map(({ name, key }) =>
       liveKey(`env:${name}`, name, digestApiKey(key), policy.apiKeys.envRoles),
     );
+    this.view = views.create({
+      name: 'api-keys',
+      channel: API_KEYS_CHANNEL,
+      load: () => this.loadLive(),
+      loaded: (live) => (this.live = live),
+    });
   }
 
   async onModuleInit(): Promise<void> {
-    await this.reload();
-    await this.listener.subscribe(
-      API_KEYS_CHANNEL,
-      () =>
-        void this.reload().catch((e: Error) =>
-          this.logger.error(`API key reload failed: ${e.message}`),
-        ),
-      () => this.reload(),
-    );
+    await this.view.start();
     if (this.envKeys.length)
       this.logger.log(`Loaded ${this.envKeys.length} API key(s) from the environment`);
     this.job = every(
@@ -157,8 +156,12 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
     return view;
   }
 
-  /** Rebuilds the live map from the database (every replica calls this on NOTIFY). */
-  async reload(): Promise<void> {
+  /** Rebuilds the live map from the database (every replica does on NOTIFY, through the view). */
+  reload(): Promise<void> {
+    return this.view.reload();
+  }
+
+  private async loadLive(): Promise<Map<string, LiveKey>> {
     const rows: Array<{ id: string; name: string; digest: string; roles: string[] }> =
       await this.dataSource.query(
         'SELECT id, name, digest, roles FROM api_keys WHERE revoked_at IS NULL',
@@ -167,7 +170,7 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
     for (const key of this.envKeys) live.set(key.digest.toString('hex'), key);
     for (const row of rows)
       live.set(row.digest, liveKey(row.id, row.name, Buffer.from(row.digest, 'hex'), row.roles));
-    this.live = live;
+    return live;
   }
 
   /** One UPDATE for every key used since the last flush. */

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
 import { AuditService } from './audit.service';
 import { ListAuditDto } from './dto/list-audit.dto';
 
@@ -10,7 +10,7 @@ export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get()
-  @RequirePermissions('audit:read')
+  @Authenticated({ permission: 'audit:read' })
   @ApiOperation({ summary: 'Audit events, newest first; filter and page with next_cursor' })
   list(@Query() query: ListAuditDto) {
     return this.audit.list(query);

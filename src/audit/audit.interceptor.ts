@@ -1,7 +1,7 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { catchError, concatMap, Observable } from 'rxjs';
-import type { Principal } from '../auth/principal';
+import type { Principal } from '../access/principal';
 import { AuditService } from './audit.service';
 
 interface AuditedRequest {

@@ -1,3 +1,4 @@
+import { isDigits, keysetPage } from '../common/keyset-page';
 import {
   Inject,
   Injectable,
@@ -8,7 +9,6 @@ import {
 import type { ConfigType } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { ValidationFailedError } from '../common/errors';
 import { auditConfig } from '../config/configuration';
 import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
 import { every, PeriodicJob } from '../common/periodic';
@@ -92,11 +92,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
 
   /** Newest first, with an opaque cursor for the next (older) page. */
   async list(filter: AuditFilter): Promise<AuditPage> {
-    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
-    const query = this.events
-      .createQueryBuilder('e')
-      .orderBy('e.id', 'DESC')
-      .limit(limit + 1);
+    const query = this.events.createQueryBuilder('e');
     if (filter.action) {
       // `token.*` matches every action under `token.`.
       if (filter.action.endsWith('.*'))
@@ -108,11 +104,14 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     if (filter.outcome) query.andWhere('e.outcome = :outcome', { outcome: filter.outcome });
     if (filter.since) query.andWhere('e.at >= :since', { since: filter.since });
     if (filter.until) query.andWhere('e.at < :until', { until: filter.until });
-    if (filter.cursor) query.andWhere('e.id < :cursor', { cursor: decodeCursor(filter.cursor) });
-    const rows = await query.getMany();
-    const page = rows.slice(0, limit);
+    const page = await keysetPage(query, {
+      keys: [{ expr: 'e.id', valid: isDigits }],
+      cursorOf: (e) => [e.id],
+      cursor: filter.cursor,
+      limit: filter.limit,
+    });
     return {
-      events: page.map((e) => ({
+      events: page.items.map((e) => ({
         id: e.id,
         at: e.at,
         action: e.action,
@@ -123,8 +122,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
         ip: e.ip ?? undefined,
         details: e.details,
       })),
-      next_cursor:
-        rows.length > limit ? Buffer.from(page[page.length - 1].id).toString('base64url') : null,
+      next_cursor: page.nextCursor,
     };
   }
 
@@ -138,13 +136,6 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
       .execute();
     return result.affected ?? 0;
   }
-}
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^\d{1,19}$/.test(id))
-    throw new ValidationFailedError('cursor: not a cursor returned by this endpoint');
-  return id;
 }
 
 function scrub(details: Record<string, unknown>): Record<string, unknown> {

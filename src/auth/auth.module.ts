@@ -1,61 +1,74 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
-import { ClientsModule } from '../clients/clients.module';
 import { KeysModule } from '../keys/keys.module';
-import { RevocationModule } from '../revocation/revocation.module';
-import { UsersModule } from '../users/users.module';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
-import { AuthModes } from './auth-modes';
-import { DiscoveryController } from './discovery.controller';
+import { RevocationModule } from '../revocation/revocation.module';
+import { AnonymousAuthenticator } from './authenticators/anonymous.authenticator';
+import { ApiKeyAuthenticator } from './authenticators/api-key.authenticator';
+import { OwnJwtAuthenticator } from './authenticators/own-jwt.authenticator';
+import {
+  REQUEST_AUTHENTICATORS,
+  type RequestAuthenticator,
+} from './authenticators/request-authenticator';
+import { TrustedIssuerAuthenticator } from './authenticators/trusted-issuer.authenticator';
+import { AuthorizeController } from './authorize.controller';
 import { ExternalTokenVerifier } from './external-token-verifier';
 import { AuthenticationGuard } from './guards/authentication.guard';
 import { PermissionsGuard } from './guards/permissions.guard';
 import { JwtStrategy } from './jwt.strategy';
-import { LoginController } from './login.controller';
-import { OAuthController } from './oauth.controller';
-import { OAuthService } from './oauth.service';
-import { PasswordLoginService } from './password-login.service';
 import { PrincipalFactory } from './principal.factory';
-import { TokenKeyResolver } from './token-key-resolver';
-import { TokenService } from './token.service';
+import { RouteRules } from './route-rules';
 import { VerifiedTokenCache } from './verified-token-cache';
 
 /**
- * Issues and verifies tokens. The global guards run in this order (the order of the APP_GUARD
+ * The ways a request can authenticate, in the order the guard asks them. A credential of a kind
+ * is decided by its own authenticator (an unknown API key never falls through to the JWT ways).
+ */
+const AUTHENTICATOR_ORDER = [
+  ApiKeyAuthenticator,
+  TrustedIssuerAuthenticator,
+  OwnJwtAuthenticator,
+  AnonymousAuthenticator,
+];
+
+/**
+ * The check of a request. The global guards run in this order (the order of the APP_GUARD
  * providers below) for every route:
- * 1. AuthenticationGuard: an API key or a valid bearer token (ours, or a trusted issuer's),
- *    unless `@Public()`;
- * 2. PermissionsGuard: the route's `@RequirePermissions()` / `@Roles()` / `@Scopes()`;
+ * 1. AuthenticationGuard: the route's rule (worked out at start), then the authenticators,
+ *    unless the route is `@Public()`;
+ * 2. PermissionsGuard: the rule's permissions, roles and scopes (`@Authenticated({...})`);
  * 3. RateLimitGuard: the principal's budget from the policy's `rate_limits`.
+ * Issuing tokens is the `oauth` module's; this one imports nothing above it.
  */
 @Module({
   imports: [
+    DiscoveryModule,
     PassportModule,
     KeysModule,
-    ClientsModule,
-    UsersModule,
     RevocationModule,
     ApiKeysModule,
     RateLimitModule,
   ],
-  controllers: [OAuthController, DiscoveryController, LoginController],
+  controllers: [AuthorizeController],
   providers: [
-    TokenService,
-    TokenKeyResolver,
+    RouteRules,
     PrincipalFactory,
     JwtStrategy,
-    OAuthService,
-    PasswordLoginService,
-    ExternalTokenVerifier,
-    AuthModes,
     VerifiedTokenCache,
+    ExternalTokenVerifier,
+    ...AUTHENTICATOR_ORDER,
+    {
+      provide: REQUEST_AUTHENTICATORS,
+      inject: AUTHENTICATOR_ORDER,
+      useFactory: (...authenticators: RequestAuthenticator[]) => authenticators,
+    },
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: PermissionsGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
-  exports: [TokenService, TokenKeyResolver, PrincipalFactory, VerifiedTokenCache],
+  exports: [PrincipalFactory, VerifiedTokenCache],
 })
 export class AuthModule {}

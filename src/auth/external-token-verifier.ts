@@ -5,8 +5,8 @@ import { DomainError, InvalidTokenError, TokenExpiredError } from '../common/err
 import { issuersConfig, jwtConfig, policyConfig } from '../config/configuration';
 import type { TrustedIssuer } from '../config/policy/auth-policy';
 import { RbacService } from '../rbac/rbac.service';
-import { RevocationService } from '../revocation/revocation.service';
-import type { Principal } from './principal';
+import { RevocationIndexService } from '../revocation/revocation-index.service';
+import type { Principal } from '../access/principal';
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
@@ -74,7 +74,7 @@ export class ExternalTokenVerifier {
     @Inject(issuersConfig.KEY) private readonly limits: ConfigType<typeof issuersConfig>,
     @Inject(jwtConfig.KEY) jwt: ConfigType<typeof jwtConfig>,
     private readonly rbac: RbacService,
-    private readonly revocation: RevocationService,
+    private readonly revocation: RevocationIndexService,
   ) {
     for (const issuer of policy.trustedIssuers) {
       if (issuer.issuer === jwt.issuer) {

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { DomainError } from '../common/errors';
-import { AccessTokenClaims } from './access-token';
+import { AccessTokenClaims } from '../access/access-token';
 import { PrincipalFactory } from './principal.factory';
-import { TokenKeyResolver } from './token-key-resolver';
+import { TokenKeyResolver } from '../keys/token-key-resolver';
 
 /** The kid of the verified token is kept on the request for the principal. */
 interface KeyedRequest {

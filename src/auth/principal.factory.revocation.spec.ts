@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidTokenError, RevokedTokenError, TokenExpiredError } from '../common/errors';
-import type { RevocationService } from '../revocation/revocation.service';
-import { AccessTokenClaims } from './access-token';
+import type { RevocationIndexService } from '../revocation/revocation-index.service';
+import { AccessTokenClaims } from '../access/access-token';
 import { PrincipalFactory } from './principal.factory';
 
 const now = Math.floor(Date.now() / 1000);
@@ -29,7 +29,7 @@ describe('PrincipalFactory', () => {
       if (revoked.has(token.jti) || revoked.has(String(token.parent_jti)))
         throw new RevokedTokenError();
     },
-  } as unknown as RevocationService;
+  } as unknown as RevocationIndexService;
   const sut = new PrincipalFactory(
     { algorithm: 'RS256', allowNonExpiringTokens: false } as never,
     revocation,

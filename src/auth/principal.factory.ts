@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InvalidTokenError, TokenExpiredError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
-import { RevocationService } from '../revocation/revocation.service';
-import { AccessTokenClaims } from './access-token';
-import { Principal } from './principal';
+import { RevocationIndexService } from '../revocation/revocation-index.service';
+import { AccessTokenClaims } from '../access/access-token';
+import { Principal } from '../access/principal';
 
 /**
  * Checks the claims a signature check does not (RFC 9068 §4: exp, sub, jti, iat, nbf must be
@@ -19,7 +19,7 @@ export class PrincipalFactory {
 
   constructor(
     @Inject(jwtConfig.KEY) config: ConfigType<typeof jwtConfig>,
-    private readonly revocation: RevocationService,
+    private readonly revocation: RevocationIndexService,
   ) {
     this.expOptional = config.algorithm === 'HS256' && config.allowNonExpiringTokens;
   }

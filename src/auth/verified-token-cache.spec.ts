@@ -1,5 +1,5 @@
 import type { KeysService } from '../keys/keys.service';
-import type { AccessTokenClaims } from './access-token';
+import type { AccessTokenClaims } from '../access/access-token';
 import { VERIFIED_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './verified-token-cache';
 
 function fakeKeys() {

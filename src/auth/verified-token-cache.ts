@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { KeysService } from '../keys/keys.service';
-import type { AccessTokenClaims } from './access-token';
+import type { AccessTokenClaims } from '../access/access-token';
 
 interface Entry {
   claims: AccessTokenClaims;

@@ -1,14 +1,8 @@
-import { Inject } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
-import { DataSource } from 'typeorm';
-import { insertApiKey } from '../api-keys/api-key-secret';
+import { ApiKeysModule } from '../api-keys/api-keys.module';
+import { ApiKeysService } from '../api-keys/api-keys.service';
 import { ValidationFailedError } from '../common/errors';
-import { policyConfig } from '../config/configuration';
-import { buildDataSourceOptions } from '../database/data-source.options';
-import { DatabaseLocator } from '../database/database-locator';
-import { runMigrationsLocked } from '../database/migrate';
-import { loadRoleNames } from '../rbac/rbac.service';
+import { withContext } from './cli-context';
 
 interface CreateOptions {
   name: string;
@@ -21,35 +15,17 @@ interface CreateOptions {
  */
 @SubCommand({ name: 'create', description: 'Create an API key and print it (shown only once)' })
 export class CreateApiKeyCommand extends CommandRunner {
-  constructor(
-    private readonly locator: DatabaseLocator,
-    @Inject(policyConfig.KEY) private readonly policy: ConfigType<typeof policyConfig>,
-  ) {
-    super();
-  }
-
   async run(_args: string[], options: CreateOptions): Promise<void> {
-    const dataSource = new DataSource(buildDataSourceOptions(await this.locator.url()));
-    await dataSource.initialize();
-    try {
-      await runMigrationsLocked(dataSource);
-      // Before the first server start the roles table is empty: the policy file's roles apply.
-      const stored = await loadRoleNames(dataSource.manager);
-      const known = stored.length ? stored : this.policy.roles.map((role) => role.name);
-      const roles = options.roles?.length ? options.roles : [this.policy.defaultRole];
-      const unknown = roles.filter((role) => !known.includes(role));
-      if (unknown.length)
-        throw new ValidationFailedError(`--roles: unknown role(s) ${unknown.join(', ')}`);
-      const created = await dataSource.transaction((manager) =>
-        insertApiKey(manager, { name: options.name, roles, createdBy: 'cli' }),
-      );
-      process.stdout.write(
-        `id:     ${created.id}\nname:   ${created.name}\nroles:  ${created.roles.join(',')}\n` +
-          `key:    ${created.key}\n(the key is shown only this once)\n`,
-      );
-    } finally {
-      await dataSource.destroy();
-    }
+    // Through ApiKeysService, as the admin API does: same role check, same NOTIFY.
+    const created = await withContext([ApiKeysModule], (context) =>
+      context
+        .get(ApiKeysService)
+        .create({ name: options.name, roles: options.roles, createdBy: 'cli' }),
+    );
+    process.stdout.write(
+      `id:     ${created.id}\nname:   ${created.name}\nroles:  ${created.roles.join(',')}\n` +
+        `key:    ${created.key}\n(the key is shown only this once)\n`,
+    );
   }
 
   @Option({ flags: '--name <name>', description: 'a name to recognise the key', required: true })

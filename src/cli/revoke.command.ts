@@ -1,7 +1,9 @@
 import { Command, Option } from 'nest-commander';
 import { AuditService } from '../audit/audit.service';
+import { RefreshTokensModule } from '../refresh-tokens/refresh-tokens.module';
 import { RevocationModule } from '../revocation/revocation.module';
-import { RevocationService } from '../revocation/revocation.service';
+import { ParentTokensModule } from '../tokens/parent-tokens.module';
+import { RevocationsService } from '../revocation/revocations.service';
 import { UsageError } from './cli-errors';
 import { withContext } from './cli-context';
 import { TesseraCommand } from './tessera-command';
@@ -24,28 +26,31 @@ export class RevokeCommand extends TesseraCommand {
     if (given.length !== 1) throw new UsageError('give exactly one of --jti, --subject, --client');
     const kind = given[0];
     const target = options[kind] as string;
-    const outcome = await withContext([RevocationModule], async (context) => {
-      const revocation = context.get(RevocationService);
-      const result =
-        kind === 'jti'
-          ? await revocation.revokeJti(target, undefined, options.reason)
-          : kind === 'subject'
-            ? await revocation.revokeSubject(target, options.reason)
-            : await revocation.revokeClient(target, options.reason);
-      await context.get(AuditService).record({
-        action: {
-          jti: 'token.revoke',
-          subject: 'token.revoke_user',
-          client: 'token.revoke_client',
-        }[kind],
-        outcome: 'success',
-        actor: 'cli',
-        actorMethod: 'cli',
-        target,
-        details: options.reason ? { reason: options.reason } : {},
-      });
-      return result;
-    });
+    const outcome = await withContext(
+      [RevocationModule, RefreshTokensModule, ParentTokensModule],
+      async (context) => {
+        const revocation = context.get(RevocationsService);
+        const result =
+          kind === 'jti'
+            ? await revocation.revokeJti(target, undefined, options.reason)
+            : kind === 'subject'
+              ? await revocation.revokeSubject(target, options.reason)
+              : await revocation.revokeClient(target, options.reason);
+        await context.get(AuditService).record({
+          action: {
+            jti: 'token.revoke',
+            subject: 'token.revoke_user',
+            client: 'token.revoke_client',
+          }[kind],
+          outcome: 'success',
+          actor: 'cli',
+          actorMethod: 'cli',
+          target,
+          details: options.reason ? { reason: options.reason } : {},
+        });
+        return result;
+      },
+    );
     process.stdout.write(JSON.stringify({ revoked: true, [kind]: target, ...outcome }) + '\n');
   }
 

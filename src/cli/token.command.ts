@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Command, Option } from 'nest-commander';
 import { TesseraCommand } from './tessera-command';
-import { signAccessToken } from '../auth/token.service';
+import { signAccessToken } from '../oauth/token.service';
 import { parseDuration } from '../common/duration';
 import { jwtConfig, policyConfig } from '../config/configuration';
 import { SIGNING_ALGORITHMS } from '../config/env.validation';

@@ -1,13 +1,13 @@
 import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
 import { ClientsService } from './clients.service';
 import { CreateClientDto, UpdateClientDto } from './dto/create-client.dto';
 
 @ApiTags('admin')
 @Controller('admin/clients')
-@RequirePermissions('clients:manage')
+@Authenticated({ permission: 'clients:manage' })
 export class ClientsController {
   constructor(private readonly clients: ClientsService) {}
 

@@ -5,6 +5,7 @@ import { buildDataSourceOptions } from './data-source.options';
 import { DatabaseLocator } from './database-locator';
 import { runMigrationsLocked } from './migrate';
 import { PgListener } from './pg-listener';
+import { SyncedViews } from './synced-view';
 
 @Global()
 @Module({ providers: [DatabaseLocator], exports: [DatabaseLocator] })
@@ -34,8 +35,8 @@ class DatabaseLocatorModule {}
       },
     }),
   ],
-  providers: [PgListener],
-  exports: [PgListener],
+  providers: [PgListener, SyncedViews],
+  exports: [PgListener, SyncedViews],
 })
 export class DatabaseModule {
   constructor(locator: DatabaseLocator, dataSource: DataSource) {

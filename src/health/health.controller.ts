@@ -6,9 +6,10 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import { Public } from '../auth/decorators/public.decorator';
+import { Public } from '../access/authenticated.decorator';
+import { SyncedViews } from '../database/synced-view';
 import { KeysService } from '../keys/keys.service';
-import { RevocationService } from '../revocation/revocation.service';
+import { RevocationIndexService } from '../revocation/revocation-index.service';
 
 @ApiTags('health')
 @Controller('health')
@@ -19,7 +20,8 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly keys: KeysService,
-    private readonly revocation: RevocationService,
+    private readonly revocation: RevocationIndexService,
+    private readonly views: SyncedViews,
   ) {}
 
   /** Liveness: the process answers. Also at `/health/`. */
@@ -28,7 +30,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the database answers, the signing keys are loaded, the revocation index is in sync. */
+  /**
+   * Readiness: the database answers, the signing keys are loaded, the revocation index and every
+   * other synced view are in sync.
+   */
   @Get('ready')
   @HealthCheck()
   ready() {
@@ -45,6 +50,14 @@ export class HealthController {
         return this.revocation.isSynced
           ? indicator.up(this.revocation.indexStats)
           : indicator.down({ reason: 'revocation index not in sync' });
+      },
+      () => {
+        // Every LISTEN/NOTIFY-synced view (keys, roles, API keys, revocations, …).
+        const indicator = this.indicators.check('views');
+        const behind = this.views.outOfSync();
+        return behind.length
+          ? indicator.down({ reason: `not in sync: ${behind.join(', ')}` })
+          : indicator.up();
       },
     ]);
   }

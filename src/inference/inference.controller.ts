@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
-import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
+import type { Principal } from '../access/principal';
 import { ModelNotFoundError } from '../common/errors';
 import { UsageService } from '../usage/usage.service';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
@@ -27,7 +27,7 @@ export class InferenceController {
 
   @Post('infer')
   @HttpCode(200)
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'Echo the prompt with the caller’s token claims' })
   infer(@Body() dto: InferDto, @CurrentPrincipal() who: Principal) {
     this.usage.record(who.subject, 'POST /v1/infer');
@@ -43,7 +43,7 @@ export class InferenceController {
   }
 
   @Get('models')
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'The models the caller may invoke (from each upstream, cached)' })
   async models(@CurrentPrincipal() who: Principal) {
     const list = await this.inference.models();
@@ -52,7 +52,7 @@ export class InferenceController {
   }
 
   @Get('models/:model')
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'One model the caller may invoke' })
   async model(@Param('model') id: string) {
     const list = await this.inference.models((model) => model === id);
@@ -63,7 +63,7 @@ export class InferenceController {
   @Post('chat/completions')
   @ApiBody({ type: ChatCompletionDto })
   @HttpCode(200)
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({
     summary: 'OpenAI chat completions, to the upstream serving `model`; stream: true answers SSE',
   })
@@ -78,7 +78,7 @@ export class InferenceController {
   @Post('completions')
   @ApiBody({ type: CompletionDto })
   @HttpCode(200)
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'OpenAI (legacy) text completions' })
   completions(
     @Req() request: FastifyRequest,
@@ -91,7 +91,7 @@ export class InferenceController {
   @Post('embeddings')
   @ApiBody({ type: EmbeddingDto })
   @HttpCode(200)
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'OpenAI embeddings' })
   embeddings(
     @Req() request: FastifyRequest,
@@ -104,7 +104,7 @@ export class InferenceController {
   @Post('responses')
   @ApiBody({ type: ResponsesDto })
   @HttpCode(200)
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'OpenAI Responses API, passed through to the upstream' })
   responses(
     @Req() request: FastifyRequest,

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Public } from '../auth/decorators/public.decorator';
+import { Public } from '../access/authenticated.decorator';
 import { KeysService } from './keys.service';
 import type { ConfigType } from '@nestjs/config';
 import { keysConfig } from '../config/configuration';

@@ -1,7 +1,7 @@
 import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
 import { RotateKeysDto } from './dto/rotate-keys.dto';
 import { KeysService } from './keys.service';
 
@@ -11,14 +11,14 @@ export class KeysController {
   constructor(private readonly keys: KeysService) {}
 
   @Get()
-  @RequirePermissions('keys:read')
+  @Authenticated({ permission: 'keys:read' })
   list() {
     return this.keys.list();
   }
 
   @Post('rotate')
   @HttpCode(200)
-  @RequirePermissions('keys:rotate')
+  @Authenticated({ permission: 'keys:rotate' })
   @Audit('keys.rotate')
   @ApiOperation({ summary: 'Rotate the signing key (soft by default, or hard)' })
   rotate(@Body() dto: RotateKeysDto) {
@@ -27,7 +27,7 @@ export class KeysController {
 
   @Post(':kid/retire')
   @HttpCode(200)
-  @RequirePermissions('keys:rotate')
+  @Authenticated({ permission: 'keys:rotate' })
   @Audit('keys.retire')
   @ApiOperation({ summary: 'Retire a non-active key now: its tokens stop verifying' })
   retire(@Param('kid') kid: string) {
@@ -43,7 +43,7 @@ export class SecretsController {
 
   @Post('refresh')
   @HttpCode(200)
-  @RequirePermissions('keys:rotate')
+  @Authenticated({ permission: 'keys:rotate' })
   @Audit('keys.rotate')
   @ApiOperation({ summary: 'Rotate the signing key: {mode: "soft" | "hard"}' })
   async refresh(@Body() dto: RotateKeysDto) {

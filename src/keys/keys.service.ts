@@ -18,7 +18,7 @@ import {
   ValidationFailedError,
 } from '../common/errors';
 import { keysConfig } from '../config/configuration';
-import { PgListener } from '../database/pg-listener';
+import { SyncedView, SyncedViews } from '../database/synced-view';
 import {
   AsymmetricAlgorithm,
   decryptPrivateKey,
@@ -72,12 +72,20 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
   private lastReload = 0;
   private loaded = false;
   private readonly ringListeners: Array<(removedKids: string[]) => void> = [];
+  private readonly view: SyncedView<KeyRing>;
 
   constructor(
     @Inject(keysConfig.KEY) private readonly config: ConfigType<typeof keysConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly listener: PgListener,
-  ) {}
+    views: SyncedViews,
+  ) {
+    this.view = views.create({
+      name: 'keys',
+      channel: KEYS_CHANNEL,
+      load: () => this.loadRing(),
+      loaded: (ring) => this.swapRing(ring),
+    });
+  }
 
   /** HS256 mode: one shared secret, nothing in the database, nothing published. */
   get symmetric(): boolean {
@@ -92,15 +100,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     }
     this.kek = resolveKeyEncryptionKey(this.config.encryptionKey, this.config.dataDir, this.logger);
     await this.ensureSigningKey();
-    await this.reload();
-    await this.listener.subscribe(
-      KEYS_CHANNEL,
-      () =>
-        void this.reload().catch((e: Error) =>
-          this.logger.error(`Key reload failed: ${e.message}`),
-        ),
-      () => this.reload(),
-    );
+    await this.view.start();
   }
 
   onApplicationBootstrap(): void {
@@ -244,10 +244,14 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     return result;
   }
 
-  /** Rebuilds the key ring from the database (all replicas call this on NOTIFY). */
+  /** Rebuilds the key ring from the database (every replica does on NOTIFY, through the view). */
   async reload(): Promise<void> {
     if (this.symmetric) return;
     this.lastReload = Date.now();
+    await this.view.reload();
+  }
+
+  private async loadRing(): Promise<KeyRing> {
     const rows = await this.dataSource.getRepository(SigningKeyEntity).find({
       where: [{ status: 'active' }, { status: 'next' }, { status: 'retiring' }],
       order: { createdAt: 'DESC' },
@@ -265,8 +269,12 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
         signing = { kid: row.kid, algorithm: row.algorithm, key, privateKey: this.decrypt(row) };
       }
     }
+    return new KeyRing(signing, verification, jwks);
+  }
+
+  private swapRing(ring: KeyRing): void {
     const previous = this.ring.kids;
-    this.ring = new KeyRing(signing, verification, jwks);
+    this.ring = ring;
     this.loaded = true;
     const removed = previous.filter((kid) => !this.ring.verificationKey(kid));
     for (const listener of this.ringListeners) listener(removed);

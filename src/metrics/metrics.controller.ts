@@ -1,6 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('metrics')
@@ -9,7 +9,7 @@ export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
-  @RequirePermissions('view_metrics')
+  @Authenticated({ permission: 'view_metrics' })
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   render() {
     return this.metrics.render();

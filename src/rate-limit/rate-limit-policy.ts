@@ -17,10 +17,6 @@ export class RateLimitPolicy {
 
   constructor(private readonly limits: Record<string, RateLimit>) {}
 
-  get enabled(): boolean {
-    return Object.keys(this.limits).length > 0;
-  }
-
   limitFor(roles: readonly string[]): EffectiveLimit | undefined {
     const key = roles.join('\u0000');
     if (this.cache.has(key)) return this.cache.get(key);

@@ -1,21 +1,18 @@
-import {
-  ExecutionContext,
-  Inject,
-  Module,
-  OnApplicationShutdown,
-  OnModuleInit,
-} from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
-import type { Principal } from '../auth/principal';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import { policyConfig } from '../config/configuration';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
-import { RateLimitPolicy } from './rate-limit-policy';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 
 export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
 
-/** The counter store named by the policy's `rate_limit_backend`. */
+/**
+ * Rate limits per role from the policy file: the counter store named by the policy's
+ * `rate_limit_backend` (@nestjs/throttler's storage interface, in memory or in Redis). The guard
+ * itself ({@link RateLimitGuard}) is registered by AuthModule as the third global guard, so it
+ * runs after authentication and authorization.
+ */
 @Module({
   providers: [
     {
@@ -29,7 +26,7 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
   ],
   exports: [RATE_LIMIT_STORE],
 })
-class RateLimitStoreModule implements OnModuleInit, OnApplicationShutdown {
+export class RateLimitModule implements OnModuleInit, OnApplicationShutdown {
   constructor(@Inject(RATE_LIMIT_STORE) private readonly store: ThrottlerStorage) {}
 
   async onModuleInit(): Promise<void> {
@@ -40,41 +37,3 @@ class RateLimitStoreModule implements OnModuleInit, OnApplicationShutdown {
     if (this.store instanceof RedisThrottlerStorage) await this.store.close();
   }
 }
-
-function principalOf(context: ExecutionContext): Principal | undefined {
-  return context.switchToHttp().getRequest<{ user?: Principal }>().user;
-}
-
-/**
- * Rate limits per role from the policy file, through @nestjs/throttler (its guard, our storage
- * and limits). The guard itself ({@link RateLimitGuard}) is registered by AuthModule as the third
- * global guard, so it runs after authentication and authorization.
- */
-@Module({
-  imports: [
-    ThrottlerModule.forRootAsync({
-      imports: [RateLimitStoreModule],
-      inject: [policyConfig.KEY, RATE_LIMIT_STORE],
-      useFactory: (policy: ConfigType<typeof policyConfig>, storage: ThrottlerStorage) => {
-        const limits = new RateLimitPolicy(policy.rateLimits);
-        const limitOf = (context: ExecutionContext) => {
-          const principal = principalOf(context);
-          return principal ? limits.limitFor(principal.roles) : undefined;
-        };
-        return {
-          storage,
-          // No principal: a public route (not limited); no limit for the principal's roles either.
-          skipIf: (context) => limitOf(context) === undefined,
-          throttlers: [
-            {
-              name: 'default',
-              limit: (context) => limitOf(context)?.limit ?? Number.MAX_SAFE_INTEGER,
-              ttl: (context) => limitOf(context)?.windowMs ?? 60_000,
-            },
-          ],
-        };
-      },
-    }),
-  ],
-})
-export class RateLimitModule {}

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, Repository } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { policyConfig } from '../config/configuration';
-import { PgListener } from '../database/pg-listener';
+import { SyncedView, SyncedViews } from '../database/synced-view';
 import { grantsAll } from './permission-matcher';
 import { RoleEntity } from './role.entity';
 
@@ -42,12 +42,6 @@ const ROLE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** `*`, `prefix:*` or a plain name such as `tokens:revoke`. */
 const PERMISSION = /^(\*|[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*(:\*)?)$/;
 
-/** Role names in the database; for the CLI, which validates roles without booting the app. */
-export async function loadRoleNames(manager: EntityManager): Promise<string[]> {
-  const rows: Array<{ name: string }> = await manager.query('SELECT name FROM roles');
-  return rows.map((r) => r.name);
-}
-
 /**
  * Roles → permissions. The policy file seeds the `roles` table at start (missing roles only, so
  * changes made at run time survive restarts); `/admin/roles` changes it, and a NOTIFY makes
@@ -58,29 +52,28 @@ export class RbacService implements OnModuleInit {
   private readonly logger = new Logger('Rbac');
   private roles = new Map<string, string[]>();
   private cache = new Map<string, ReadonlySet<string>>();
+  private readonly view: SyncedView<RoleEntity[]>;
   readonly defaultRole: string;
 
   constructor(
     @Inject(policyConfig.KEY) private readonly policy: ConfigType<typeof policyConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly listener: PgListener,
+    views: SyncedViews,
   ) {
     // Until the database view loads, the file's roles apply (nothing is served before that).
     this.compile(policy.roles.map((r) => ({ name: r.name, permissions: r.permissions })));
     this.defaultRole = policy.defaultRole;
+    this.view = views.create({
+      name: 'roles',
+      channel: ROLES_CHANNEL,
+      load: () => this.dataSource.getRepository(RoleEntity).find(),
+      loaded: (rows) => this.compile(rows),
+    });
   }
 
   async onModuleInit(): Promise<void> {
     await this.seed();
-    await this.reload();
-    await this.listener.subscribe(
-      ROLES_CHANNEL,
-      () =>
-        void this.reload().catch((e: Error) =>
-          this.logger.error(`Role reload failed: ${e.message}`),
-        ),
-      () => this.reload(),
-    );
+    await this.view.start();
   }
 
   roleNames(): string[] {
@@ -176,9 +169,8 @@ export class RbacService implements OnModuleInit {
   }
 
   /** Rebuilds the compiled view from the database (every replica, on NOTIFY). */
-  async reload(): Promise<void> {
-    const rows = await this.dataSource.getRepository(RoleEntity).find();
-    this.compile(rows);
+  reload(): Promise<void> {
+    return this.view.reload();
   }
 
   private compile(rows: Array<{ name: string; permissions: string[] }>): void {

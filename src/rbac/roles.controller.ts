@@ -1,14 +1,14 @@
 import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
 import { CreateRoleDto, UpdateRoleDto } from './dto/role.dto';
 import { RbacService } from './rbac.service';
 
 /** Run-time role management; changes reach every replica through NOTIFY. */
 @ApiTags('admin')
 @Controller('admin/roles')
-@RequirePermissions('roles:manage')
+@Authenticated({ permission: 'roles:manage' })
 export class RolesController {
   constructor(private readonly rbac: RbacService) {}
 

@@ -1,19 +1,21 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ParentTokenEntity } from './parent-token.entity';
-import { ParentTokensService } from './parent-tokens.service';
-import { RefreshTokenEntity } from './refresh-token.entity';
-import { RefreshTokensService } from './refresh-tokens.service';
+import { KeysModule } from '../keys/keys.module';
+import { RevocationIndexService } from './revocation-index.service';
 import { RevocationEntity } from './revocation.entity';
-import { RevocationService } from './revocation.service';
+import { RevocationsController } from './revocations.controller';
+import { RevocationsService } from './revocations.service';
 
 /**
- * The single owner of "is this token still good": revocations (by jti, subject, client, parent)
- * with an in-memory index on every replica, the parent-token registry, refresh-token families.
+ * The single owner of "is this token still good", in two parts: {@link RevocationIndexService}
+ * keeps every replica's in-memory index in sync (the hot path reads it), and
+ * {@link RevocationsService} writes revocations, with everything they imply in other modules'
+ * tables (registered cascades) in the same transaction, and lists them.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([RefreshTokenEntity, RevocationEntity, ParentTokenEntity])],
-  providers: [RefreshTokensService, RevocationService, ParentTokensService],
-  exports: [RefreshTokensService, RevocationService, ParentTokensService],
+  imports: [TypeOrmModule.forFeature([RevocationEntity]), KeysModule],
+  controllers: [RevocationsController],
+  providers: [RevocationIndexService, RevocationsService],
+  exports: [RevocationIndexService, RevocationsService],
 })
 export class RevocationModule {}

@@ -1,9 +1,9 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { ParentTokenEntity } from '../revocation/parent-token.entity';
-import { ChildClaims, ParentTokensService } from '../revocation/parent-tokens.service';
-import { RevocationService } from '../revocation/revocation.service';
+import { ParentTokenEntity } from './parent-token.entity';
+import { ChildClaims, ParentTokensService } from './parent-tokens.service';
+import { RevocationIndexService } from '../revocation/revocation-index.service';
 import { TokenLifecycleService } from './token-lifecycle.service';
 
 const HEARTBEAT_MS = 15_000;
@@ -25,7 +25,7 @@ export class ChildTokenStream implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly parents: ParentTokensService,
-    private readonly revocation: RevocationService,
+    private readonly revocation: RevocationIndexService,
     private readonly lifecycle: TokenLifecycleService,
   ) {}
 

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { renewalConfig } from '../config/configuration';
-import { ParentTokensService } from '../revocation/parent-tokens.service';
+import { ParentTokensService } from './parent-tokens.service';
 import { TokenLifecycleService } from './token-lifecycle.service';
 import { every, PeriodicJob } from '../common/periodic';
 

@@ -1,18 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import type { AccessTokenClaims } from '../auth/access-token';
-import type { ClientCredentials } from '../auth/oauth.service';
-import type { Principal } from '../auth/principal';
+import type { AccessTokenClaims } from '../access/access-token';
+import type { Principal } from '../access/principal';
 import { PrincipalFactory } from '../auth/principal.factory';
-import { TokenService } from '../auth/token.service';
-import { ClientsService } from '../clients/clients.service';
+import { TokenService } from '../oauth/token.service';
 import {
-  DomainError,
   InsufficientPermissionsError,
   InvalidTokenError,
   NotAuthenticatedError,
   NotFoundError,
-  OAuthError,
   RevokedTokenError,
   TokenExpiredError,
   ValidationFailedError,
@@ -20,12 +16,11 @@ import {
 import { jwtConfig } from '../config/configuration';
 import { KeysService } from '../keys/keys.service';
 import { RbacService } from '../rbac/rbac.service';
-import { ParentTokenEntity } from '../revocation/parent-token.entity';
-import { ChildClaims, ParentTokensService } from '../revocation/parent-tokens.service';
-import { RefreshTokensService } from '../revocation/refresh-tokens.service';
-import { RevocationService } from '../revocation/revocation.service';
+import { ParentTokenEntity } from './parent-token.entity';
+import { ChildClaims, ParentTokensService } from './parent-tokens.service';
+import { RevocationIndexService } from '../revocation/revocation-index.service';
 import { IssuePairDto, IssueTokenDto } from './dto/issue-token.dto';
-import { TokenVerifier } from './token-verifier';
+import { TokenVerifier } from '../keys/token-verifier';
 
 /** Claims a caller may not set: they are Tessera's to decide. */
 const PROTECTED_CLAIMS = new Set(['parent_jti', 'parent_exp']);
@@ -43,9 +38,8 @@ export interface ChildTokenView {
 const now = () => Math.floor(Date.now() / 1000);
 
 /**
- * Issuing, renewing, revoking and introspecting tokens over HTTP: the parent/child API of the
- * jwt-auth-service Tessera replaces, RFC 7009 revocation and RFC 7662 introspection. Whether a
- * token is revoked is always {@link RevocationService}'s answer.
+ * Issuing and renewing tokens over HTTP: the parent/child API of the jwt-auth-service Tessera
+ * replaces. Whether a token is revoked is always {@link RevocationIndexService}'s answer.
  */
 @Injectable()
 export class TokenLifecycleService {
@@ -53,11 +47,9 @@ export class TokenLifecycleService {
     private readonly tokens: TokenService,
     private readonly verifier: TokenVerifier,
     private readonly principals: PrincipalFactory,
-    private readonly revocation: RevocationService,
+    private readonly revocation: RevocationIndexService,
     private readonly parents: ParentTokensService,
-    private readonly refreshTokens: RefreshTokensService,
     private readonly rbac: RbacService,
-    private readonly clients: ClientsService,
     private readonly keys: KeysService,
     @Inject(jwtConfig.KEY) private readonly config: ConfigType<typeof jwtConfig>,
   ) {}
@@ -216,90 +208,6 @@ export class TokenLifecycleService {
     const principal = this.principals.fromAccessToken(claims, kid);
     if (!this.rbac.allows(principal.roles, ['tokens:issue']))
       throw new InsufficientPermissionsError(['tokens:issue']);
-  }
-
-  /**
-   * `POST /revoke`, `DELETE /tokens/:jti`: by jti, by a token (any type, even expired), or
-   * everything of a client.
-   */
-  async revoke(input: { jti?: string; token?: string; client_id?: string }, reason: string) {
-    const given = [input.jti, input.token, input.client_id].filter((v) => v !== undefined);
-    if (given.length !== 1)
-      throw new ValidationFailedError('Give exactly one of jti, token or client_id');
-    if (input.client_id !== undefined) {
-      const outcome = await this.revocation.revokeClient(input.client_id, reason);
-      return {
-        revoked: true,
-        client_id: input.client_id,
-        parents_revoked: outcome.entries.filter((e) => e.kind === 'jti').length,
-        refresh_tokens_revoked: outcome.refreshTokens,
-      };
-    }
-    if (input.token !== undefined) {
-      if (input.token.startsWith('rt_'))
-        throw new ValidationFailedError('token: refresh tokens are revoked at /oauth/revoke');
-      const verified = await this.verifier.tryVerify(input.token, { ignoreExpiration: true });
-      if (!verified) throw new ValidationFailedError('token: not a token issued by this service');
-      await this.revocation.revokeJti(verified.claims.jti, verified.claims.exp, reason);
-      return { revoked: true, jti: verified.claims.jti };
-    }
-    const jti = input.jti as string;
-    await this.revocation.revokeJti(jti, undefined, reason);
-    return { revoked: true, jti };
-  }
-
-  /** `DELETE /users/:userId/tokens`: everything of a subject issued until now. */
-  async revokeUser(userId: string, reason: string) {
-    const outcome = await this.revocation.revokeSubject(userId, reason);
-    return {
-      revoked: true,
-      user_id: userId,
-      parents_revoked: outcome.entries.filter((e) => e.kind === 'jti').length,
-      refresh_tokens_revoked: outcome.refreshTokens,
-    };
-  }
-
-  /**
-   * RFC 7009: the client authenticates and may revoke only tokens issued to it. Unknown,
-   * malformed or already expired tokens answer 200 all the same (§2.2), so the endpoint tells a
-   * caller nothing about tokens it does not hold.
-   */
-  async oauthRevoke(credentials: ClientCredentials, token: string | undefined) {
-    const client = await this.clients.authenticate(credentials.clientId, credentials.clientSecret);
-    if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
-    if (!token) throw new OAuthError('invalid_request', 'token is required');
-    if (token.startsWith('rt_')) {
-      const outcome = await this.refreshTokens.revokeFamily(token, client.id);
-      if (outcome === 'other-client')
-        throw new OAuthError('unauthorized_client', 'The token was not issued to this client');
-      return;
-    }
-    const verified = await this.verifier.tryVerify(token, { ignoreExpiration: true });
-    if (!verified || verified.claims.exp <= now()) return;
-    if (verified.claims.client_id !== client.id)
-      throw new OAuthError('unauthorized_client', 'The token was not issued to this client');
-    await this.revocation.revokeJti(verified.claims.jti, verified.claims.exp, 'oauth/revoke');
-  }
-
-  /** RFC 7662: `active: false` for anything revoked, expired, unknown or not ours. */
-  async introspect(token: string | undefined): Promise<Record<string, unknown>> {
-    if (!token) throw new OAuthError('invalid_request', 'token is required');
-    const verified = await this.verifier.tryVerify(token);
-    if (!verified) return { active: false };
-    const { claims, kid } = verified;
-    try {
-      if (claims.token_type === 'parent') this.revocation.assertNotRevoked(claims);
-      else this.principals.fromAccessToken(claims, kid);
-    } catch (error) {
-      if (error instanceof DomainError) return { active: false };
-      throw error;
-    }
-    return {
-      ...claims,
-      active: true,
-      token_type: 'Bearer',
-      tessera_token_type: claims.token_type ?? 'access',
-    };
   }
 
   /** Roles for a new token: the requested ones if the caller holds every permission they grant. */

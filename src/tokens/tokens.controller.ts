@@ -1,30 +1,12 @@
 import { Audit } from '../audit/audit.decorator';
-import {
-  All,
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  Req,
-  Res,
-} from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
-import { Public } from '../auth/decorators/public.decorator';
-import {
-  Authenticated,
-  RequirePermissions,
-} from '../auth/decorators/require-permissions.decorator';
-import type { Principal } from '../auth/principal';
-import { InsufficientPermissionsError, ValidationFailedError } from '../common/errors';
-import { RbacService } from '../rbac/rbac.service';
-import { IssuePairDto, IssueTokenDto, RenewDto, RevokeDto } from './dto/issue-token.dto';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import { Authenticated, Public } from '../access/authenticated.decorator';
+import type { Principal } from '../access/principal';
+import { ValidationFailedError } from '../common/errors';
+import { IssuePairDto, IssueTokenDto, RenewDto } from './dto/issue-token.dto';
 import { ChildTokenStream } from './child-token.stream';
 import { TokenLifecycleService } from './token-lifecycle.service';
 
@@ -34,19 +16,18 @@ function requiredParentJti(parentJti: unknown): string {
   return parentJti;
 }
 
-/** Parent/child tokens (the jwt-auth-service API), revocation, and Envoy external authorization. */
+/** Access tokens for users, parent/child tokens and their renewal (the jwt-auth-service API). */
 @ApiTags('tokens')
 @Controller()
 export class TokensController {
   constructor(
     private readonly lifecycle: TokenLifecycleService,
     private readonly stream: ChildTokenStream,
-    private readonly rbac: RbacService,
   ) {}
 
   @Post('tokens')
   @Audit('token.issue_user')
-  @RequirePermissions('tokens:issue')
+  @Authenticated({ permission: 'tokens:issue' })
   @ApiOperation({ summary: 'Issue an access token for a user' })
   issue(@Body() dto: IssueTokenDto, @CurrentPrincipal() who: Principal) {
     return this.lifecycle.issueAccess(who, dto);
@@ -54,7 +35,7 @@ export class TokensController {
 
   @Post('token-pairs')
   @Audit('token.issue_pair')
-  @RequirePermissions('tokens:issue')
+  @Authenticated({ permission: 'tokens:issue' })
   @ApiOperation({ summary: 'Issue a parent token and (by default) its first child' })
   pair(@Body() dto: IssuePairDto, @CurrentPrincipal() who: Principal) {
     return this.lifecycle.issuePair(who, dto);
@@ -101,69 +82,5 @@ export class TokensController {
     await this.lifecycle.authorizeParentAccess(authorization, jti);
     const parent = await this.lifecycle.liveParent(jti);
     this.stream.open(parent, request, reply);
-  }
-
-  @Delete('tokens/:jti')
-  @Audit('token.revoke')
-  @RequirePermissions('tokens:revoke')
-  @ApiOperation({ summary: 'Revoke a token by jti (a parent takes its children with it)' })
-  revokeJti(@Param('jti') jti: string, @CurrentPrincipal() who: Principal) {
-    if (jti.length > 200) throw new ValidationFailedError('jti must be at most 200 characters');
-    return this.lifecycle.revoke({ jti }, `DELETE /tokens by ${who.subject}`);
-  }
-
-  @Delete('users/:userId/tokens')
-  @Audit('token.revoke_user')
-  @RequirePermissions('tokens:revoke')
-  @ApiOperation({ summary: 'Revoke every token of a user issued until now' })
-  revokeUser(@Param('userId') userId: string, @CurrentPrincipal() who: Principal) {
-    if (userId.length > 200)
-      throw new ValidationFailedError('userId must be at most 200 characters');
-    return this.lifecycle.revokeUser(userId, `DELETE /users/tokens by ${who.subject}`);
-  }
-
-  @Post('revoke')
-  @Audit('token.revoke')
-  @HttpCode(200)
-  @RequirePermissions('tokens:revoke')
-  @ApiOperation({ summary: 'Revoke a token by {jti} or {token}' })
-  revoke(@Body() dto: RevokeDto, @CurrentPrincipal() who: Principal) {
-    return this.lifecycle.revoke(dto, `POST /revoke by ${who.subject}`);
-  }
-
-  /**
-   * Envoy/Istio external authorization: the global guard has verified the bearer token
-   * (signature, claims, revocation, a child's parent); this answers with identity headers for
-   * the upstream. `?permission=` optionally names a permission the token must grant (else 403).
-   */
-  // Envoy's HTTP ext_authz service sends the original method and path after `path_prefix`
-  // (`GET /authorize/v1/models`); Istio and simple callers POST to /authorize.
-  @All(['authorize', 'authorize/*'])
-  @HttpCode(200)
-  @Authenticated()
-  @ApiOperation({ summary: 'External authorization (Envoy/Istio): identity headers or 401/403' })
-  authorize(
-    @CurrentPrincipal() who: Principal,
-    @Query('permission') permission: unknown,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    if (typeof permission === 'string' && permission !== '') {
-      if (!this.rbac.allows(who.roles, [permission]))
-        throw new InsufficientPermissionsError([permission]);
-    }
-    reply
-      .header('x-auth-subject', who.subject)
-      .header('x-auth-client-id', who.clientId ?? '')
-      .header('x-auth-scopes', who.scopes.join(' '))
-      .header('x-auth-roles', who.roles.join(','))
-      .header('x-auth-token-type', who.tokenType ?? 'access')
-      .header('x-auth-jti', who.tokenId ?? '');
-    return {
-      allowed: true,
-      subject: who.subject,
-      client_id: who.clientId,
-      scopes: who.scopes,
-      roles: who.roles,
-    };
   }
 }

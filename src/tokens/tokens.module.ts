@@ -1,25 +1,22 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
-import { ClientsModule } from '../clients/clients.module';
 import { KeysModule } from '../keys/keys.module';
+import { OAuthModule } from '../oauth/oauth.module';
 import { RevocationModule } from '../revocation/revocation.module';
 import { ChildTokenStream } from './child-token.stream';
-import { OAuthRevocationController } from './oauth-revocation.controller';
+import { ParentTokensModule } from './parent-tokens.module';
 import { RenewalWorker } from './renewal.worker';
 import { TokenLifecycleService } from './token-lifecycle.service';
-import { TokenVerifier } from './token-verifier';
-import { RevocationsAdminController } from './revocations-admin.controller';
 import { TokensController } from './tokens.controller';
 
 /**
- * The token lifecycle over HTTP: parent/child issuance and renewal, revocation endpoints,
- * introspection, external authorization. Sits above `auth` (minting, verification) and
- * `revocation` (the state); neither imports it back.
+ * The jwt-auth-service API: access tokens for users, parent tokens and their self-renewing
+ * children (registry, renewal worker, SSE). Sits above `oauth` (minting), `auth` (claim checks)
+ * and `revocation`; none of them imports it back.
  */
 @Module({
-  imports: [AuthModule, RevocationModule, ClientsModule, KeysModule],
-  controllers: [TokensController, OAuthRevocationController, RevocationsAdminController],
-  providers: [TokenVerifier, TokenLifecycleService, ChildTokenStream, RenewalWorker],
-  exports: [TokenVerifier],
+  imports: [ParentTokensModule, AuthModule, OAuthModule, RevocationModule, KeysModule],
+  controllers: [TokensController],
+  providers: [TokenLifecycleService, ChildTokenStream, RenewalWorker],
 })
 export class TokensModule {}

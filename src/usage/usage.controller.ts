@@ -1,11 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator';
-import {
-  Authenticated,
-  RequirePermissions,
-} from '../auth/decorators/require-permissions.decorator';
-import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
+import type { Principal } from '../access/principal';
 import { UsageQueryDto } from './dto/usage-query.dto';
 import { UsageService } from './usage.service';
 
@@ -32,7 +29,7 @@ export class AdminUsageController {
 
   /** Everyone's ledger, filtered and grouped (permission `usage:read`). */
   @Get()
-  @RequirePermissions('usage:read')
+  @Authenticated({ permission: 'usage:read' })
   @ApiOperation({ summary: 'The usage ledger, filtered and grouped by day, model or subject' })
   list(@Query() query: UsageQueryDto) {
     return this.usage.summary({

@@ -1,14 +1,14 @@
 import { Audit } from '../audit/audit.decorator';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { RequirePermissions } from '../auth/decorators/require-permissions.decorator';
+import { Authenticated } from '../access/authenticated.decorator';
 import { CreateUserDto, UpdateUserDto } from './dto/create-user.dto';
 import { UsersService } from './users.service';
 
 /** People administration. Password hashes are never returned. */
 @ApiTags('admin')
 @Controller('admin/users')
-@RequirePermissions('users:manage')
+@Authenticated({ permission: 'users:manage' })
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 

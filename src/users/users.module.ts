@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { RevocationModule } from '../revocation/revocation.module';
+import { RefreshTokensModule } from '../refresh-tokens/refresh-tokens.module';
 import { LoginAttemptEntity } from './login-attempt.entity';
 import { LoginThrottle } from './login-throttle';
 import { UserEntity } from './user.entity';
@@ -9,7 +9,7 @@ import { UsersService } from './users.service';
 
 /** People: accounts, password verification with lockout, `/admin/users`. Tokens are auth's job. */
 @Module({
-  imports: [TypeOrmModule.forFeature([UserEntity, LoginAttemptEntity]), RevocationModule],
+  imports: [TypeOrmModule.forFeature([UserEntity, LoginAttemptEntity]), RefreshTokensModule],
   controllers: [UsersController],
   providers: [UsersService, LoginThrottle],
   exports: [UsersService],

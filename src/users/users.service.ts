@@ -5,7 +5,7 @@ import { QueryFailedError, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { RbacService } from '../rbac/rbac.service';
-import { RefreshTokensService } from '../revocation/refresh-tokens.service';
+import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { LoginThrottle } from './login-throttle';
 import { dummyHash, hashPassword, verifyPassword } from './password-hasher';
 import { UserEntity } from './user.entity';

@@ -2,7 +2,15 @@ import type { INestApplication } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { RequestMethod } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
-import { routeDecision, RouteDecision } from '../../src/auth/route-decision';
+import { readRouteRule } from '../../src/access/route-rule';
+
+/** A route's decision as the snapshot records it. */
+export interface RouteDecision {
+  public: boolean;
+  permissions?: string[];
+  roles?: string[];
+  scopes?: string[];
+}
 
 export interface RouteInfo {
   method: string;
@@ -48,9 +56,15 @@ export function listRoutes(app: INestApplication): RouteInfo[] {
             method: RequestMethod[methodCode],
             path: joinPath(prefix, path),
             handler: `${controller.name}.${name}`,
-            decision: routeDecision(reflector, [handler, controller]),
+            decision: decisionOf(readRouteRule(reflector, handler, controller)),
           });
     }
   }
   return routes.sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+}
+
+function decisionOf(rule: ReturnType<typeof readRouteRule>): RouteDecision {
+  if (rule.kind === 'public') return { public: true };
+  if (rule.kind === 'undeclared') return { public: false };
+  return { public: false, permissions: rule.permissions, roles: rule.roles, scopes: rule.scopes };
 }

@@ -1,13 +1,11 @@
 import { ExecutionContext } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { InsufficientPermissionsError, NotAuthenticatedError } from '../../common/errors';
 import type { RbacService } from '../../rbac/rbac.service';
 import { grantsAll } from '../../rbac/permission-matcher';
-import { Public } from '../decorators/public.decorator';
-import { RequirePermissions } from '../decorators/require-permissions.decorator';
-import { Roles } from '../decorators/roles.decorator';
-import { Scopes } from '../decorators/scopes.decorator';
-import type { Principal } from '../principal';
+import { Public, Authenticated } from '../../access/authenticated.decorator';
+import { RouteRules } from '../route-rules';
+import type { Principal } from '../../access/principal';
 import { PermissionsGuard } from './permissions.guard';
 
 const PERMISSIONS: Record<string, string[]> = {
@@ -20,14 +18,14 @@ const rbac = {
     grantsAll(new Set(roles.flatMap((r) => PERMISSIONS[r] ?? [])), required),
 } as unknown as RbacService;
 
-@RequirePermissions('view_metrics')
+@Authenticated({ permission: 'view_metrics' })
 class Routes {
   inherited() {}
-  @RequirePermissions('invoke')
+  @Authenticated({ permission: 'invoke' })
   invoke() {}
-  @Roles('admin', 'operator')
+  @Authenticated({ permission: 'view_metrics', roles: ['admin', 'operator'] })
   staff() {}
-  @Scopes('model:invoke')
+  @Authenticated({ permission: 'view_metrics', scopes: ['model:invoke'] })
   scoped() {}
   @Public()
   open() {}
@@ -46,7 +44,10 @@ function context(handler: () => void, controller: object, user?: Partial<Princip
 }
 
 describe('PermissionsGuard', () => {
-  const sut = new PermissionsGuard(new Reflector(), rbac);
+  const sut = new PermissionsGuard(
+    new RouteRules(new Reflector(), {} as DiscoveryService, {} as MetadataScanner),
+    rbac,
+  );
   const routes = Routes.prototype;
 
   it('lets public routes through without a principal', () => {
@@ -67,14 +68,14 @@ describe('PermissionsGuard', () => {
     expect(sut.canActivate(context(routes.inherited, Routes, { roles: ['viewer'] }))).toBe(true);
   });
 
-  it('needs one of the @Roles and the controller permission', () => {
+  it("needs one of the rule's roles and its permission", () => {
     expect(sut.canActivate(context(routes.staff, Routes, { roles: ['operator'] }))).toBe(true);
     expect(() => sut.canActivate(context(routes.staff, Routes, { roles: ['viewer'] }))).toThrow(
       InsufficientPermissionsError,
     );
   });
 
-  it('needs every @Scopes scope on the token', () => {
+  it('needs every scope of the rule on the token', () => {
     const scoped = (scopes: string[]) =>
       sut.canActivate(context(routes.scoped, Routes, { roles: ['viewer'], scopes }));
     expect(scoped(['model:invoke'])).toBe(true);

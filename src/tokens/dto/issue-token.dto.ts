@@ -82,22 +82,3 @@ export class RenewDto {
 }
 
 /** `POST /revoke`: exactly one of `jti`, `token` or `client_id` (everything of that client). */
-export class RevokeDto {
-  @ApiPropertyOptional({ description: 'Revoke every token issued to this client until now' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  client_id?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  jti?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @Length(1, 8192)
-  token?: string;
-}

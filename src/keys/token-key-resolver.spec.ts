@@ -1,0 +1,58 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type { KeysService } from './keys.service';
+import { InvalidTokenError } from '../common/errors';
+import { decodeHeader, TokenKeyResolver } from './token-key-resolver';
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const token = (header: Record<string, unknown>) => `${b64(header)}.${b64({})}.sig`;
+
+describe('TokenKeyResolver', () => {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ring = new Map([['k1', { kid: 'k1', algorithm: 'RS256', key: publicKey }]]);
+  const keys = {
+    verificationKey: (kid: string) => ring.get(kid),
+    verificationKeyWithRefresh: async (kid: string) => ring.get(kid),
+  } as unknown as KeysService;
+  const sut = new TokenKeyResolver(
+    { issuer: 'http://iss', audience: 'aud', algorithm: 'RS256' } as never,
+    keys,
+  );
+
+  it('returns the ring’s KeyObject for a well-formed header', async () => {
+    await expect(sut.resolve(token({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' }))).resolves.toEqual({
+      key: publicKey,
+      kid: 'k1',
+    });
+    await expect(
+      sut.resolve(token({ alg: 'RS256', typ: 'application/at+jwt', kid: 'k1' })),
+    ).resolves.toBeDefined();
+  });
+
+  it.each([
+    ['alg none', { alg: 'none', typ: 'at+jwt', kid: 'k1' }],
+    ['HS256 (key confusion)', { alg: 'HS256', typ: 'at+jwt', kid: 'k1' }],
+    ['an alg other than the key’s', { alg: 'PS256', typ: 'at+jwt', kid: 'k1' }],
+    ['a missing typ', { alg: 'RS256', kid: 'k1' }],
+    ['typ JWT', { alg: 'RS256', typ: 'JWT', kid: 'k1' }],
+    ['a missing kid', { alg: 'RS256', typ: 'at+jwt' }],
+    ['a numeric kid', { alg: 'RS256', typ: 'at+jwt', kid: 1 }],
+    ['an unknown kid', { alg: 'RS256', typ: 'at+jwt', kid: 'k2' }],
+  ])('refuses %s', async (_name, header) => {
+    await expect(sut.resolve(token(header))).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it('pins the verification options', () => {
+    expect(sut.verifyOptions).toMatchObject({
+      algorithms: ['RS256', 'PS256', 'ES256'],
+      issuer: 'http://iss',
+      audience: 'aud',
+    });
+  });
+
+  it.each(['', '.', 'abc', '!!!.x.y', `${Buffer.from('null').toString('base64url')}.x.y`])(
+    'decodeHeader refuses %p',
+    (raw) => {
+      expect(() => decodeHeader(raw)).toThrow(InvalidTokenError);
+    },
+  );
+});

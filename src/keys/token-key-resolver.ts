@@ -1,0 +1,81 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import type { KeyObject } from 'node:crypto';
+import type { Algorithm, VerifyOptions } from 'jsonwebtoken';
+import { InvalidTokenError, MisconfiguredError } from '../common/errors';
+import { jwtConfig } from '../config/configuration';
+import { KeysService } from './keys.service';
+import { isAccessTokenType } from '../access/access-token';
+
+export interface JoseHeader {
+  alg?: unknown;
+  typ?: unknown;
+  kid?: unknown;
+  [member: string]: unknown;
+}
+
+/** Decodes the protected header without trusting it: only used to pick a key we already hold. */
+export function decodeHeader(token: string): JoseHeader {
+  const dot = token.indexOf('.');
+  if (dot <= 0) throw new InvalidTokenError('not a JWS compact serialization');
+  try {
+    const header = JSON.parse(
+      Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'),
+    ) as unknown;
+    if (header === null || typeof header !== 'object' || Array.isArray(header))
+      throw new Error('not an object');
+    return header as JoseHeader;
+  } catch {
+    throw new InvalidTokenError('malformed header');
+  }
+}
+
+/**
+ * Chooses the verification key for a token from the in-memory key ring, by `kid` only.
+ * Stops the classic JWT attacks before any signature math: `alg: none`, an HS256 token
+ * "signed" with our public key (the alg must equal the key's own), keys embedded in the
+ * header (`jwk`, `jku`, `x5u`, `x5c` are never consulted), and tokens of another type.
+ */
+@Injectable()
+export class TokenKeyResolver {
+  readonly verifyOptions: VerifyOptions;
+
+  constructor(
+    @Inject(jwtConfig.KEY) config: ConfigType<typeof jwtConfig>,
+    private readonly keys: KeysService,
+  ) {
+    const algorithms: Algorithm[] =
+      config.algorithm === 'HS256' ? ['HS256'] : ['RS256', 'PS256', 'ES256'];
+    this.verifyOptions = {
+      algorithms,
+      issuer: config.issuer,
+      audience: config.audience,
+      clockTolerance: 0,
+    };
+  }
+
+  async resolve(token: string): Promise<{ key: KeyObject; kid: string }> {
+    // HS256: without a usable shared secret nothing can be verified; that is our fault (500),
+    // not the caller's (401). (Startup refuses a short secret; this guards the impossible case.)
+    if (this.keys.symmetric && !this.keys.isReady)
+      throw new MisconfiguredError('Authentication system misconfigured');
+    const header = decodeHeader(token);
+    if (
+      typeof header.alg !== 'string' ||
+      !(this.verifyOptions.algorithms as string[]).includes(header.alg)
+    ) {
+      throw new InvalidTokenError(`algorithm ${String(header.alg)} not accepted`);
+    }
+    if (!isAccessTokenType(header.typ))
+      throw new InvalidTokenError(`typ ${String(header.typ)} is not at+jwt`);
+    if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 200) {
+      throw new InvalidTokenError('missing kid');
+    }
+    const key =
+      this.keys.verificationKey(header.kid) ??
+      (await this.keys.verificationKeyWithRefresh(header.kid));
+    if (!key) throw new InvalidTokenError('unknown kid');
+    if (key.algorithm !== header.alg) throw new InvalidTokenError('alg does not match the key');
+    return { key: key.key, kid: key.kid };
+  }
+}

@@ -1,0 +1,45 @@
+import { Body, Controller, Get, HttpCode, Ip, Post, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Authenticated, Public } from '../access/authenticated.decorator';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import { LoginDto } from './dto/login.dto';
+import { LoginResponse, PasswordLoginService } from './password-login.service';
+import type { Principal } from '../access/principal';
+
+/**
+ * The login/verify pair clients use whatever identity provider stands behind Tessera: our own
+ * users log in here; `verify` answers for our tokens and for trusted issuers' tokens alike.
+ */
+@ApiTags('auth')
+@Controller('auth')
+export class LoginController {
+  constructor(private readonly logins: PasswordLoginService) {}
+
+  @Post('login')
+  @Public()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Email and password → access token, refresh token and claims' })
+  @ApiOkResponse({ description: '{access_token, token_type, expires_in, refresh_token, claims}' })
+  login(
+    @Body() dto: LoginDto,
+    @Ip() ip: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<LoginResponse> {
+    reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+    return this.logins.login(dto.email, dto.password, ip);
+  }
+
+  @Get('verify')
+  @Authenticated()
+  @ApiOperation({ summary: 'The caller’s identity: {user_id, email, name, roles}' })
+  verify(@CurrentPrincipal() who: Principal) {
+    const text = (value: unknown) => (typeof value === 'string' ? value : null);
+    return {
+      user_id: who.subject,
+      email: text(who.claims.email),
+      name: text(who.claims.name),
+      roles: who.roles,
+    };
+  }
+}

@@ -1,0 +1,116 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { sign, SignOptions } from 'jsonwebtoken';
+import { randomUUID } from 'node:crypto';
+import { jwtConfig } from '../config/configuration';
+import type { SigningKey } from '../keys/key-ring';
+import { KeysService } from '../keys/keys.service';
+import { ACCESS_TOKEN_TYPE, AccessTokenClaims, REGISTERED_CLAIMS } from '../access/access-token';
+
+export interface MintRequest {
+  subject: string;
+  clientId?: string;
+  scopes?: string[];
+  roles?: string[];
+  tokenType?: 'access' | 'parent' | 'child';
+  /** Seconds; defaults to ACCESS_TOKEN_TTL. */
+  expiresIn?: number;
+  /** Extra claims (parent_jti, oid, email, network…); cannot override the registered ones. */
+  extra?: Record<string, unknown>;
+}
+
+export interface MintedToken {
+  token: string;
+  jti: string;
+  kid: string;
+  exp: number;
+  iat: number;
+  expiresIn: number;
+  claims: AccessTokenClaims;
+}
+
+const RESERVED: ReadonlySet<string> = new Set(REGISTERED_CLAIMS);
+
+/** Mints RFC 9068 access tokens with the active key of the key ring. */
+@Injectable()
+export class TokenService {
+  constructor(
+    @Inject(jwtConfig.KEY) private readonly config: ConfigType<typeof jwtConfig>,
+    private readonly keys: KeysService,
+  ) {}
+
+  get accessTokenTtl(): number {
+    return this.config.accessTokenTtl;
+  }
+
+  mint(request: MintRequest): MintedToken {
+    const expiresIn = request.expiresIn ?? this.config.accessTokenTtl;
+    const key = this.keys.signingKey();
+    const { token, claims } = signAccessToken(
+      key,
+      { issuer: this.config.issuer, audience: this.config.audience },
+      request,
+      expiresIn,
+    );
+    return {
+      token,
+      jti: claims.jti,
+      kid: key.kid,
+      exp: claims.exp,
+      iat: claims.iat,
+      expiresIn,
+      claims,
+    };
+  }
+
+  /**
+   * Signs claims that were minted earlier (a parent's newest child, served again by
+   * `GET /tokens/latest`) with the active key, so the token itself never has to be stored.
+   */
+  sign(claims: AccessTokenClaims): { token: string; kid: string } {
+    const key = this.keys.signingKey();
+    return { token: signClaims(key, claims), kid: key.kid };
+  }
+}
+
+/**
+ * Builds and signs an access token with `key` (shared by {@link TokenService} and the CLI's
+ * `token` command). `expiresIn: null` leaves out `exp`: only the CLI asks for that, and only
+ * HS256-mode servers with ALLOW_NON_EXPIRING_TOKENS=true accept such tokens.
+ */
+export function signAccessToken(
+  key: SigningKey,
+  identity: { issuer: string; audience: string },
+  request: MintRequest,
+  expiresIn: number | null,
+): { token: string; claims: AccessTokenClaims } {
+  const iat = Math.floor(Date.now() / 1000);
+  const extra = Object.fromEntries(
+    Object.entries(request.extra ?? {}).filter(([name]) => !RESERVED.has(name)),
+  );
+  const claims = {
+    ...extra,
+    iss: identity.issuer,
+    sub: request.subject,
+    aud: identity.audience,
+    iat,
+    nbf: iat,
+    ...(expiresIn === null ? {} : { exp: iat + expiresIn }),
+    jti: randomUUID(),
+    ...(request.clientId ? { client_id: request.clientId } : {}),
+    scope: (request.scopes ?? []).join(' '),
+    roles: request.roles ?? [],
+    token_type: request.tokenType ?? 'access',
+  } as AccessTokenClaims;
+  return { token: signClaims(key, claims), claims };
+}
+
+/** RFC 9068 header (`typ: at+jwt`, `kid`) over `claims`, with the key's own algorithm. */
+function signClaims(key: SigningKey, claims: AccessTokenClaims): string {
+  const options: SignOptions = {
+    algorithm: key.algorithm as SignOptions['algorithm'],
+    keyid: key.kid,
+    header: { alg: key.algorithm, typ: ACCESS_TOKEN_TYPE, kid: key.kid } as SignOptions['header'],
+  };
+  return sign(claims, key.privateKey, options);
+}
