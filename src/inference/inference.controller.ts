@@ -11,6 +11,8 @@ import { CompletionDto, EmbeddingDto, ResponsesDto } from './dto/completion.dto'
 import { InferDto } from './dto/infer.dto';
 import { validateOpenAiRequest } from './dto/openai-request.validator';
 import { Caller, InferenceService, ModelEndpoint } from './inference.service';
+import { ModelAccess } from './model-access';
+import { UsageLimiter } from './usage-limiter';
 
 /**
  * The OpenAI-compatible surface (permission `invoke`). The bodies are validated by hand (only the
@@ -23,6 +25,8 @@ export class InferenceController {
   constructor(
     private readonly inference: InferenceService,
     private readonly usage: UsageService,
+    private readonly access: ModelAccess,
+    private readonly limiter: UsageLimiter,
   ) {}
 
   @Post('infer')
@@ -43,19 +47,20 @@ export class InferenceController {
   }
 
   @Get('models')
-  @Authenticated({ permission: 'invoke' })
+  @Authenticated() // per model: invoke or invoke:<glob> (ModelAccess)
   @ApiOperation({ summary: 'The models the caller may invoke (from each upstream, cached)' })
   async models(@CurrentPrincipal() who: Principal) {
-    const list = await this.inference.models();
+    const list = await this.inference.models(this.access.matcherFor(who));
     this.usage.record(who.subject, 'GET /v1/models');
     return list;
   }
 
   @Get('models/:model')
-  @Authenticated({ permission: 'invoke' })
+  @Authenticated() // per model: invoke or invoke:<glob> (ModelAccess)
   @ApiOperation({ summary: 'One model the caller may invoke' })
-  async model(@Param('model') id: string) {
-    const list = await this.inference.models((model) => model === id);
+  async model(@Param('model') id: string, @CurrentPrincipal() who: Principal) {
+    const allowed = this.access.matcherFor(who);
+    const list = await this.inference.models((model) => model === id && allowed(model));
     if (!list.data.length) throw new ModelNotFoundError(id);
     return list.data[0];
   }
@@ -63,7 +68,7 @@ export class InferenceController {
   @Post('chat/completions')
   @ApiBody({ type: ChatCompletionDto })
   @HttpCode(200)
-  @Authenticated({ permission: 'invoke' })
+  @Authenticated() // per model: invoke or invoke:<glob> (ModelAccess)
   @ApiOperation({
     summary: 'OpenAI chat completions, to the upstream serving `model`; stream: true answers SSE',
   })
@@ -78,7 +83,7 @@ export class InferenceController {
   @Post('completions')
   @ApiBody({ type: CompletionDto })
   @HttpCode(200)
-  @Authenticated({ permission: 'invoke' })
+  @Authenticated() // per model: invoke or invoke:<glob> (ModelAccess)
   @ApiOperation({ summary: 'OpenAI (legacy) text completions' })
   completions(
     @Req() request: FastifyRequest,
@@ -91,7 +96,7 @@ export class InferenceController {
   @Post('embeddings')
   @ApiBody({ type: EmbeddingDto })
   @HttpCode(200)
-  @Authenticated({ permission: 'invoke' })
+  @Authenticated() // per model: invoke or invoke:<glob> (ModelAccess)
   @ApiOperation({ summary: 'OpenAI embeddings' })
   embeddings(
     @Req() request: FastifyRequest,
@@ -104,7 +109,7 @@ export class InferenceController {
   @Post('responses')
   @ApiBody({ type: ResponsesDto })
   @HttpCode(200)
-  @Authenticated({ permission: 'invoke' })
+  @Authenticated() // per model: invoke or invoke:<glob> (ModelAccess)
   @ApiOperation({ summary: 'OpenAI Responses API, passed through to the upstream' })
   responses(
     @Req() request: FastifyRequest,
@@ -114,14 +119,25 @@ export class InferenceController {
     return this.forward('/v1/responses', request, who, reply);
   }
 
-  private forward(
+  private async forward(
     endpoint: ModelEndpoint,
     request: FastifyRequest,
     who: Principal,
     reply: FastifyReply,
   ) {
+    // In order: a well-formed request (400), for a model that exists (404) and that this caller
+    // may invoke (403), within its limits and budget (429); only then is anything forwarded.
     const body = validateOpenAiRequest(endpoint, request.body);
+    const model = body.model as string;
+    if (!this.inference.serves(model)) throw new ModelNotFoundError(model);
+    this.access.assertAllowed(who, model, request.id);
+    const reservation = await this.limiter.reserve(who, endpoint, model, body, reply);
     const caller: Caller = { subject: who.subject, clientId: who.clientId, requestId: request.id };
-    return this.inference.call(endpoint, body, caller, reply);
+    try {
+      await this.inference.call(endpoint, body, caller, reply, reservation.settle);
+    } catch (error) {
+      reservation.settle(undefined);
+      throw error;
+    }
   }
 }

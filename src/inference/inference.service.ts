@@ -85,7 +85,6 @@ function isTimeout(error: unknown): boolean {
 export class InferenceService implements OnApplicationShutdown {
   private readonly logger = new Logger('Gateway');
   readonly registry: UpstreamRegistry;
-  readonly prices: PriceBook;
   private readonly modelLists = new Map<
     Upstream,
     { at: number; list?: string[]; pending?: Promise<string[]> }
@@ -97,10 +96,10 @@ export class InferenceService implements OnApplicationShutdown {
   constructor(
     @Inject(gatewayConfig.KEY) config: ConfigType<typeof gatewayConfig>,
     private readonly usage: UsageService,
+    readonly prices: PriceBook,
     metrics: MetricsService,
   ) {
     this.registry = new UpstreamRegistry(config.upstreams);
-    this.prices = new PriceBook(config.prices);
     this.upstreamLatency = new Histogram({
       name: 'tessera_gateway_upstream_seconds',
       help: 'Time from forwarding a request to the upstream answering with headers',
