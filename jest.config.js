@@ -1,4 +1,7 @@
-/** Two tiers: unit tests beside the code, end-to-end tests over HTTP against a real PostgreSQL. */
+/**
+ * Three tiers: unit tests beside the code (collaborators replaced), medium tests of services
+ * against a real PostgreSQL without HTTP (test/medium), end-to-end tests over HTTP (test/).
+ */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 
 module.exports = {
@@ -12,6 +15,13 @@ module.exports = {
       rootDir: __dirname,
       testEnvironment: 'node',
       testMatch: ['<rootDir>/src/**/*.spec.ts'],
+      transform: { '^.+\\.ts$': tsJest },
+    },
+    {
+      displayName: 'medium',
+      rootDir: __dirname,
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/medium/**/*.medium-spec.ts'],
       transform: { '^.+\\.ts$': tsJest },
     },
     {

@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { bearer, CLIENTS, tokenFor } from './support/factories';
-import { startTestApp, TestApp } from './support/app';
+import { Replicas, startReplicas, startTestApp, TestApp } from './support/app';
 import { policyFile, standardPolicy } from './support/policy';
 
 const ENV_KEY = 'env-key-for-tests-0123456789abcdef';
 
 describe('API keys', () => {
   let first: TestApp;
+  let replicas: Replicas;
   let second: TestApp;
   let admin: string;
   const env = {
@@ -24,14 +25,13 @@ describe('API keys', () => {
   };
 
   beforeAll(async () => {
-    first = await startTestApp({ env });
-    second = await startTestApp({ env, database: first.database });
+    replicas = await startReplicas(2, { env });
+    [first, second] = replicas.apps;
     admin = await tokenFor(first.url, CLIENTS.admin);
   });
 
   afterAll(async () => {
-    await second.close();
-    await first.close();
+    await replicas?.close();
   });
 
   const createKey = async (body: Record<string, unknown>) => {

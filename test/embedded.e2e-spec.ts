@@ -38,5 +38,5 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
     expect((await request(third.url).get('/jwks.json')).body.keys[0].kid).toBe(kid);
     await third.stop();
     expect(postgresRunningOn(dataDir)).toBe(false);
-  }, 120_000);
+  }, 300_000);
 });

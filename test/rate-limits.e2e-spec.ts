@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../src/database/embedded-postgres';
-import { bearer, CLIENTS, tokenFor } from './support/factories';
-import { startTestApp, TestApp } from './support/app';
+import { bearer, CLIENTS, createApiKey, tokenFor } from './support/factories';
+import { Replicas, startReplicas, startTestApp, TestApp } from './support/app';
 import { policyFile, standardPolicy } from './support/policy';
 import { startTestRedis, TestRedis } from './support/redis';
 
@@ -57,12 +57,8 @@ describe('rate limits (memory backend)', () => {
 
   it('applies the stricter limit to a principal with several roles', async () => {
     const admin = await tokenFor(sut.url, CLIENTS.admin);
-    const key = await sut
-      .http()
-      .post('/admin/api-keys')
-      .set(bearer(admin))
-      .send({ name: 'two-roles', roles: ['operator', 'viewer'] });
-    const response = await sut.http().get('/v1/models').set('X-API-Key', key.body.key);
+    const { key } = await createApiKey(sut, admin, { roles: ['operator', 'viewer'] });
+    const response = await sut.http().get('/v1/models').set('X-API-Key', key);
     expect(response.status).toBe(200);
     expect(response.headers['ratelimit-limit']).toBe('3');
   });
@@ -77,6 +73,7 @@ describe('rate limits (memory backend)', () => {
 describe('rate limits (redis backend shared by two replicas)', () => {
   let redis: TestRedis;
   let first: TestApp;
+  let replicas: Replicas;
   let second: TestApp;
   const prefix = `tessera-test-${randomBytes(4).toString('hex')}:`;
 
@@ -88,13 +85,12 @@ describe('rate limits (redis backend shared by two replicas)', () => {
       REDIS_KEY_PREFIX: prefix,
       JWT_ISSUER: 'http://tessera.test',
     };
-    first = await startTestApp({ env });
-    second = await startTestApp({ env, database: first.database });
+    replicas = await startReplicas(2, { env });
+    [first, second] = replicas.apps;
   });
 
   afterAll(async () => {
-    await second?.close();
-    await first?.close();
+    await replicas?.close();
     await redis?.stop();
   });
 

@@ -1,4 +1,4 @@
-import { bearer, CLIENTS, tokenFor } from './support/factories';
+import { bearer, CLIENTS, createClient, createUser, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
 /** A person's refresh token (from /auth/login) through the refresh_token grant. */
@@ -16,18 +16,13 @@ describe('refreshing a login', () => {
   });
 
   async function login(email: string) {
-    const created = await sut
-      .http()
-      .post('/admin/users')
-      .set(bearer(admin))
-      .send({ email, password: 'a long enough password', name: 'Refresher' });
-    expect(created.status).toBe(201);
+    const created = await createUser(sut, admin, { email, name: 'Refresher' });
     const response = await sut
       .http()
       .post('/auth/login')
       .send({ email, password: 'a long enough password' });
     expect(response.status).toBe(200);
-    return { oid: created.body.oid as string, refresh: response.body.refresh_token as string };
+    return { oid: created.oid, refresh: response.body.refresh_token as string };
   }
 
   const refresh = (token: string) =>
@@ -84,17 +79,11 @@ describe('refreshing a login', () => {
   });
 
   it('needs the client’s authentication for a token issued to a client', async () => {
-    const created = await sut
-      .http()
-      .post('/admin/clients')
-      .set(bearer(admin))
-      .send({ id: 'password-client', grantTypes: ['password', 'refresh_token'] });
-    const secret = created.body.client_secret as string;
-    await sut
-      .http()
-      .post('/admin/users')
-      .set(bearer(admin))
-      .send({ email: 'bound@example.com', password: 'a long enough password' });
+    const { secret } = await createClient(sut, admin, {
+      id: 'password-client',
+      grantTypes: ['password', 'refresh_token'],
+    });
+    await createUser(sut, admin, { email: 'bound@example.com' });
     const granted = await sut
       .http()
       .post('/oauth/token')

@@ -4,7 +4,7 @@ import { PgListener } from '../src/database/pg-listener';
 import type { RevocableToken } from '../src/revocation/revocation-index';
 import { RevocationIndexService } from '../src/revocation/revocation-index.service';
 import { RevocationsService } from '../src/revocation/revocations.service';
-import { dropDatabase, startTestApp, TestApp } from './support/app';
+import { dropDatabase, Replicas, startReplicas, startTestApp, TestApp } from './support/app';
 import { bearer, CLIENTS, TestClient, tokenFor } from './support/factories';
 import { eventually } from './support/lifecycle';
 
@@ -31,18 +31,18 @@ async function infer(app: TestApp, token: string) {
  */
 describe('Revocation: by jti, subject and client, on every replica, after restarts', () => {
   let first: TestApp;
+  let replicas: Replicas;
   let second: TestApp;
   let admin: string;
 
   beforeAll(async () => {
-    first = await startTestApp(SHARED);
-    second = await startTestApp({ ...SHARED, database: first.database });
+    replicas = await startReplicas(2, SHARED);
+    [first, second] = replicas.apps;
     admin = await tokenFor(first.url, CLIENTS.admin);
   });
 
   afterAll(async () => {
-    await second?.close();
-    await first?.close();
+    await replicas?.close();
   });
 
   it('rejects a token revoked by value with 401 revoked_token', async () => {

@@ -1,5 +1,5 @@
-import { bearer, CLIENTS, tokenFor } from './support/factories';
-import { startTestApp, TestApp } from './support/app';
+import { bearer, CLIENTS, createApiKey, createRole, tokenFor } from './support/factories';
+import { Replicas, startReplicas, startTestApp, TestApp } from './support/app';
 import { policyFile, standardPolicy } from './support/policy';
 
 async function eventually(check: () => Promise<boolean>): Promise<boolean> {
@@ -16,18 +16,18 @@ describe('roles at run time (/admin/roles)', () => {
     JWT_ISSUER: 'http://tessera.test',
   };
   let first: TestApp;
+  let replicas: Replicas;
   let second: TestApp;
   let admin: string;
 
   beforeAll(async () => {
-    first = await startTestApp({ env });
-    second = await startTestApp({ env, database: first.database });
+    replicas = await startReplicas(2, { env });
+    [first, second] = replicas.apps;
     admin = await tokenFor(first.url, CLIENTS.admin);
   });
 
   afterAll(async () => {
-    await second.close();
-    await first.close();
+    await replicas?.close();
   });
 
   it('seeds the roles of the policy file once (a second replica changes nothing)', async () => {
@@ -45,19 +45,11 @@ describe('roles at run time (/admin/roles)', () => {
   });
 
   it('creates a role that API keys can hold at once, on every replica', async () => {
-    const created = await first
-      .http()
-      .post('/admin/roles')
-      .set(bearer(admin))
-      .send({ name: 'auditor', permissions: ['view_metrics', 'audit:*'] });
-    expect(created.status).toBe(201);
-    const key = await first
-      .http()
-      .post('/admin/api-keys')
-      .set(bearer(admin))
-      .send({ name: 'auditor-key', roles: ['auditor'] });
-    expect(key.status).toBe(201);
-    const apiKey = key.body.key as string;
+    await createRole(first, admin, { name: 'auditor', permissions: ['view_metrics', 'audit:*'] });
+    const { key: apiKey } = await createApiKey(first, admin, {
+      name: 'auditor-key',
+      roles: ['auditor'],
+    });
     expect(
       await eventually(
         async () => (await second.http().get('/metrics').set('X-API-Key', apiKey)).status === 200,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { RefreshTokensService } from '../src/refresh-tokens/refresh-tokens.service';
 import { RenewalWorker } from '../src/tokens/renewal.worker';
-import { startTestApp, TestApp } from './support/app';
+import { Replicas, startReplicas, startTestApp, TestApp } from './support/app';
 import { bearer, CLIENTS, clientsJson, TestClient, tokenFor } from './support/factories';
 import { eventually, SseClient } from './support/lifecycle';
 
@@ -47,20 +47,20 @@ function claimsOf(token: string): Record<string, unknown> {
  */
 describe('Token lifecycle: parent/child tokens, renewal, streams, refresh, external authorization', () => {
   let first: TestApp;
+  let replicas: Replicas;
   let second: TestApp;
   let admin: string;
 
   beforeAll(async () => {
     // A fast worker: children expiring within 60 s are renewed every second.
     const env = { ...ENV, AUTO_RENEW_WORKER_INTERVAL: '1', AUTO_RENEW_THRESHOLD_SECONDS: '60' };
-    first = await startTestApp({ env });
-    second = await startTestApp({ env, database: first.database });
+    replicas = await startReplicas(2, { env });
+    [first, second] = replicas.apps;
     admin = await tokenFor(first.url, CLIENTS.admin);
   });
 
   afterAll(async () => {
-    await second?.close();
-    await first?.close();
+    await replicas?.close();
   });
 
   const infer = (app: TestApp, token: string) =>
@@ -388,18 +388,18 @@ describe('Token lifecycle: parent/child tokens, renewal, streams, refresh, exter
 
 describe('Auto-renewal with several replicas', () => {
   let first: TestApp;
+  let replicas: Replicas;
   let second: TestApp;
 
   beforeAll(async () => {
     // The timer stays out of the way (a day); the test runs the passes itself.
     const env = { ...ENV, AUTO_RENEW_WORKER_INTERVAL: '86400', AUTO_RENEW_THRESHOLD_SECONDS: '60' };
-    first = await startTestApp({ env });
-    second = await startTestApp({ env, database: first.database });
+    replicas = await startReplicas(2, { env });
+    [first, second] = replicas.apps;
   });
 
   afterAll(async () => {
-    await second?.close();
-    await first?.close();
+    await replicas?.close();
   });
 
   it('mints exactly one new child per due parent when every replica runs the worker at once', async () => {

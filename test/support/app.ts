@@ -33,6 +33,11 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
+/** The URL of one of the run's test databases. */
+export function databaseUrlOf(database: string): string {
+  return withDatabase(adminUrl(), database);
+}
+
 async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: adminUrl() });
   await client.connect();
@@ -112,6 +117,38 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
       if (!closeOptions.keepDatabase && !options.database) await dropDatabase(database);
       if (!options.dataDir && !closeOptions.keepDatabase)
         rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Replicas {
+  apps: TestApp[];
+  database: string;
+  /** Closes every replica, then drops their shared database. */
+  close(): Promise<void>;
+}
+
+/**
+ * N replicas of the app on one database, as several processes behind a load balancer would run
+ * (each its own Fastify server, key ring, synced views and LISTEN connection).
+ */
+export async function startReplicas(count: number, options: StartOptions = {}): Promise<Replicas> {
+  const first = await startTestApp(options);
+  const apps = [first];
+  try {
+    for (let i = 1; i < count; i++)
+      apps.push(
+        await startTestApp({ ...options, database: first.database, dataDir: first.dataDir }),
+      );
+  } catch (error) {
+    for (const app of apps.reverse()) await app.close().catch(() => undefined);
+    throw error;
+  }
+  return {
+    apps,
+    database: first.database,
+    async close() {
+      for (const app of [...apps].reverse()) await app.close();
     },
   };
 }
