@@ -12,6 +12,8 @@
  *     chat completion and for a streamed one (SSE, six chunks);
  *   - throughput: closed-loop load from a separate process (bench/support/load-worker.ts),
  *     --connections (32) for --seconds (6) per round, --rounds (3), best round of each.
+ *   --no-pin: no taskset (on a machine shared with other jobs, a pinned process waits for its
+ *     one CPU at every hop, which measures the neighbours more than Tessera).
  *
  * Needs DATABASE_URL (a PostgreSQL server to create a scratch database on).
  */
@@ -26,7 +28,8 @@ import { freePort } from '../src/database/embedded-postgres';
 import { writeBenchPolicy } from './support/bench-policy';
 import type { LoadJob, LoadResult } from './support/load-worker';
 
-const TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const PIN = !process.argv.includes('--no-pin');
+const TASKSET = PIN && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 function pinned(cpu: number, args: string[]): [string, string[]] {
   return TASKSET

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import type { ConfigType } from '@nestjs/config';
 import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { pipeline, Readable } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import { Counter, Histogram } from 'prom-client';
@@ -174,9 +175,12 @@ export class InferenceService implements OnApplicationShutdown {
     if (caller.clientId) headers['x-tessera-client-id'] = headerValue(caller.clientId);
     if (upstream.authorization) headers.authorization = upstream.authorization;
 
-    const abort = new AbortController();
+    // undici accepts an EventEmitter as the signal: cheaper than an AbortController per request.
+    const abort = Object.assign(new EventEmitter(), { aborted: false });
     const onClose = () => {
-      if (!reply.raw.writableFinished) abort.abort();
+      if (reply.raw.writableFinished) return;
+      abort.aborted = true;
+      abort.emit('abort');
     };
     reply.raw.once('close', onClose);
     const started = performance.now();
@@ -187,12 +191,12 @@ export class InferenceService implements OnApplicationShutdown {
         method: 'POST',
         headers,
         body: payload,
-        signal: abort.signal,
+        signal: abort,
         headersTimeout: upstream.timeoutMs,
         bodyTimeout: upstream.timeoutMs,
       });
     } catch (error) {
-      const outcome = abort.signal.aborted ? 'aborted' : isTimeout(error) ? 'timeout' : 'error';
+      const outcome = abort.aborted ? 'aborted' : isTimeout(error) ? 'timeout' : 'error';
       this.upstreamLatency.observe(
         { upstream: upstream.name, outcome },
         (performance.now() - started) / 1000,
@@ -222,7 +226,7 @@ export class InferenceService implements OnApplicationShutdown {
       settle?.(settled);
     });
     pipeline(answer.body, tap, (error) => {
-      if (error && !abort.signal.aborted && error.name !== 'AbortError')
+      if (error && !abort.aborted && error.name !== 'AbortError')
         this.logger.warn(
           `Upstream ${upstream.name} stream broke off: ${error.message} (request ${caller.requestId})`,
         );
