@@ -13,6 +13,7 @@ import { HealthModule } from './health/health.module';
 import { InferenceModule } from './inference/inference.module';
 import { KeysModule } from './keys/keys.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ObservabilityModule } from './observability/observability.module';
 import { RbacModule } from './rbac/rbac.module';
 import { RevocationModule } from './revocation/revocation.module';
 import { UsageModule } from './usage/usage.module';
@@ -30,6 +31,7 @@ import { TokensModule } from './tokens/tokens.module';
     RbacModule,
     AuditModule,
     MetricsModule,
+    ObservabilityModule,
     KeysModule,
     RevocationModule,
     ClientsModule,

@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
 import { policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { requestIdFor } from './common/request-context';
 import type { ValidationError } from 'class-validator';
 
 /** The path of the first failing field, as OpenAI's `param` names it: `messages[0].role`. */
@@ -33,6 +34,9 @@ export async function createApp(
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
     trustProxy: true,
+    // request.id: the caller's X-Request-Id when sane, else a UUID (never a per-process counter).
+    requestIdHeader: false,
+    genReqId: requestIdFor,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module ?? AppModule,

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { describeStartupError } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
@@ -7,11 +8,19 @@ async function main(): Promise<void> {
   // Validate before anything else so a bad variable or policy is one clear line, not a stack trace.
   const env = validateEnv(process.env);
   loadAuthPolicy(env.authPolicyFile, env.production, env.authPolicyFileRequired);
+  // Tracing, when configured, starts before the app's modules load (so it can instrument them).
+  const stopTracing = env.otlpEndpoint
+    ? await (await import('./observability/tracing')).startTracing()
+    : undefined;
   const { createApp } = await import('./bootstrap');
   const app = await createApp();
   await app.listen({ port: env.port, host: env.host });
-  closeOnSignals(() => app.close());
-  process.stdout.write(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)\n`);
+  closeOnSignals(async () => {
+    await app.close();
+    await stopTracing?.();
+  });
+  // Through the app's logger, so it is a JSON line like every other.
+  new Logger('Tessera').log(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)`);
 }
 
 /**

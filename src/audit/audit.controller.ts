@@ -1,8 +1,12 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Readable } from 'node:stream';
 import { Authenticated } from '../access/authenticated.decorator';
+import { CurrentPrincipal } from '../access/current-principal.decorator';
+import type { Principal } from '../access/principal';
 import { AuditService } from './audit.service';
-import { ListAuditDto } from './dto/list-audit.dto';
+import { ExportAuditDto, ListAuditDto } from './dto/list-audit.dto';
 
 @ApiTags('admin')
 @Controller('admin/audit')
@@ -14,5 +18,45 @@ export class AuditController {
   @ApiOperation({ summary: 'Audit events, newest first; filter and page with next_cursor' })
   list(@Query() query: ListAuditDto) {
     return this.audit.list(query);
+  }
+
+  /** NDJSON for SIEM ingestion: streamed in keyset batches, never loaded whole. */
+  @Get('export')
+  @Authenticated({ permission: 'audit:read' })
+  @ApiOperation({
+    summary:
+      'Every matching audit event, oldest first, one JSON object per line (with prev_hash and hash)',
+  })
+  @ApiProduces('application/x-ndjson')
+  async export(
+    @Query() query: ExportAuditDto,
+    @CurrentPrincipal() who: Principal,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    await this.audit.record({
+      action: 'audit.export',
+      outcome: 'success',
+      actor: who.subject,
+      actorMethod: who.method,
+      details: { filter: { ...query } },
+    });
+    await reply
+      .header('Cache-Control', 'no-store')
+      .type('application/x-ndjson; charset=utf-8')
+      .send(Readable.from(this.audit.exportLines(query)));
+  }
+
+  @Get('verify')
+  @Authenticated({ permission: 'audit:read' })
+  @ApiOperation({
+    summary: 'Walks the hash chain: intact, or the first broken link (edited, deleted, reordered)',
+  })
+  @ApiOkResponse({
+    schema: {
+      example: { intact: false, checked: 123, first_broken: { id: '57', reason: '…' } },
+    },
+  })
+  verify() {
+    return this.audit.verify();
   }
 }

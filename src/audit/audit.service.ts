@@ -1,5 +1,5 @@
-import { isDigits, keysetPage } from '../common/keyset-page';
 import {
+  BeforeApplicationShutdown,
   Inject,
   Injectable,
   Logger,
@@ -7,11 +7,17 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
-import { auditConfig } from '../config/configuration';
-import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { Counter, Gauge } from 'prom-client';
+import { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
+import { isDigits, keysetPage } from '../common/keyset-page';
 import { every, PeriodicJob } from '../common/periodic';
+import { currentRequest } from '../common/request-context';
+import { auditConfig } from '../config/configuration';
+import { MetricsService } from '../metrics/metrics.service';
+import { BrokenLink, ChainWalker, GENESIS_HASH } from './audit-chain';
+import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
+import { AuditWriter, PreparedEvent } from './audit-writer';
 
 export interface AuditRecord {
   action: string;
@@ -19,7 +25,12 @@ export interface AuditRecord {
   actor?: string;
   actorMethod?: string;
   target?: string;
+  /** Default: the address of the request being served, if any. */
   ip?: string;
+  /** Default: the id of the request being served, if any. */
+  requestId?: string;
+  /** Default: the user agent of the request being served, if any. */
+  userAgent?: string;
   details?: Record<string, unknown>;
 }
 
@@ -34,32 +45,84 @@ export interface AuditFilter {
   limit?: number;
 }
 
+export interface AuditEventView {
+  id: string;
+  at: Date;
+  action: string;
+  outcome: AuditOutcome;
+  actor?: string;
+  actorMethod?: string;
+  target?: string;
+  ip?: string;
+  userAgent?: string;
+  requestId?: string;
+  details: Record<string, unknown>;
+}
+
 export interface AuditPage {
-  events: Array<
-    Omit<AuditRecord, 'details'> & { id: string; at: Date; details: Record<string, unknown> }
-  >;
+  events: AuditEventView[];
   next_cursor: string | null;
 }
 
+/** The answer of `GET /admin/audit/verify` and `tessera audit verify`. */
+export interface ChainVerification {
+  intact: boolean;
+  checked: number;
+  first_broken: BrokenLink | null;
+}
+
+export interface PurgeResult {
+  purged: number;
+  /** The anchor recorded: the last purged event's id and hash, which the next event links to. */
+  anchor?: { through_id: string; hash: string };
+}
+
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+const PURGE_LOCK = 'tessera:audit-purge';
+const SCAN_BATCH = 2000;
 /** Keys whose values must never reach the audit trail, whatever a caller passes in details. */
-const SECRET_KEYS = /secret|password|token|authorization|api_?key/i;
+const SECRET_KEYS = /secret|password|token|authorization|api_?key|credential|cookie/i;
+const MAX_TEXT = 500;
 
 /**
- * The audit trail. Called by every module, calls none. `record` writes one row and never throws
- * into the caller: an audit failure is logged, the user's request is not failed by it.
+ * The audit trail: the one entry point every module records through (`record`), and the
+ * listing, export, chain verification and retention behind `/admin/audit` and `tessera audit`.
+ *
+ * `record` never throws into the caller and never waits for PostgreSQL on the caller's behalf
+ * unless awaited: events are buffered and written in batches by {@link AuditWriter} (bounded,
+ * spilled to DATA_DIR when PostgreSQL is down, flushed before the database stops at shutdown).
+ * The returned promise resolves once the event is stored (or spilled): await it where an event
+ * must be durable before answering (admin changes), `void` it elsewhere.
  */
 @Injectable()
-export class AuditService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AuditService
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger('Audit');
+  private readonly writer: AuditWriter;
   private job?: PeriodicJob;
 
   constructor(
     @InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(auditConfig.KEY) private readonly config: ConfigType<typeof auditConfig>,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    const counters = registerAuditMetrics(metrics, () => this.writer.depth);
+    this.writer = new AuditWriter(
+      dataSource,
+      { bufferMax: config.bufferMax, spillDir: config.spillDir },
+      {
+        written: (n) => counters.written.inc(n),
+        spilled: (n) => counters.spilled.inc(n),
+        dropped: (n) => counters.dropped.inc(n),
+      },
+      this.logger,
+    );
+  }
 
   onApplicationBootstrap(): void {
+    this.writer.notePendingSpills(); // replay what an earlier run could not write
     this.job = every(
       PURGE_INTERVAL_MS,
       () => this.purge(),
@@ -67,36 +130,198 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     );
   }
 
+  /** Before the database stops (its connections close in onApplicationShutdown). */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.job?.stop();
+    await this.writer.flush();
+  }
+
   onApplicationShutdown(): void {
     this.job?.stop();
   }
 
-  /** Records one event; resolves when it is stored (await it where the event must not be lost). */
-  async record(event: AuditRecord): Promise<void> {
+  /**
+   * Records one event. Resolves when it is stored (or spilled to disk while PostgreSQL is down);
+   * never rejects. Request id, address and user agent default to the request being served.
+   */
+  record(event: AuditRecord): Promise<void> {
+    let prepared: PreparedEvent;
     try {
-      await this.events.insert({
-        action: event.action,
-        outcome: event.outcome,
-        actor: event.actor ?? null,
-        actorMethod: event.actorMethod ?? null,
-        target: event.target ?? null,
-        ip: event.ip ?? null,
-        details: scrub(event.details ?? {}) as never,
-      });
+      prepared = this.prepare(event);
     } catch (error) {
       this.logger.error(
         `Could not record audit event ${event.action}: ${(error as Error).message}`,
       );
+      return Promise.resolve();
     }
+    return new Promise((resolve) => this.writer.enqueue(prepared, resolve));
+  }
+
+  /** Writes everything buffered now (tests, the CLI, shutdown). */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  /** Events buffered or being written. */
+  get bufferDepth(): number {
+    return this.writer.depth;
+  }
+
+  private prepare(event: AuditRecord): PreparedEvent {
+    const request = currentRequest();
+    const agent = event.userAgent ?? request?.headers['user-agent'];
+    return {
+      at: new Date().toISOString(),
+      action: text(event.action) ?? 'unknown',
+      outcome: event.outcome === 'success' ? 'success' : 'failure',
+      actor: text(event.actor),
+      actorMethod: text(event.actorMethod),
+      target: text(event.target),
+      ip: text(event.ip ?? request?.ip),
+      userAgent: text(typeof agent === 'string' ? agent : undefined),
+      requestId: text(event.requestId ?? request?.id),
+      details: sanitize(scrub(event.details ?? {})) as Record<string, unknown>,
+    };
   }
 
   /** Newest first, with an opaque cursor for the next (older) page. */
   async list(filter: AuditFilter): Promise<AuditPage> {
-    const query = this.events.createQueryBuilder('e');
+    const page = await keysetPage(this.filtered(filter), {
+      keys: [{ expr: 'e.id', valid: isDigits }],
+      cursorOf: (e) => [e.id],
+      cursor: filter.cursor,
+      limit: filter.limit,
+    });
+    return { events: page.items.map(view), next_cursor: page.nextCursor };
+  }
+
+  /**
+   * Every matching event, oldest first, as NDJSON lines (with `prev_hash` and `hash`, so a SIEM
+   * can check the chain). Read in keyset batches: memory stays flat however long the trail.
+   */
+  async *exportLines(filter: Omit<AuditFilter, 'cursor' | 'limit'>): AsyncGenerator<string> {
+    let after = '0';
+    for (;;) {
+      const rows = await this.filtered(filter)
+        .andWhere('e.id > :after', { after })
+        .orderBy('e.id', 'ASC')
+        .limit(SCAN_BATCH)
+        .getMany();
+      for (const row of rows)
+        yield JSON.stringify({ ...view(row), prev_hash: row.prevHash, hash: row.hash }) + '\n';
+      if (rows.length < SCAN_BATCH) return;
+      after = rows[rows.length - 1].id;
+    }
+  }
+
+  /**
+   * Walks the whole chain (from the last retention anchor) in one consistent snapshot and
+   * reports the first broken link: an edited event (hash mismatch), a deleted one (gap), events
+   * reordered or replaced (prev_hash mismatch), newest events removed (head mismatch).
+   */
+  async verify(): Promise<ChainVerification> {
+    await this.writer.flush(); // what this replica has buffered belongs to the chain too
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction('REPEATABLE READ');
+      const [anchor] = (await runner.query(
+        'SELECT through_id::text AS through_id, hash FROM audit_anchors ORDER BY id DESC LIMIT 1',
+      )) as Array<{ through_id: string; hash: string }>;
+      const [head] = (await runner.query(
+        'SELECT last_id::text AS last_id, hash FROM audit_chain WHERE id = 1',
+      )) as Array<{ last_id: string; hash: string }>;
+      const walker = new ChainWalker(
+        anchor
+          ? { nextId: BigInt(anchor.through_id) + 1n, prevHash: anchor.hash }
+          : { nextId: 1n, prevHash: GENESIS_HASH },
+      );
+      let after = anchor?.through_id ?? '0';
+      // Rows before the anchor should not exist; the walk starts where the anchor says.
+      const [{ min }] = (await runner.query('SELECT min(id)::text AS min FROM audit_events')) as [
+        { min: string | null },
+      ];
+      if (min !== null && BigInt(min) <= BigInt(after)) after = (BigInt(min) - 1n).toString();
+      for (;;) {
+        const rows = (await runner.manager
+          .getRepository(AuditEventEntity)
+          .createQueryBuilder('e')
+          .where('e.id > :after', { after })
+          .orderBy('e.id', 'ASC')
+          .limit(SCAN_BATCH)
+          .getMany()) as AuditEventEntity[];
+        let ok = true;
+        for (const row of rows) if (!(ok = walker.check(row))) break;
+        if (!ok || rows.length < SCAN_BATCH) break;
+        after = rows[rows.length - 1].id;
+      }
+      if (head) walker.finish({ lastId: head.last_id, hash: head.hash });
+      await runner.commitTransaction();
+      return {
+        intact: walker.broken === undefined,
+        checked: walker.checked,
+        first_broken: walker.broken ?? null,
+      };
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await runner.release();
+    }
+  }
+
+  /**
+   * Deletes events older than AUDIT_RETENTION — always a prefix of the chain (up to the first
+   * event still within retention, whatever the order of their times), and records an anchor:
+   * the last deleted event's id and hash, to which the first remaining event links. The purge
+   * itself is an audit event (`audit.purge`).
+   */
+  async purge(now = new Date()): Promise<PurgeResult> {
+    const cutoff = new Date(now.getTime() - this.config.retentionSeconds * 1000);
+    const result = await this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [PURGE_LOCK]);
+      const [bound] = (await manager.query(
+        `SELECT COALESCE((SELECT min(id) - 1 FROM audit_events WHERE at >= $1),
+                         (SELECT max(id) FROM audit_events))::text AS through`,
+        [cutoff],
+      )) as Array<{ through: string | null }>;
+      const [first] = (await manager.query(
+        'SELECT min(id)::text AS min FROM audit_events',
+      )) as Array<{ min: string | null }>;
+      if (bound.through === null || first.min === null || BigInt(bound.through) < BigInt(first.min))
+        return { purged: 0 } as PurgeResult;
+      const [last] = (await manager.query('SELECT hash FROM audit_events WHERE id = $1', [
+        bound.through,
+      ])) as Array<{ hash: string }>;
+      const deleted = (await manager.query('DELETE FROM audit_events WHERE id <= $1', [
+        bound.through,
+      ])) as [unknown, number];
+      const purged = Number(deleted[1] ?? 0);
+      await manager.query(
+        'INSERT INTO audit_anchors (through_id, hash, purged, cutoff) VALUES ($1, $2, $3, $4)',
+        [bound.through, last.hash, purged, cutoff],
+      );
+      return { purged, anchor: { through_id: bound.through, hash: last.hash } };
+    });
+    if (result.purged > 0) {
+      void this.record({
+        action: 'audit.purge',
+        outcome: 'success',
+        actor: 'system',
+        details: { purged: result.purged, cutoff: cutoff.toISOString(), anchor: result.anchor },
+      });
+    }
+    return result;
+  }
+
+  private filtered(
+    filter: Omit<AuditFilter, 'cursor' | 'limit'>,
+  ): SelectQueryBuilder<AuditEventEntity> {
+    const query = this.events.createQueryBuilder('e').where('TRUE');
     if (filter.action) {
       // `token.*` matches every action under `token.`.
       if (filter.action.endsWith('.*'))
-        query.andWhere('e.action LIKE :prefix', { prefix: `${filter.action.slice(0, -1)}%` });
+        query.andWhere('e.action LIKE :prefix', {
+          prefix: `${filter.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`,
+        });
       else query.andWhere('e.action = :action', { action: filter.action });
     }
     if (filter.actor) query.andWhere('e.actor = :actor', { actor: filter.actor });
@@ -104,42 +329,87 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     if (filter.outcome) query.andWhere('e.outcome = :outcome', { outcome: filter.outcome });
     if (filter.since) query.andWhere('e.at >= :since', { since: filter.since });
     if (filter.until) query.andWhere('e.at < :until', { until: filter.until });
-    const page = await keysetPage(query, {
-      keys: [{ expr: 'e.id', valid: isDigits }],
-      cursorOf: (e) => [e.id],
-      cursor: filter.cursor,
-      limit: filter.limit,
-    });
-    return {
-      events: page.items.map((e) => ({
-        id: e.id,
-        at: e.at,
-        action: e.action,
-        outcome: e.outcome,
-        actor: e.actor ?? undefined,
-        actorMethod: e.actorMethod ?? undefined,
-        target: e.target ?? undefined,
-        ip: e.ip ?? undefined,
-        details: e.details,
-      })),
-      next_cursor: page.nextCursor,
-    };
+    return query;
   }
+}
 
-  /** Deletes events older than AUDIT_RETENTION. */
-  async purge(now = new Date()): Promise<number> {
-    const cutoff = new Date(now.getTime() - this.config.retentionSeconds * 1000);
-    const result = await this.events
-      .createQueryBuilder()
-      .delete()
-      .where('at < :cutoff', { cutoff })
-      .execute();
-    return result.affected ?? 0;
-  }
+function view(e: AuditEventEntity): AuditEventView {
+  return {
+    id: e.id,
+    at: e.at,
+    action: e.action,
+    outcome: e.outcome,
+    actor: e.actor ?? undefined,
+    actorMethod: e.actorMethod ?? undefined,
+    target: e.target ?? undefined,
+    ip: e.ip ?? undefined,
+    userAgent: e.userAgent ?? undefined,
+    requestId: e.requestId ?? undefined,
+    details: e.details,
+  };
 }
 
 function scrub(details: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(details).map(([k, v]) => [k, SECRET_KEYS.test(k) ? '[redacted]' : v]),
   );
+}
+
+/**
+ * What PostgreSQL stores and gives back unchanged (the hash covers it): JSON values only, no
+ * NUL characters (text and jsonb refuse them), no lone surrogates.
+ */
+function sanitize(value: unknown): unknown {
+  const plain = JSON.parse(JSON.stringify(value ?? {})) as unknown;
+  const clean = (v: unknown): unknown => {
+    if (typeof v === 'string') return cleanString(v);
+    if (Array.isArray(v)) return v.map(clean);
+    if (v !== null && typeof v === 'object')
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).map(([k, x]) => [cleanString(k), clean(x)]),
+      );
+    return v;
+  };
+  return clean(plain);
+}
+
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must go
+const NUL = /\u0000/g;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+function cleanString(value: string): string {
+  return value.replace(NUL, '').replace(LONE_SURROGATE, '\uFFFD');
+}
+
+function text(value: string | undefined | null): string | null {
+  if (value === undefined || value === null) return null;
+  return cleanString(String(value)).slice(0, MAX_TEXT);
+}
+
+function registerAuditMetrics(metrics: MetricsService, depth: () => number) {
+  new Gauge({
+    name: 'tessera_audit_buffer_depth',
+    help: 'Audit events buffered in this replica, not yet written to PostgreSQL',
+    registers: [metrics.registry],
+    collect() {
+      this.set(depth());
+    },
+  });
+  return {
+    written: new Counter({
+      name: 'tessera_audit_events_written_total',
+      help: 'Audit events written to PostgreSQL',
+      registers: [metrics.registry],
+    }),
+    spilled: new Counter({
+      name: 'tessera_audit_events_spilled_total',
+      help: 'Audit events spilled to DATA_DIR/audit-spill (buffer full while PostgreSQL was unavailable)',
+      registers: [metrics.registry],
+    }),
+    dropped: new Counter({
+      name: 'tessera_audit_events_dropped_total',
+      help: 'Audit events lost: neither written nor spilled (each drop is also logged)',
+      registers: [metrics.registry],
+    }),
+  };
 }

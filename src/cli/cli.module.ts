@@ -9,7 +9,7 @@ import {
   KeysRetireCommand,
   KeysRotateCommand,
 } from './keys.command';
-import { AuditCommand } from './audit.command';
+import { AuditCommand, AuditExportCommand, AuditVerifyCommand } from './audit.command';
 import { RevokeCommand } from './revoke.command';
 import { ApiKeysCommand, CreateApiKeyCommand } from './api-keys.command';
 import { MigrateCommand } from './migrate.command';
@@ -41,6 +41,8 @@ import { UsersCommand, UsersCreateCommand } from './users.command';
     CreateApiKeyCommand,
     RevokeCommand,
     AuditCommand,
+    AuditVerifyCommand,
+    AuditExportCommand,
     UsageCommand,
   ],
 })

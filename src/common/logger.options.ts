@@ -36,7 +36,9 @@ export function loggerOptions(level: string): Params {
           },
         }),
       },
-      autoLogging: { ignore: (req: { url?: string }) => (req.url ?? '').startsWith('/health') },
+      // The request's one line is written by the RequestObserver (it knows the route pattern and
+      // the caller); pino-http still binds the request (its id) to every line logged meanwhile.
+      autoLogging: false,
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   RateLimitedError,
   ValidationFailedError,
 } from './errors';
+import { noteProblem } from './request-context';
 
 export interface ProblemDetails {
   type: string;
@@ -237,6 +238,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (reply.sent) return;
+    // For the request observer's metrics and audit of refusals.
+    noteProblem(reply.request, exception);
     if (exception instanceof OAuthError) {
       // RFC 6749 §5.2: JSON body, no caching; a failed Basic auth gets a Basic challenge.
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
@@ -246,10 +249,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
     const { body, headers } = toProblem(exception);
-    if (body.status >= 500) {
+    if (body.status === 500) {
+      // Unexpected: the stack is what an operator needs.
       this.logger.error(
         exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
       );
+    } else if (body.status > 500) {
+      // Expected conditions (readiness 503, Redis or upstream down): one line, no stack trace.
+      this.logger.warn(`${body.status} ${body.code}: ${body.detail}`);
     }
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     const url = host.switchToHttp().getRequest<FastifyRequest | undefined>()?.url;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { registerAs } from '@nestjs/config';
 import { ConfigValidationError, validateEnv } from './env.validation';
 import { loadAuthPolicy } from './policy/auth-policy';
@@ -52,8 +53,21 @@ export const gatewayConfig = registerAs('gateway', () => {
   return { upstreams, prices: policy.gateway.prices };
 });
 
-/** How long audit events are kept. */
-export const auditConfig = registerAs('audit', () => ({ retentionSeconds: env().auditRetention }));
+/** The audit trail: how long events are kept, the in-memory bound, where overflow spills. */
+export const auditConfig = registerAs('audit', () => {
+  const e = env();
+  return {
+    retentionSeconds: e.auditRetention,
+    bufferMax: e.auditBufferMax,
+    spillDir: join(e.dataDir, 'audit-spill'),
+  };
+});
+
+/** Metrics: the optional unauthenticated listener. */
+export const metricsConfig = registerAs('metrics', () => {
+  const e = env();
+  return { port: e.metricsPort, host: e.metricsHost };
+});
 
 export const databaseConfig = registerAs('database', () => {
   const e = env();
@@ -176,6 +190,7 @@ export const allConfig = [
   policyConfig,
   gatewayConfig,
   auditConfig,
+  metricsConfig,
   usersConfig,
   issuersConfig,
 ];

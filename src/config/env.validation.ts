@@ -66,6 +66,13 @@ export interface TesseraEnv {
   jwksRefetchCooldown: number;
   /** Milliseconds before a trusted issuer's JWKS or discovery request is abandoned. */
   jwksTimeoutMs: number;
+  /** Audit events held in memory before the oldest are spilled to DATA_DIR/audit-spill. */
+  auditBufferMax: number;
+  /** Set: /metrics is also served without authentication on this port (a separate listener). */
+  metricsPort?: number;
+  metricsHost: string;
+  /** Set: OpenTelemetry traces are exported over OTLP/HTTP to this endpoint. */
+  otlpEndpoint?: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -286,5 +293,12 @@ export function validateEnv(env: Env): TesseraEnv {
     loginLockout: duration(env, 'LOGIN_LOCKOUT', '15m'),
     jwksRefetchCooldown: integer(env, 'JWKS_REFETCH_COOLDOWN_SECONDS', 30, 0, 86400),
     jwksTimeoutMs: integer(env, 'JWKS_TIMEOUT_MS', 5000, 100, 60000),
+    auditBufferMax: integer(env, 'AUDIT_BUFFER_MAX', 10_000, 100, 10_000_000),
+    metricsPort:
+      read(env, 'METRICS_PORT') === undefined
+        ? undefined
+        : integer(env, 'METRICS_PORT', 0, 0, 65535),
+    metricsHost: read(env, 'METRICS_HOST') ?? read(env, 'HOST') ?? '127.0.0.1',
+    otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http', 'https']),
   };
 }

@@ -35,6 +35,9 @@ import { KeyRing, SigningKey, VerificationKey } from './key-ring';
 import { MIN_SECRET_LENGTH, sharedSecretKey } from './shared-secret';
 import { KeyStatus, SigningKeyEntity } from './signing-key.entity';
 import { every, PeriodicJob } from '../common/periodic';
+import { MetricsService } from '../metrics/metrics.service';
+import { AuditService } from '../audit/audit.service';
+import { Gauge } from 'prom-client';
 
 export type RotationMode = 'soft' | 'hard';
 
@@ -73,11 +76,15 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
   private loaded = false;
   private readonly ringListeners: Array<(removedKids: string[]) => void> = [];
   private readonly view: SyncedView<KeyRing>;
+  /** The published keys as last loaded, for the key metrics (read at scrape time). */
+  private published: Array<{ kid: string; status: KeyStatus; since: Date }> = [];
 
   constructor(
     @Inject(keysConfig.KEY) private readonly config: ConfigType<typeof keysConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
     views: SyncedViews,
+    metrics: MetricsService,
+    private readonly audit: AuditService,
   ) {
     this.view = views.create({
       name: 'keys',
@@ -85,6 +92,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
       load: () => this.loadRing(),
       loaded: (ring) => this.swapRing(ring),
     });
+    registerKeyMetrics(metrics, () => this.published);
   }
 
   /** HS256 mode: one shared secret, nothing in the database, nothing published. */
@@ -238,8 +246,27 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
     });
     if (result.retired.length || result.rotated || result.published) {
       await this.reload();
-      if (result.rotated) this.logger.log(`Automatic soft rotation; new kid ${result.rotated}`);
-      if (result.retired.length) this.logger.log(`Retired keys ${result.retired.join(', ')}`);
+      if (result.rotated) {
+        this.logger.log(`Automatic soft rotation; new kid ${result.rotated}`);
+        void this.audit.record({
+          action: 'keys.rotate',
+          outcome: 'success',
+          actor: 'system',
+          target: result.rotated,
+          details: { mode: 'soft', automatic: true },
+        });
+      }
+      if (result.retired.length) {
+        this.logger.log(`Retired keys ${result.retired.join(', ')}`);
+        for (const kid of result.retired)
+          void this.audit.record({
+            action: 'keys.retire',
+            outcome: 'success',
+            actor: 'system',
+            target: kid,
+            details: { automatic: true },
+          });
+      }
     }
     return result;
   }
@@ -269,6 +296,7 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
         signing = { kid: row.kid, algorithm: row.algorithm, key, privateKey: this.decrypt(row) };
       }
     }
+    this.published = rows.map((r) => ({ kid: r.kid, status: r.status, since: r.createdAt }));
     return new KeyRing(signing, verification, jwks);
   }
 
@@ -481,4 +509,38 @@ function summarize(row: SigningKeyEntity): KeySummary {
     retireAfter: row.retireAfter,
     retiredAt: row.retiredAt,
   };
+}
+
+/**
+ * `tessera_signing_keys{state}` and `tessera_signing_key_age_seconds{kid,state}` (age since the
+ * key was created), read at scrape time from the last loaded ring: alert when the active key is
+ * older than KEY_ROTATION_INTERVAL plus a margin (rotation stopped) or no key is active.
+ */
+function registerKeyMetrics(
+  metrics: MetricsService,
+  published: () => Array<{ kid: string; status: KeyStatus; since: Date }>,
+): void {
+  new Gauge({
+    name: 'tessera_signing_keys',
+    help: 'Published signing keys of this replica, by state (active, next, retiring)',
+    labelNames: ['state'] as const,
+    registers: [metrics.registry],
+    collect() {
+      const counts: Record<string, number> = { active: 0, next: 0, retiring: 0 };
+      for (const key of published()) counts[key.status] = (counts[key.status] ?? 0) + 1;
+      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+    },
+  });
+  new Gauge({
+    name: 'tessera_signing_key_age_seconds',
+    help: 'Age of each published signing key (seconds since it was created), by kid and state',
+    labelNames: ['kid', 'state'] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const key of published())
+        this.set({ kid: key.kid, state: key.status }, (now - key.since.getTime()) / 1000);
+    },
+  });
 }

@@ -103,19 +103,10 @@ export class OAuthService {
     return { ...response, refresh_token: grant.refreshToken };
   }
 
-  /** Mints the access token of a grant, counts it and records it in the audit trail. */
+  /** Mints the access token of a grant (TokenService counts and audits it). */
   private issue(grantType: string, request: MintRequest & { scopes: string[] }): TokenResponse {
-    const minted = this.tokens.mint(request);
+    const minted = this.tokens.mint({ ...request, grant: grantType });
     const scope = request.scopes.join(' ');
-    this.metrics.tokensIssued.inc({ grant: grantType });
-    void this.audit.record({
-      action: 'token.issue',
-      outcome: 'success',
-      actor: request.subject,
-      actorMethod: grantType,
-      target: minted.jti,
-      details: { grant: grantType, scope },
-    });
     return {
       access_token: minted.token,
       token_type: 'Bearer',

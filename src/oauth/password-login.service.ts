@@ -90,6 +90,7 @@ export class PasswordLoginService {
       scopes,
       roles: user.roles,
       extra: claims,
+      grant: clientId === undefined ? 'login' : 'password',
     });
     const { refreshToken } = await this.refreshTokens.issue({
       subject: user.oid,

@@ -1,6 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decode, verify } from 'jsonwebtoken';
 import type { KeysService } from '../keys/keys.service';
+import type { AuditRecord, AuditService } from '../audit/audit.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from './token.service';
 
 describe('TokenService', () => {
@@ -9,7 +11,34 @@ describe('TokenService', () => {
     signingKey: () => ({ kid: 'kid-1', algorithm: 'RS256', key: publicKey, privateKey }),
   } as unknown as KeysService;
   const config = { issuer: 'https://issuer.test', audience: 'tessera', accessTokenTtl: 900 };
-  const sut = new TokenService(config as never, keys);
+  const metrics = new MetricsService();
+  const recorded: AuditRecord[] = [];
+  const audit = {
+    record: (event: AuditRecord) => {
+      recorded.push(event);
+      return Promise.resolve();
+    },
+  } as unknown as AuditService;
+  const sut = new TokenService(config as never, keys, metrics, audit);
+
+  it('counts and audits every token it mints (grant, subject, client, jti, kid; never the token)', async () => {
+    const minted = sut.mint({ subject: 'ada', clientId: 'web', scopes: [], grant: 'password' });
+    const event = recorded[recorded.length - 1];
+    expect(event).toMatchObject({
+      action: 'token.issue',
+      outcome: 'success',
+      actor: 'ada',
+      target: minted.jti,
+      details: { grant: 'password', subject: 'ada', client: 'web', kid: 'kid-1' },
+    });
+    expect(JSON.stringify(event)).not.toContain(minted.token.split('.')[2]);
+    expect(await metrics.render()).toMatch(/tessera_tokens_issued_total\{grant="password"\} 1/);
+    sut.mint({ subject: 'agent', tokenType: 'child' });
+    expect(recorded[recorded.length - 1]).toMatchObject({
+      actor: 'system',
+      details: { grant: 'child' },
+    });
+  });
 
   it('mints an RFC 9068 access token with every required claim', () => {
     const minted = sut.mint({

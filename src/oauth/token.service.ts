@@ -1,4 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import { currentRequest } from '../common/request-context';
+import { MetricsService } from '../metrics/metrics.service';
 import type { ConfigType } from '@nestjs/config';
 import { sign, SignOptions } from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +20,12 @@ export interface MintRequest {
   expiresIn?: number;
   /** Extra claims (parent_jti, oid, email, network…); cannot override the registered ones. */
   extra?: Record<string, unknown>;
+  /**
+   * What issued it, for the audit trail and `tessera_tokens_issued_total{grant}`:
+   * client_credentials, password, refresh_token, login, user, pair. Default: the token type
+   * (`child` for renewals).
+   */
+  grant?: string;
 }
 
 export interface MintedToken {
@@ -37,6 +46,8 @@ export class TokenService {
   constructor(
     @Inject(jwtConfig.KEY) private readonly config: ConfigType<typeof jwtConfig>,
     private readonly keys: KeysService,
+    private readonly metrics: MetricsService,
+    private readonly audit: AuditService,
   ) {}
 
   get accessTokenTtl(): number {
@@ -52,6 +63,7 @@ export class TokenService {
       request,
       expiresIn,
     );
+    this.recordIssued(request, claims, key.kid);
     return {
       token,
       jti: claims.jti,
@@ -61,6 +73,34 @@ export class TokenService {
       expiresIn,
       claims,
     };
+  }
+
+  /**
+   * Every token minted is counted and audited here, whatever issued it (`token.issue`: grant,
+   * subject, client, jti, kid — never the token). The actor is the caller of the request being
+   * served (an admin issuing for a user), else the subject itself (a login, a client's own
+   * grant), else `system` (the renewal worker).
+   */
+  private recordIssued(request: MintRequest, claims: AccessTokenClaims, kid: string): void {
+    const grant = request.grant ?? request.tokenType ?? 'access';
+    this.metrics.tokensIssued.inc({ grant });
+    const caller = currentRequest()?.user;
+    void this.audit.record({
+      action: 'token.issue',
+      outcome: 'success',
+      actor: caller?.subject ?? (request.tokenType === 'child' ? 'system' : request.subject),
+      actorMethod: caller?.method ?? grant,
+      target: claims.jti,
+      details: {
+        grant,
+        subject: request.subject,
+        client: request.clientId,
+        kid,
+        token_type: request.tokenType ?? 'access',
+        scope: (request.scopes ?? []).join(' '),
+        parent_jti: (request.extra?.parent_jti as string | undefined) ?? undefined,
+      },
+    });
   }
 
   /**

@@ -65,6 +65,7 @@ export class TokenLifecycleService {
       tokenType: 'access',
       expiresIn,
       extra: { ...this.extraClaims(dto.claims), ...networkClaims(dto) },
+      grant: 'user',
     });
     return {
       token: minted.token,
@@ -100,6 +101,7 @@ export class TokenLifecycleService {
       tokenType: 'parent',
       expiresIn: parentExpiresIn,
       extra: claims,
+      grant: 'pair',
     });
     await this.parents.register({
       jti: parent.jti,

@@ -4,6 +4,7 @@ import { KeysModule } from '../keys/keys.module';
 import { OAuthModule } from '../oauth/oauth.module';
 import { RevocationModule } from '../revocation/revocation.module';
 import { ChildTokenStream } from './child-token.stream';
+import { ParentTokenMetrics } from './parent-token.metrics';
 import { ParentTokensModule } from './parent-tokens.module';
 import { RenewalWorker } from './renewal.worker';
 import { TokenLifecycleService } from './token-lifecycle.service';
@@ -17,6 +18,6 @@ import { TokensController } from './tokens.controller';
 @Module({
   imports: [ParentTokensModule, AuthModule, OAuthModule, RevocationModule, KeysModule],
   controllers: [TokensController],
-  providers: [TokenLifecycleService, ChildTokenStream, RenewalWorker],
+  providers: [TokenLifecycleService, ChildTokenStream, RenewalWorker, ParentTokenMetrics],
 })
 export class TokensModule {}

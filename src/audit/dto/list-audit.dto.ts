@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { PageQueryDto } from '../../common/page-query.dto';
 import { Type } from 'class-transformer';
 import { IsDate, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
@@ -42,3 +42,6 @@ export class ListAuditDto extends PageQueryDto {
   @IsDate({ message: 'until must be an ISO 8601 date' })
   until?: Date;
 }
+
+/** The listing's filters without paging (an export is every matching event). */
+export class ExportAuditDto extends OmitType(ListAuditDto, ['cursor', 'limit'] as const) {}

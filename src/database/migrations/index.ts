@@ -6,6 +6,7 @@ import { Users1764000000010 } from './1764000000010-users';
 import { Usage1764000000011 } from './1764000000011-usage';
 import { Audit1764000000020 } from './1764000000020-audit';
 import { KeyPrepublication1764000000030 } from './1764000000030-key-prepublication';
+import { AuditChain1764000000500 } from './1764000000500-audit-chain';
 import { UsageLedger1764000000600 } from './1764000000600-usage-ledger';
 import { GatewayGrants1764000000601 } from './1764000000601-gateway-grants';
 
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   Usage1764000000011,
   Audit1764000000020,
   KeyPrepublication1764000000030,
+  AuditChain1764000000500,
   UsageLedger1764000000600,
   GatewayGrants1764000000601,
 ];

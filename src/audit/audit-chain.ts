@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The audit trail's hash chain. Events are numbered 1, 2, 3… (`id`, with no gaps) in the order
+ * they were appended, and each carries the hash of the one before it (`prev_hash`) and its own
+ * (`hash` = SHA-256 over its fields and `prev_hash`). Appends from every replica are serialized
+ * by a row lock on the chain head (`audit_chain`), taken inside each batch insert, so there is one
+ * chain however many replicas write. Editing an event changes its hash; deleting or reordering
+ * events breaks the numbering or the link to the previous hash; removing the newest events no
+ * longer matches the head. A retention purge removes a prefix and records the hash of the last
+ * removed event as an anchor (`audit_anchors`), which the first remaining event links to.
+ *
+ * The format below is part of the stored data: changing it breaks every existing chain.
+ */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The fields an event's hash covers (everything stored about it, in a fixed order). */
+export interface ChainedFields {
+  id: string;
+  at: Date;
+  action: string;
+  outcome: string;
+  actor: string | null;
+  actorMethod: string | null;
+  target: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  details: unknown;
+  prevHash: string;
+}
+
+export function eventHash(event: ChainedFields): string {
+  const canonical = JSON.stringify([
+    1, // format version
+    event.id,
+    event.at.toISOString(),
+    event.action,
+    event.outcome,
+    event.actor,
+    event.actorMethod,
+    event.target,
+    event.ip,
+    event.userAgent,
+    event.requestId,
+    canonicalJson(event.details),
+    event.prevHash,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * JSON with object keys sorted at every level: PostgreSQL's jsonb reorders keys, so the hash is
+ * taken over a form that survives the round trip.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record)
+    .filter((k) => record[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+}
+
+/** Where a chain walk starts: after the last retention anchor, or at the genesis. */
+export interface ChainStart {
+  /** The id the first remaining event must have. */
+  nextId: bigint;
+  /** The hash it must link to. */
+  prevHash: string;
+}
+
+export interface BrokenLink {
+  id: string;
+  reason: string;
+}
+
+/**
+ * Checks events one at a time, in id order, against what the previous one promised. Kept apart
+ * from the database so the rules are unit-tested on their own.
+ */
+export class ChainWalker {
+  private expectedId: bigint;
+  private expectedPrev: string;
+  private lastId: string | undefined;
+  checked = 0;
+  broken: BrokenLink | undefined;
+
+  constructor(start: ChainStart) {
+    this.expectedId = start.nextId;
+    this.expectedPrev = start.prevHash;
+  }
+
+  /** Returns false once a broken link is found (then `broken` says where and why). */
+  check(event: ChainedFields & { hash: string }): boolean {
+    if (this.broken) return false;
+    this.checked += 1;
+    const id = BigInt(event.id);
+    if (id !== this.expectedId) {
+      this.broken = {
+        id: event.id,
+        reason:
+          id > this.expectedId
+            ? `event ${this.expectedId}${id - this.expectedId > 1n ? `…${id - 1n}` : ''} is missing (deleted?)`
+            : `event ${event.id} is out of place (expected ${this.expectedId})`,
+      };
+      return false;
+    }
+    if (event.prevHash !== this.expectedPrev) {
+      this.broken = {
+        id: event.id,
+        reason: 'prev_hash does not match the hash of the event before it (reordered or replaced)',
+      };
+      return false;
+    }
+    if (eventHash(event) !== event.hash) {
+      this.broken = { id: event.id, reason: 'content does not match its hash (edited)' };
+      return false;
+    }
+    this.expectedId = id + 1n;
+    this.expectedPrev = event.hash;
+    this.lastId = event.id;
+    return true;
+  }
+
+  /** After the last event: the chain head must be the last event seen (nothing cut off the end). */
+  finish(head: { lastId: string; hash: string }): void {
+    if (this.broken) return;
+    if (BigInt(head.lastId) !== this.expectedId - 1n || head.hash !== this.expectedPrev) {
+      this.broken = {
+        id: this.lastId ?? head.lastId,
+        reason: `the chain head is event ${head.lastId}, but the trail ends at event ${this.expectedId - 1n} (newest events deleted?)`,
+      };
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import type { Span, Tracer } from '@opentelemetry/api';
+
+/**
+ * OpenTelemetry tracing, loaded only when OTEL_EXPORTER_OTLP_ENDPOINT is set (main.ts imports
+ * this file then, before the application's modules, so the instrumentations can patch http,
+ * Fastify, pg and undici as they load). Unset, nothing here is loaded: no cost per request.
+ *
+ * Spans: the HTTP request (http + Fastify instrumentations), the Nest handler, each global guard
+ * of the chain (`guard authenticate`, `guard authorize`, `guard rate_limit`), every PostgreSQL
+ * query (pg) and every upstream call (undici, i.e. `fetch`). Exported over OTLP/HTTP (JSON) to
+ * `${OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`; the standard OTEL_* variables (service name,
+ * sampler, batch delay, headers) apply. The SDK reads the variables itself.
+ *
+ * @returns a function that flushes and stops the SDK (call it at shutdown).
+ */
+export async function startTracing(): Promise<() => Promise<void>> {
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+  const { FastifyInstrumentation } = await import('@opentelemetry/instrumentation-fastify');
+  const { PgInstrumentation } = await import('@opentelemetry/instrumentation-pg');
+  const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
+  const { NestInstrumentation } = await import('@opentelemetry/instrumentation-nestjs-core');
+  const sdk = new NodeSDK({
+    serviceName: process.env.OTEL_SERVICE_NAME ?? 'tessera',
+    traceExporter: new OTLPTraceExporter(),
+    instrumentations: [
+      new HttpInstrumentation({
+        // Probes would drown the traces.
+        ignoreIncomingRequestHook: (request) => (request.url ?? '').startsWith('/health'),
+      }),
+      new FastifyInstrumentation(),
+      // Statement text only, never the parameters (they can hold digests and hashes).
+      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      new UndiciInstrumentation(),
+      new NestInstrumentation(),
+    ],
+  });
+  sdk.start();
+  await traceGuards();
+  return () => sdk.shutdown();
+}
+
+/**
+ * One span per global guard: the guard chain is Tessera's own work on every request, and the
+ * Nest instrumentation shows only the handler. The guards' `canActivate` is wrapped once, here,
+ * so the guards themselves carry no tracing code.
+ */
+async function traceGuards(): Promise<void> {
+  const { trace, SpanStatusCode } = await import('@opentelemetry/api');
+  const tracer = trace.getTracer('tessera');
+  const { AuthenticationGuard } = await import('../auth/guards/authentication.guard');
+  const { PermissionsGuard } = await import('../auth/guards/permissions.guard');
+  const { RateLimitGuard } = await import('../rate-limit/rate-limit.guard');
+  const wrap = (prototype: { canActivate: (...args: unknown[]) => unknown }, name: string) => {
+    const original = prototype.canActivate;
+    prototype.canActivate = function (this: unknown, ...args: unknown[]) {
+      return inSpan(tracer, name, SpanStatusCode.ERROR, () => original.apply(this, args));
+    };
+  };
+  wrap(AuthenticationGuard.prototype as never, 'guard authenticate');
+  wrap(PermissionsGuard.prototype as never, 'guard authorize');
+  wrap(RateLimitGuard.prototype as never, 'guard rate_limit');
+}
+
+function inSpan(tracer: Tracer, name: string, errorCode: number, work: () => unknown): unknown {
+  return tracer.startActiveSpan(name, (span: Span) => {
+    const fail = (error: unknown) => {
+      span.recordException(error as Error);
+      span.setStatus({ code: errorCode, message: (error as Error)?.name });
+      span.end();
+      throw error;
+    };
+    try {
+      const result = work();
+      if (result instanceof Promise)
+        return result.then((value: unknown) => {
+          span.end();
+          return value;
+        }, fail);
+      span.end();
+      return result;
+    } catch (error) {
+      return fail(error);
+    }
+  });
+}

@@ -1,0 +1,198 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { ChainWalker, GENESIS_HASH } from '../src/audit/audit-chain';
+import { AuditWriter, PreparedEvent } from '../src/audit/audit-writer';
+import { MIGRATIONS } from '../src/database/migrations';
+import { createDatabase, dropDatabase } from './support/app';
+import { TcpProxy } from './support/tcp-proxy';
+
+/**
+ * Medium tier: the audit writer against a real PostgreSQL reached through a TCP proxy that the
+ * test cuts, as an outage looks to a client. Nothing is lost: events wait, spill to files when
+ * the buffer is full, and are replayed (one chain, intact) when PostgreSQL is back.
+ */
+describe('audit writer: batching, outage, spill and replay', () => {
+  let database: string;
+  let proxy: TcpProxy;
+  let dataSource: DataSource;
+  let spillDir: string;
+  const counts = { written: 0, spilled: 0, dropped: 0 };
+  const logs: string[] = [];
+  const logger = {
+    log: (m: string) => logs.push(m),
+    warn: (m: string) => logs.push(m),
+    error: (m: string) => logs.push(m),
+  };
+  const metrics = {
+    written: (n: number) => (counts.written += n),
+    spilled: (n: number) => (counts.spilled += n),
+    dropped: (n: number) => (counts.dropped += n),
+  };
+
+  const event = (n: number): PreparedEvent => ({
+    at: new Date().toISOString(),
+    action: 'test.event',
+    outcome: 'success',
+    actor: `actor-${n}`,
+    actorMethod: null,
+    target: String(n),
+    ip: '127.0.0.1',
+    userAgent: 'jest',
+    requestId: `req-${n}`,
+    details: { n, nested: { z: 1, a: [1, 'two'] } },
+  });
+
+  const writer = (bufferMax: number, dir = spillDir) =>
+    new AuditWriter(dataSource, { bufferMax, spillDir: dir, batchMax: 40 }, metrics, logger);
+
+  const until = async (condition: () => boolean | Promise<boolean>, what: string) => {
+    const deadline = Date.now() + 20_000;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  const stored = async () =>
+    Number((await dataSource.query('SELECT count(*) AS n FROM audit_events'))[0].n);
+
+  /** Walks the stored chain with the same rules as `tessera audit verify`. */
+  const chainIntact = async () => {
+    const rows = await dataSource.query(
+      `SELECT e.id::text AS id, at, action, outcome, actor, actor_method AS "actorMethod", target,
+              ip, user_agent AS "userAgent", request_id AS "requestId", details,
+              prev_hash AS "prevHash", hash FROM audit_events e ORDER BY e.id`,
+    );
+    const walker = new ChainWalker({ nextId: 1n, prevHash: GENESIS_HASH });
+    for (const row of rows) walker.check(row);
+    const [head] = await dataSource.query('SELECT last_id::text, hash FROM audit_chain');
+    walker.finish({ lastId: head.last_id, hash: head.hash });
+    return walker.broken ?? true;
+  };
+
+  beforeAll(async () => {
+    database = await createDatabase();
+    const admin = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+    proxy = new TcpProxy(admin.hostname, Number(admin.port || 5432));
+    const port = await proxy.start();
+    const url = new URL(admin.toString());
+    url.port = String(port);
+    url.pathname = `/${database}`;
+    dataSource = await new DataSource({
+      type: 'postgres',
+      url: url.toString(),
+      migrations: MIGRATIONS,
+      // Fail fast while the proxy is cut, like a dead network would after its timeout.
+      extra: { connectionTimeoutMillis: 1000, max: 4 },
+    }).initialize();
+    await dataSource.runMigrations();
+    spillDir = mkdtempSync(join(tmpdir(), 'tessera-spill-'));
+  });
+
+  afterAll(async () => {
+    await proxy.restore().catch(() => undefined);
+    await dataSource?.destroy();
+    await proxy.cut();
+    await dropDatabase(database);
+    rmSync(spillDir, { recursive: true, force: true });
+  });
+
+  it('writes events in batches, off the caller, as one intact chain', async () => {
+    const sut = writer(1000);
+    let resolved = 0;
+    for (let i = 0; i < 100; i++) sut.enqueue(event(i), () => (resolved += 1));
+    expect(await stored()).toBe(0); // nothing written on the caller's turn
+    await sut.flush();
+    expect(resolved).toBe(100);
+    expect(await stored()).toBe(100);
+    expect(await chainIntact()).toBe(true);
+  });
+
+  it('keeps events through an outage, spills the overflow, and replays it when PostgreSQL is back', async () => {
+    const sut = writer(100);
+    await proxy.cut();
+    for (let i = 0; i < 250; i++) sut.enqueue(event(1000 + i));
+    await until(() => counts.spilled > 0, 'a spill');
+    expect(readdirSync(spillDir).filter((f) => f.endsWith('.ndjson')).length).toBeGreaterThan(0);
+    expect(sut.depth).toBeLessThanOrEqual(100);
+    expect(counts.dropped).toBe(0);
+    await until(() => logs.some((l) => l.includes('cannot be written')), 'the outage logged');
+    await proxy.restore();
+    await until(async () => sut.depth === 0 && (await stored()) === 350, 'the replay');
+    sut.notePendingSpills();
+    await until(() => readdirSync(spillDir).length === 0, 'spill files replayed and removed');
+    expect(await stored()).toBe(350);
+    expect(await chainIntact()).toBe(true);
+  });
+
+  it('spills what is left at shutdown and the next start replays it', async () => {
+    const before = await stored();
+    const first = writer(1000);
+    await proxy.cut();
+    for (let i = 0; i < 7; i++) first.enqueue(event(5000 + i));
+    await first.flush(1500);
+    expect(first.depth).toBe(0);
+    expect(readdirSync(spillDir).filter((f) => f.endsWith('.ndjson'))).toHaveLength(1);
+    await proxy.restore();
+    const next = writer(1000); // a new process
+    next.notePendingSpills();
+    await until(async () => (await stored()) === before + 7, 'the replay at start');
+    expect(await chainIntact()).toBe(true);
+  });
+
+  it('drops only what can be neither written nor spilled, and counts and logs it', async () => {
+    const notADirectory = join(spillDir, 'file');
+    writeFileSync(notADirectory, '');
+    const sut = writer(100, join(notADirectory, 'spill'));
+    await proxy.cut();
+    const dropped = counts.dropped;
+    for (let i = 0; i < 150; i++) sut.enqueue(event(9000 + i));
+    await until(() => counts.dropped > dropped, 'a counted drop');
+    expect(logs.some((l) => /audit events dropped/.test(l))).toBe(true);
+    await proxy.restore();
+    await sut.flush();
+    rmSync(notADirectory);
+    expect(await chainIntact()).toBe(true);
+  });
+});
+
+describe('audit chain migration', () => {
+  it('numbers and chains the events recorded before it, in their order', async () => {
+    const database = await createDatabase();
+    const url = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+    url.pathname = `/${database}`;
+    const open = (migrations: typeof MIGRATIONS) =>
+      new DataSource({ type: 'postgres', url: url.toString(), migrations }).initialize();
+    try {
+      const before = await open(MIGRATIONS.slice(0, MIGRATIONS.length - 1));
+      await before.runMigrations();
+      for (let i = 0; i < 25; i++)
+        await before.query(
+          'INSERT INTO audit_events (action, outcome, actor, details) VALUES ($1, $2, $3, $4)',
+          [`legacy.${i}`, 'success', `a${i}`, JSON.stringify({ i, b: { y: 2, x: 1 } })],
+        );
+      await before.destroy();
+      const after = await open(MIGRATIONS);
+      await after.runMigrations();
+      const rows = await after.query(
+        `SELECT e.id::text AS id, at, action, outcome, actor, actor_method AS "actorMethod", target,
+                ip, user_agent AS "userAgent", request_id AS "requestId", details,
+                prev_hash AS "prevHash", hash FROM audit_events e ORDER BY e.id`,
+      );
+      expect(rows.map((r: { action: string }) => r.action)).toEqual(
+        Array.from({ length: 25 }, (_, i) => `legacy.${i}`),
+      );
+      const walker = new ChainWalker({ nextId: 1n, prevHash: GENESIS_HASH });
+      for (const row of rows) walker.check(row);
+      const [head] = await after.query('SELECT last_id::text, hash FROM audit_chain');
+      walker.finish({ lastId: head.last_id, hash: head.hash });
+      expect(walker.broken).toBeUndefined();
+      expect(walker.checked).toBe(25);
+      await after.destroy();
+    } finally {
+      await dropDatabase(database);
+    }
+  });
+});

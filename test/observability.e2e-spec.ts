@@ -1,0 +1,262 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { freePort } from '../src/database/embedded-postgres';
+import { createDatabase, dropDatabase } from './support/app';
+import { bearer, CLIENTS, clientsJson, tokenFor } from './support/factories';
+
+interface OtlpSpan {
+  name: string;
+  kind: number;
+}
+
+/** A tiny OTLP/HTTP receiver (JSON encoding): collects the spans of every POST /v1/traces. */
+async function otlpReceiver(): Promise<{ server: Server; port: number; spans: OtlpSpan[] }> {
+  const spans: OtlpSpan[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/traces') {
+        const payload = JSON.parse(body) as {
+          resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
+        };
+        for (const rs of payload.resourceSpans)
+          for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, port, spans };
+}
+
+/** An OpenAI-compatible upstream answering GET /v1/models. */
+async function upstream(): Promise<{ server: Server; port: number }> {
+  const server = createServer((_req, res) =>
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ object: 'list', data: [{ id: 'm1', object: 'model' }] })),
+  );
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, port };
+}
+
+/**
+ * The operator's view of a real server process: request ids on every answer, one JSON line per
+ * request (id, route, status, subject, client; never a credential), every stdout line JSON,
+ * metrics on the unauthenticated METRICS_PORT listener, and OpenTelemetry spans (request, guard
+ * chain, database, upstream) arriving at an OTLP/HTTP receiver.
+ */
+describe('observability of a running server', () => {
+  let child: ChildProcess;
+  let stdout = '';
+  let stderr = '';
+  let url: string;
+  let metricsUrl: string;
+  let database: string;
+  let dataDir: string;
+  let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
+  let model: Awaited<ReturnType<typeof upstream>>;
+  const seen: Record<string, string> = {};
+
+  beforeAll(async () => {
+    receiver = await otlpReceiver();
+    model = await upstream();
+    database = await createDatabase();
+    dataDir = mkdtempSync(join(tmpdir(), 'tessera-obs-'));
+    const port = await freePort();
+    const metricsPort = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    metricsUrl = `http://127.0.0.1:${metricsPort}`;
+    const databaseUrl = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+    databaseUrl.pathname = `/${database}`;
+    child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+      cwd: join(__dirname, '..'),
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        PORT: String(port),
+        DATABASE_URL: databaseUrl.toString(),
+        DATA_DIR: dataDir,
+        JWT_ISSUER: url,
+        AUTH_CLIENTS_JSON: clientsJson(),
+        KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+        METRICS_PORT: String(metricsPort),
+        UPSTREAM_URL: `http://127.0.0.1:${model.port}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`server exited: ${stdout}${stderr}`);
+      const ready = await fetch(`${url}/health/ready`).catch(() => undefined);
+      if (ready?.status === 200) break;
+      if (Date.now() > deadline) throw new Error(`server not ready: ${stdout}${stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    // The traffic the assertions look at.
+    const operator = await tokenFor(url, CLIENTS.operator);
+    seen.operatorToken = operator;
+    const traced = await request(url)
+      .post('/v1/infer')
+      .set(bearer(operator))
+      .set('X-Request-Id', 'trace-me-123')
+      .send({ prompt: 'hello' });
+    expect(traced.status).toBe(200);
+    seen.given = traced.headers['x-request-id'];
+    seen.spaced = (
+      await request(url)
+        .post('/v1/infer')
+        .set(bearer(operator))
+        .set('X-Request-Id', 'has space')
+        .send({ prompt: 'x' })
+    ).headers['x-request-id'];
+    seen.long = (
+      await request(url)
+        .post('/v1/infer')
+        .set(bearer(operator))
+        .set('X-Request-Id', 'x'.repeat(129))
+        .send({ prompt: 'x' })
+    ).headers['x-request-id'];
+    const refused = await request(url).post('/v1/infer').send({ prompt: 'x' });
+    expect(refused.status).toBe(401);
+    seen.refused = refused.headers['x-request-id'];
+    expect((await request(url).get('/v1/models').set(bearer(operator))).status).toBe(200);
+    expect((await request(url).get('/admin/audit').set(bearer(operator))).status).toBe(403);
+    await request(url).get('/health/ready');
+  }, 120_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    receiver?.server.close();
+    model?.server.close();
+    if (database) await dropDatabase(database);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers every request with x-request-id: the caller’s when sane, a UUID otherwise', () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    expect(seen.given).toBe('trace-me-123');
+    expect(seen.spaced).toMatch(uuid);
+    expect(seen.long).toMatch(uuid);
+    expect(seen.refused).toMatch(uuid);
+  });
+
+  it('puts the request id of a refusal on its audit event', async () => {
+    const admin = await tokenFor(url, CLIENTS.admin);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const page = await request(url)
+        .get('/admin/audit')
+        .query({ action: 'auth.failed' })
+        .set(bearer(admin));
+      const event = (page.body.events as Array<{ requestId?: string; details: unknown }>).find(
+        (e) => e.requestId === seen.refused,
+      );
+      if (event) {
+        expect(event.details).toMatchObject({ reason: 'not_authenticated' });
+        return;
+      }
+      if (Date.now() > deadline) throw new Error('no auth.failed event with the request id');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  it('serves metrics without authentication on METRICS_PORT', async () => {
+    const response = await fetch(`${metricsUrl}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    for (const series of [
+      /tessera_http_request_duration_seconds_count\{method="POST",route="\/v1\/infer",status="200"\} 3/,
+      /tessera_http_request_duration_seconds_count\{method="POST",route="\/v1\/infer",status="401"\} 1/,
+      /tessera_tokens_issued_total\{grant="client_credentials"\} [1-9]/,
+      /tessera_auth_failures_total\{reason="not_authenticated"\} 1/,
+      /tessera_authorization_denials_total\{permission="audit:read"\} 1/,
+      /tessera_signing_keys\{state="active"\} 1/,
+      /tessera_signing_key_age_seconds\{kid="[^"]+",state="active"\} \d/,
+      /tessera_audit_buffer_depth \d/,
+      /tessera_audit_events_dropped_total 0/,
+      /jwt_parent_tokens_active_total 0/,
+      /jwt_revoked_tokens_total 0/,
+      /# TYPE jwt_parent_token_expiry_timestamp_seconds gauge/,
+      /# TYPE jwt_parent_token_issued_timestamp_seconds gauge/,
+    ])
+      expect(text).toMatch(series);
+    expect(text).not.toContain('trace-me-123'); // routes are patterns, never raw URLs or ids
+    expect((await fetch(`${metricsUrl}/other`)).status).toBe(404);
+    // The API's own /metrics still needs view_metrics.
+    expect((await request(url).get('/metrics')).status).toBe(401);
+  });
+
+  it('exports spans of the request, the guard chain, the database and the upstream call', async () => {
+    const deadline = Date.now() + 15_000;
+    const names = () => new Set(receiver.spans.map((s) => s.name));
+    const wanted = ['guard authenticate', 'guard authorize', 'guard rate_limit'];
+    while (!wanted.every((n) => names().has(n)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    const all = [...names()];
+    for (const name of wanted) expect(all).toContain(name);
+    expect(all.some((n) => /^POST/.test(n))).toBe(true); // the HTTP request
+    expect(all.some((n) => /pg|SELECT|INSERT|postgres/i.test(n))).toBe(true); // database calls
+    // The upstream call (undici, kind CLIENT = 3).
+    expect(receiver.spans.some((s) => s.kind === 3 && /^GET/.test(s.name))).toBe(true);
+  });
+
+  it('writes every stdout line as JSON, one per request with id, subject and client', async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+    const parsed = lines.map((line) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        throw new Error(`not a JSON line: ${line}`);
+      }
+    });
+    expect(parsed.some((l) => String(l.msg).startsWith('Tessera listening on'))).toBe(true);
+    const requests = parsed.filter((l) => l.msg === 'request completed') as Array<{
+      req: { id: string; method: string; url: string };
+      route: string;
+      status: number;
+      responseTime: number;
+      subject?: string;
+      client?: string;
+    }>;
+    const traced = requests.find((r) => r.req.id === 'trace-me-123');
+    expect(traced).toMatchObject({
+      route: '/v1/infer',
+      status: 200,
+      subject: CLIENTS.operator.id,
+      client: CLIENTS.operator.id,
+      responseTime: expect.any(Number),
+    });
+    const refused = requests.find((r) => r.req.id === seen.refused);
+    expect(refused).toMatchObject({ status: 401 });
+    expect(refused?.subject).toBeUndefined();
+    // Expected conditions carry no stack trace; no credential reaches the log.
+    expect(stdout).not.toMatch(/\n\s+at /);
+    expect(stdout).not.toContain(CLIENTS.operator.secret);
+    expect(stdout).not.toContain(seen.operatorToken);
+    expect(stderr).not.toContain(seen.operatorToken);
+    // Passing readiness probes are not logged; each other request is, once.
+    expect(requests.filter((r) => r.route === '/health/ready')).toHaveLength(0);
+    expect(requests.filter((r) => r.req.id === 'trace-me-123')).toHaveLength(1);
+  });
+});
