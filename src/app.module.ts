@@ -5,6 +5,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { OAuthModule } from './oauth/oauth.module';
 import { ClientsModule } from './clients/clients.module';
+import { ConsoleModule } from './console/console.module';
 import { configRoot } from './config/config-root';
 import { appConfig } from './config/configuration';
 import { loggerOptions } from './common/logger.options';
@@ -42,6 +43,7 @@ import { TokensModule } from './tokens/tokens.module';
     TokensModule,
     InferenceModule,
     HealthModule,
+    ConsoleModule,
   ],
 })
 export class AppModule {}

@@ -1,3 +1,4 @@
+import fastifyStatic from '@fastify/static';
 import { Type, ValidationPipe } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
@@ -48,6 +49,9 @@ export async function createApp(
   );
   if (options.logger !== false) app.useLogger(app.get(Logger));
   else app.useLogger(false);
+
+  // reply.sendFile for the console's built assets (ConsoleController picks the file and root).
+  await app.register(fastifyStatic, { serve: false });
 
   // The Fastify adapter already parses application/x-www-form-urlencoded (OAuth) and JSON.
 

@@ -99,6 +99,7 @@ describe('Trusted issuers', () => {
       email: 'ada@example.com',
       name: 'Ada Lovelace',
       roles: ['operator'],
+      permissions: ['invoke', 'view_metrics'],
     });
     // Roles give permissions like anyone else's: operator may invoke.
     const ok = await infer(token);
@@ -139,6 +140,7 @@ describe('Trusted issuers', () => {
       email: 'grace@example.com',
       name: null,
       roles: ['viewer'],
+      permissions: ['view_metrics'],
     });
   });
 

@@ -125,6 +125,7 @@ describe('People: users, login, verify, password grant, lockout, usage', () => {
       email: user.email,
       name: user.name,
       roles: ['viewer'],
+      permissions: ['view_metrics'],
     });
   });
 

@@ -6,6 +6,7 @@ import { CurrentPrincipal } from '../access/current-principal.decorator';
 import { LoginDto } from './dto/login.dto';
 import { LoginResponse, PasswordLoginService } from './password-login.service';
 import type { Principal } from '../access/principal';
+import { RbacService } from '../rbac/rbac.service';
 
 /**
  * The login/verify pair clients use whatever identity provider stands behind Tessera: our own
@@ -14,7 +15,10 @@ import type { Principal } from '../access/principal';
 @ApiTags('auth')
 @Controller('auth')
 export class LoginController {
-  constructor(private readonly logins: PasswordLoginService) {}
+  constructor(
+    private readonly logins: PasswordLoginService,
+    private readonly rbac: RbacService,
+  ) {}
 
   @Post('login')
   @Public()
@@ -32,7 +36,9 @@ export class LoginController {
 
   @Get('verify')
   @Authenticated()
-  @ApiOperation({ summary: 'The caller’s identity: {user_id, email, name, roles}' })
+  @ApiOperation({
+    summary: 'The caller’s identity: {user_id, email, name, roles, permissions}',
+  })
   verify(@CurrentPrincipal() who: Principal) {
     const text = (value: unknown) => (typeof value === 'string' ? value : null);
     return {
@@ -40,6 +46,9 @@ export class LoginController {
       email: text(who.claims.email),
       name: text(who.claims.name),
       roles: who.roles,
+      // What those roles grant now (`*`, `prefix:*` or names), so a UI can hide what would be
+      // refused; the API still checks every call.
+      permissions: [...this.rbac.permissionsFor(who.roles)].sort(),
     };
   }
 }

@@ -29,6 +29,6 @@ import { TokenService } from './token.service';
   ],
   controllers: [OAuthController, LoginController, DiscoveryController, OAuthRevocationController],
   providers: [TokenService, OAuthService, PasswordLoginService, OAuthRevocationService],
-  exports: [TokenService],
+  exports: [TokenService, OAuthService, PasswordLoginService],
 })
 export class OAuthModule {}
