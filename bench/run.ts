@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, (args: string[]) => Promise<void>> = {
   revocation: async () => (await import('./revocation')).runRevocationBenchmark(),
   pipeline: async (args) => (await import('./pipeline')).main(args),
   'login-timing': async () => (await import('./login-timing')).runLoginTiming(),
+  audit: async (args) => (await import('./audit')).main(args),
   gateway: async (args) => (await import('./gateway')).main(args),
 };
 

@@ -84,6 +84,35 @@ describe('audit trail', () => {
     expect(failure).toMatchObject({ outcome: 'failure', target: 'no-such-client' });
   });
 
+  it('records an admin change with the changed non-secret fields before and after', async () => {
+    await sut
+      .http()
+      .post('/admin/clients')
+      .set(bearer(admin))
+      .send({ id: 'changing', name: 'Old' });
+    const patched = await sut
+      .http()
+      .patch('/admin/clients/changing')
+      .set(bearer(admin))
+      .send({ name: 'New', roles: ['viewer'] });
+    expect(patched.status).toBe(200);
+    const [update] = (await events({ action: 'client.update', target: 'changing' })).events;
+    expect(update).toMatchObject({
+      actor: CLIENTS.admin.id,
+      details: {
+        before: { name: 'Old', roles: ['operator'] },
+        after: { name: 'New', roles: ['viewer'] },
+      },
+    });
+    expect(Object.keys(update.details.before as object).sort()).toEqual(['name', 'roles']);
+    const reset = await sut.http().post('/admin/clients/changing/secret').set(bearer(admin));
+    const [secret] = (await events({ action: 'client.secret_reset', target: 'changing' })).events;
+    expect(JSON.stringify(secret)).not.toContain(reset.body.client_secret);
+    await sut.http().delete('/admin/clients/changing').set(bearer(admin));
+    const [deleted] = (await events({ action: 'client.delete', target: 'changing' })).events;
+    expect(deleted.details).toMatchObject({ before: { id: 'changing', name: 'New' }, after: null });
+  });
+
   it('records revocations with the revoked jti as target', async () => {
     const token = await tokenFor(sut.url, CLIENTS.operator);
     const { jti } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {

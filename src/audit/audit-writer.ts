@@ -96,10 +96,11 @@ export class AuditWriter {
   }
 
   /**
-   * Writes everything buffered (and pending spill files), waiting at most `timeoutMs`; what is
-   * still unwritten then (PostgreSQL down) is spilled to a file. For graceful shutdown.
+   * Writes everything buffered (and pending spill files), waiting at most `timeoutMs`. With
+   * `spillLeftovers` (graceful shutdown), what is still unwritten then — PostgreSQL down or too
+   * slow — is spilled to a file for the next start; otherwise it stays buffered.
    */
-  async flush(timeoutMs = 5000): Promise<void> {
+  async flush(timeoutMs = 5000, spillLeftovers = true): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while ((this.queue.length > 0 || this.running) && Date.now() < deadline) {
       if (this.retryTimer) {
@@ -109,8 +110,9 @@ export class AuditWriter {
       if (!this.running) this.start();
       const ran = this.running;
       await Promise.race([ran, sleep(Math.max(0, deadline - Date.now()))]);
-      if (this.retryTimer) break; // the database refused: stop trying, spill below
+      if (this.retryTimer) break; // the database refused: stop trying (and spill, at shutdown)
     }
+    if (!spillLeftovers) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (this.queue.length > 0) {
@@ -131,24 +133,17 @@ export class AuditWriter {
   }
 
   private async drain(): Promise<void> {
-    let batch: Pending[] = [];
     try {
       if (this.spillsPending) await this.replaySpills();
-      while (this.queue.length > 0) {
-        batch = this.queue.splice(0, this.batchMax);
-        this.inflight = batch.length;
-        await this.insertOrIsolate(batch.map((p) => p.event));
-        this.inflight = 0;
-        this.metrics.written(batch.length);
-        for (const p of batch) p.done?.();
-        batch = [];
-      }
+      // Two batches in flight: while one commits (and waits for its fsync), the next one takes
+      // the chain head and inserts. They serialize on the head lock, so the chain stays a line.
+      const results = await Promise.allSettled([this.writeBatches(), this.writeBatches()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       if (this.retryMs > 0) this.logger.log('Audit trail writes resumed');
       this.retryMs = 0;
     } catch (error) {
-      // PostgreSQL unavailable: keep the batch (first in line) and retry with back-off.
-      this.queue.unshift(...batch);
-      this.inflight = 0;
+      // PostgreSQL unavailable: the batches are back in the queue; retry with back-off.
       if (this.retryMs === 0)
         this.logger.warn(
           `Audit events cannot be written (${(error as Error).message}); buffering ${this.queue.length}, retrying`,
@@ -161,6 +156,24 @@ export class AuditWriter {
       this.retryTimer.unref();
     } finally {
       this.running = undefined;
+    }
+  }
+
+  /** Takes batches off the queue until it is empty; a failed batch goes back first in line. */
+  private async writeBatches(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.batchMax);
+      this.inflight += batch.length;
+      try {
+        await this.insertOrIsolate(batch.map((p) => p.event));
+      } catch (error) {
+        this.queue.unshift(...batch);
+        throw error;
+      } finally {
+        this.inflight -= batch.length;
+      }
+      this.metrics.written(batch.length);
+      for (const p of batch) p.done?.();
     }
   }
 
@@ -192,6 +205,13 @@ export class AuditWriter {
   async insert(events: PreparedEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.dataSource.transaction(async (manager) => {
+      // The chain head is a row lock that every replica's writer (and the CLI) takes. A process
+      // that stalls while holding it (a blocked event loop) would stall everyone's audit
+      // writes: PostgreSQL ends such a transaction after 10 s idle, and a writer waits at most
+      // 10 s for the lock (then its events stay buffered and are retried).
+      await manager.query(
+        "SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = '10s'",
+      );
       const [head] = (await manager.query(
         'SELECT last_id::text AS last_id, hash FROM audit_chain WHERE id = 1 FOR UPDATE',
       )) as Array<{ last_id: string; hash: string }>;

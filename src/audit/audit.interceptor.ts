@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import { catchError, concatMap, Observable } from 'rxjs';
+import { ModuleRef, Reflector } from '@nestjs/core';
+import { catchError, concatMap, from, Observable } from 'rxjs';
 import type { Principal } from '../access/principal';
 import { AuditService } from './audit.service';
 
@@ -11,42 +11,67 @@ interface AuditedRequest {
   body?: unknown;
 }
 
-/** The action name of an audited handler, set by the `@Audit(...)` decorator. */
-export const AuditAction = Reflector.createDecorator<string>();
+/** What `@Audit(...)` declares on a handler. */
+export interface AuditSpec {
+  action: string;
+  /**
+   * A method of the same controller that loads the target by id (`get`): its answer before the
+   * change is recorded as `details.before` (changed fields only for an update, all of it for a
+   * delete), the handler's answer as `details.after`. Views never hold secrets, and detail keys
+   * that look like one are redacted anyway.
+   */
+  before?: string;
+}
+
+/** The audit spec of a handler, set by the `@Audit(...)` decorator. */
+export const AuditAction = Reflector.createDecorator<AuditSpec>();
 
 const TARGET_PARAMS = ['id', 'kid', 'jti', 'userId', 'user_id', 'client_id', 'name', 'oid'];
 
 /**
- * Records every call of an `@Audit(...)` handler (attached by that decorator), successful or not, after it finishes. Admin
- * changes are rare, so the row is written before the answer leaves (nothing acknowledged is lost).
+ * Records every call of an `@Audit(...)` handler (attached by that decorator), successful or
+ * not, after it finishes, with actor, target and — where the decorator names a loader — the
+ * target's non-secret fields before and after. Admin changes are rare, so the event is stored
+ * before the answer leaves (nothing acknowledged is lost).
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
   constructor(
     private readonly reflector: Reflector,
     private readonly audit: AuditService,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const action = this.reflector.get(AuditAction, context.getHandler());
-    if (!action) return next.handle();
+    const spec = this.reflector.get(AuditAction, context.getHandler());
+    if (!spec) return next.handle();
     const request = context.switchToHttp().getRequest<AuditedRequest>();
     const params = request.params ?? {};
     const targetParam = TARGET_PARAMS.find((p) => params[p] !== undefined);
     const base = {
-      action,
+      action: spec.action,
       actor: request.user?.subject,
       actorMethod: request.user?.method,
       target: targetParam ? params[targetParam] : idOf(request.body),
-      ip: request.ip,
+    };
+    let before: unknown;
+    const loadBefore = async () => {
+      if (!spec.before || base.target === undefined) return;
+      const controller = this.moduleRef.get(context.getClass(), { strict: false }) as Record<
+        string,
+        (id: string) => unknown
+      >;
+      before = await Promise.resolve(controller[spec.before]?.(base.target)).catch(() => undefined);
     };
     // Awaited, so the event is stored before the answer leaves.
-    return next.handle().pipe(
+    return from(loadBefore()).pipe(
+      concatMap(() => next.handle()),
       concatMap(async (value: unknown) => {
         await this.audit.record({
           ...base,
           target: base.target ?? idOf(value),
           outcome: 'success',
+          details: changes(before, value),
         });
         return value;
       }),
@@ -60,6 +85,27 @@ export class AuditInterceptor implements NestInterceptor {
       }),
     );
   }
+}
+
+/**
+ * Before/after of what changed: an update keeps only the fields that differ; a create has only
+ * `after`; a delete (no answer, or not the same object) has the whole `before`.
+ */
+function changes(before: unknown, after: unknown): Record<string, unknown> {
+  const isRecord = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isRecord(before)) return isRecord(after) ? { after } : {};
+  if (!isRecord(after) || idOf(after) !== idOf(before)) return { before, after: null };
+  const changedBefore: Record<string, unknown> = {};
+  const changedAfter: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (key === 'updatedAt' || key === 'updated_at') continue;
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) {
+      changedBefore[key] = before[key] ?? null;
+      changedAfter[key] = after[key] ?? null;
+    }
+  }
+  return { before: changedBefore, after: changedAfter };
 }
 
 /** The id of what was created or changed, from a body or a response (`id`, `kid`, `oid`, `jti`, `name`). */

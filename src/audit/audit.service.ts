@@ -133,7 +133,7 @@ export class AuditService
   /** Before the database stops (its connections close in onApplicationShutdown). */
   async beforeApplicationShutdown(): Promise<void> {
     this.job?.stop();
-    await this.writer.flush();
+    await this.writer.flush(5000, true); // what cannot be written in 5 s is spilled to DATA_DIR
   }
 
   onApplicationShutdown(): void {
@@ -157,9 +157,9 @@ export class AuditService
     return new Promise((resolve) => this.writer.enqueue(prepared, resolve));
   }
 
-  /** Writes everything buffered now (tests, the CLI, shutdown). */
+  /** Writes everything buffered now (tests, the CLI, the benchmark); waits up to 2 minutes. */
   flush(): Promise<void> {
-    return this.writer.flush();
+    return this.writer.flush(120_000, false);
   }
 
   /** Events buffered or being written. */
@@ -220,7 +220,7 @@ export class AuditService
    * reordered or replaced (prev_hash mismatch), newest events removed (head mismatch).
    */
   async verify(): Promise<ChainVerification> {
-    await this.writer.flush(); // what this replica has buffered belongs to the chain too
+    await this.writer.flush(30_000, false); // what this replica buffered belongs to the chain too
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
@@ -349,9 +349,17 @@ function view(e: AuditEventEntity): AuditEventView {
   };
 }
 
-function scrub(details: Record<string, unknown>): Record<string, unknown> {
+/** Redacts the values of secret-looking keys, at any depth (before/after snapshots nest). */
+function scrub(details: Record<string, unknown>, depth = 0): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(details).map(([k, v]) => [k, SECRET_KEYS.test(k) ? '[redacted]' : v]),
+    Object.entries(details).map(([k, v]) => [
+      k,
+      SECRET_KEYS.test(k)
+        ? '[redacted]'
+        : v !== null && typeof v === 'object' && !Array.isArray(v) && depth < 8
+          ? scrub(v as Record<string, unknown>, depth + 1)
+          : v,
+    ]),
   );
 }
 

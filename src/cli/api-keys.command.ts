@@ -2,7 +2,7 @@ import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { ValidationFailedError } from '../common/errors';
-import { withContext } from './cli-context';
+import { recordCliChange, withContext } from './cli-context';
 
 interface CreateOptions {
   name: string;
@@ -21,8 +21,8 @@ interface CreateOptions {
 export class CreateApiKeyCommand extends CommandRunner {
   async run(_args: string[], options: CreateOptions): Promise<void> {
     // Through ApiKeysService, as the admin API does: same role check, same NOTIFY.
-    const created = await withContext([ApiKeysModule], (context) =>
-      context
+    const created = await withContext([ApiKeysModule], async (context) => {
+      const key = await context
         .get(ApiKeysService)
         .create({
           name: options.name,
@@ -37,8 +37,10 @@ export class CreateApiKeyCommand extends CommandRunner {
           if (error instanceof ValidationFailedError && error.param)
             throw new ValidationFailedError(`--${error.param.replace('_', '-')}: ${error.message}`);
           throw error;
-        }),
-    );
+        });
+      await recordCliChange(context, 'api_key.create', key.id);
+      return key;
+    });
     process.stdout.write(
       `id:     ${created.id}\nname:   ${created.name}\nroles:  ${created.roles.join(',')}\n` +
         `key:    ${created.key}\n(the key is shown only this once)\n`,

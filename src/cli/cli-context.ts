@@ -1,6 +1,7 @@
 import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AuditModule } from '../audit/audit.module';
+import { AuditService } from '../audit/audit.service';
 import { MetricsModule } from '../metrics/metrics.module';
 import { configRoot } from '../config/config-root';
 import { DatabaseModule } from '../database/database.module';
@@ -53,4 +54,19 @@ export async function withContext<T>(
   } finally {
     await context.close();
   }
+}
+
+/**
+ * Records an admin change made from the command line (actor `cli`); awaited, so it is stored
+ * before the command exits (closing the context flushes the audit buffer too).
+ */
+export function recordCliChange(
+  context: INestApplicationContext,
+  action: string,
+  target: string,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  return context
+    .get(AuditService)
+    .record({ action, outcome: 'success', actor: 'cli', actorMethod: 'cli', target, details });
 }

@@ -3,7 +3,7 @@ import { TesseraCommand } from './tessera-command';
 import { ClientsModule } from '../clients/clients.module';
 import { ClientsService, SUPPORTED_CLIENT_GRANTS } from '../clients/clients.service';
 import { listOption, UsageError } from './cli-errors';
-import { withContext } from './cli-context';
+import { recordCliChange, withContext } from './cli-context';
 
 interface CreateClientOptions {
   id?: string;
@@ -32,8 +32,8 @@ export class ClientsCreateCommand extends TesseraCommand {
       throw new UsageError(
         `--grant-types: unsupported "${badGrant}" (${SUPPORTED_CLIENT_GRANTS.join(', ')})`,
       );
-    const created = await withContext([ClientsModule], (context) =>
-      context.get(ClientsService).create({
+    const created = await withContext([ClientsModule], async (context) => {
+      const client = await context.get(ClientsService).create({
         id: options.id,
         name: options.name,
         roles: listOption(options.roles),
@@ -43,8 +43,10 @@ export class ClientsCreateCommand extends TesseraCommand {
         rate_limit: options.rateLimit,
         token_limit: options.tokenLimit,
         budget: options.budget,
-      }),
-    );
+      });
+      await recordCliChange(context, 'client.create', client.client.id);
+      return client;
+    });
     process.stdout.write(
       JSON.stringify(
         {

@@ -1,3 +1,4 @@
+import type { INestApplicationContext } from '@nestjs/common';
 import { Inject } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
@@ -8,17 +9,17 @@ import { AsymmetricAlgorithm, generateSigningKeyPair } from '../keys/key-crypto'
 import { KeysModule } from '../keys/keys.module';
 import { KeySummary, KeysService } from '../keys/keys.service';
 import { CliConfigError, UsageError } from './cli-errors';
-import { withContext } from './cli-context';
+import { recordCliChange, withContext } from './cli-context';
 
 function keysService<T>(
   jwt: ConfigType<typeof jwtConfig>,
-  work: (keys: KeysService) => Promise<T>,
+  work: (keys: KeysService, context: INestApplicationContext) => Promise<T>,
 ): Promise<T> {
   if (jwt.algorithm === 'HS256')
     throw new CliConfigError(
       'JWT_ALGORITHM=HS256 uses one shared secret: there are no keys to rotate (change JWT_SECRET_KEY instead)',
     );
-  return withContext([KeysModule], (context) => work(context.get(KeysService)));
+  return withContext([KeysModule], (context) => work(context.get(KeysService), context));
 }
 
 function line(key: KeySummary): string {
@@ -67,7 +68,12 @@ export class KeysRotateCommand extends TesseraCommand {
   }
 
   async run(_args: string[], options: { hard?: boolean }): Promise<void> {
-    const key = await keysService(this.jwt, (keys) => keys.rotate(options.hard ? 'hard' : 'soft'));
+    const mode = options.hard ? 'hard' : 'soft';
+    const key = await keysService(this.jwt, async (keys, context) => {
+      const rotated = await keys.rotate(mode);
+      await recordCliChange(context, 'keys.rotate', rotated.kid, { mode });
+      return rotated;
+    });
     process.stdout.write(key.kid + '\n');
   }
 
@@ -88,7 +94,11 @@ export class KeysRetireCommand extends TesseraCommand {
   }
 
   async run([kid]: string[]): Promise<void> {
-    const key = await keysService(this.jwt, (keys) => keys.retire(kid));
+    const key = await keysService(this.jwt, async (keys, context) => {
+      const retired = await keys.retire(kid);
+      await recordCliChange(context, 'keys.retire', kid);
+      return retired;
+    });
     process.stdout.write(line(key) + '\n');
   }
 }

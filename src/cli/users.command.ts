@@ -4,7 +4,7 @@ import { TesseraCommand } from './tessera-command';
 import { UsersModule } from '../users/users.module';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, UsersService } from '../users/users.service';
 import { listOption, UsageError } from './cli-errors';
-import { withContext } from './cli-context';
+import { recordCliChange, withContext } from './cli-context';
 
 interface CreateUserOptions {
   email?: string;
@@ -38,11 +38,13 @@ export class UsersCreateCommand extends TesseraCommand {
       throw new UsageError(
         `the password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters long`,
       );
-    const user = await withContext([UsersModule], (context) =>
-      context
+    const user = await withContext([UsersModule], async (context) => {
+      const created = await context
         .get(UsersService)
-        .create({ email, password, name: options.name, roles: listOption(options.roles) }),
-    );
+        .create({ email, password, name: options.name, roles: listOption(options.roles) });
+      await recordCliChange(context, 'user.create', created.oid);
+      return created;
+    });
     const output = {
       oid: user.oid,
       email: user.email,

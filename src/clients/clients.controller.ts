@@ -30,20 +30,20 @@ export class ClientsController {
   }
 
   @Patch(':id')
-  @Audit('client.update')
+  @Audit('client.update', { before: 'get' })
   update(@Param('id') id: string, @Body() dto: UpdateClientDto) {
     return this.clients.update(id, dto);
   }
 
   @Post(':id/secret')
-  @Audit('client.secret_reset')
+  @Audit('client.secret_reset', { before: 'get' })
   async resetSecret(@Param('id') id: string) {
     const { client, secret } = await this.clients.resetSecret(id);
     return { ...client, client_secret: secret };
   }
 
   @Delete(':id')
-  @Audit('client.delete')
+  @Audit('client.delete', { before: 'get' })
   @HttpCode(204)
   async remove(@Param('id') id: string): Promise<void> {
     await this.clients.remove(id);

@@ -29,13 +29,13 @@ export class RolesController {
   }
 
   @Patch(':name')
-  @Audit('role.update')
+  @Audit('role.update', { before: 'get' })
   update(@Param('name') name: string, @Body() dto: UpdateRoleDto) {
     return this.rbac.update(name, dto);
   }
 
   @Delete(':name')
-  @Audit('role.delete')
+  @Audit('role.delete', { before: 'get' })
   @HttpCode(204)
   async remove(@Param('name') name: string): Promise<void> {
     await this.rbac.remove(name);

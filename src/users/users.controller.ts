@@ -29,13 +29,13 @@ export class UsersController {
   }
 
   @Patch(':oid')
-  @Audit('user.update')
+  @Audit('user.update', { before: 'get' })
   update(@Param('oid') oid: string, @Body() dto: UpdateUserDto) {
     return this.users.update(oid, dto);
   }
 
   @Delete(':oid')
-  @Audit('user.delete')
+  @Audit('user.delete', { before: 'get' })
   @HttpCode(204)
   async remove(@Param('oid') oid: string): Promise<void> {
     await this.users.remove(oid);

@@ -1,0 +1,75 @@
+import { canonicalJson, ChainedFields, ChainWalker, eventHash, GENESIS_HASH } from './audit-chain';
+
+function chain(n: number, start = { id: 1n, prev: GENESIS_HASH }) {
+  const events: Array<ChainedFields & { hash: string }> = [];
+  let prev = start.prev;
+  for (let i = 0; i < n; i++) {
+    const fields: ChainedFields = {
+      id: (start.id + BigInt(i)).toString(),
+      at: new Date(1_700_000_000_000 + i),
+      action: 'test.event',
+      outcome: 'success',
+      actor: `a${i}`,
+      actorMethod: null,
+      target: null,
+      ip: null,
+      userAgent: null,
+      requestId: null,
+      details: { i, nested: { b: 2, a: 1 } },
+      prevHash: prev,
+    };
+    const hash = eventHash(fields);
+    events.push({ ...fields, hash });
+    prev = hash;
+  }
+  return events;
+}
+
+function walk(events: Array<ChainedFields & { hash: string }>, head = events[events.length - 1]) {
+  const sut = new ChainWalker({ nextId: BigInt(events[0]?.id ?? 1), prevHash: GENESIS_HASH });
+  for (const e of events) if (!sut.check(e)) break;
+  sut.finish({ lastId: head.id, hash: head.hash });
+  return sut;
+}
+
+describe('audit hash chain', () => {
+  it('hashes details the same whatever their key order (jsonb reorders keys)', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}',
+    );
+    const [event] = chain(1);
+    expect(eventHash({ ...event, details: { nested: { a: 1, b: 2 }, i: 0 } })).toBe(event.hash);
+  });
+
+  it('accepts an untouched chain', () => {
+    const sut = walk(chain(5));
+    expect(sut.broken).toBeUndefined();
+    expect(sut.checked).toBe(5);
+  });
+
+  it('names an edited event', () => {
+    const events = chain(5);
+    events[2] = { ...events[2], actor: 'mallory' };
+    expect(walk(events).broken).toEqual({ id: '3', reason: expect.stringContaining('edited') });
+  });
+
+  it('names the event after a deleted one', () => {
+    const events = chain(5);
+    events.splice(1, 1);
+    expect(walk(events).broken).toEqual({ id: '3', reason: 'event 2 is missing (deleted?)' });
+  });
+
+  it('catches events swapped with their hashes', () => {
+    const events = chain(5);
+    const [a, b] = [events[1], events[2]];
+    events[1] = { ...b, id: a.id };
+    events[2] = { ...a, id: b.id };
+    expect(walk(events).broken?.id).toBe('2');
+  });
+
+  it('catches the newest events cut off against the head', () => {
+    const events = chain(5);
+    const head = events[4];
+    expect(walk(events.slice(0, 3), head).broken?.reason).toContain('newest events deleted');
+  });
+});
