@@ -1,26 +1,25 @@
 /**
- * `npm run bench -- <name>`: builds, then runs one benchmark (all of them without a name).
- * Benchmarks are not run by CI. A plain name → module map; each entry runs one benchmark.
+ * `npm run bench [-- <name>] [-- options]`: builds, then runs one benchmark. Without a name, the
+ * black-box table (bench/blackbox.ts). Benchmarks are never run by CI and never assert timings.
  */
 const BENCHMARKS: Record<string, (args: string[]) => Promise<void>> = {
+  blackbox: async (args) => (await import('./blackbox')).runBlackbox(args),
+  cluster: async (args) => (await import('./cluster')).runClusterBenchmark(args),
   revocation: async () => (await import('./revocation')).runRevocationBenchmark(),
-  pipeline: async (args) => (await import('./pipeline')).main(args),
   'login-timing': async () => (await import('./login-timing')).runLoginTiming(),
   audit: async (args) => (await import('./audit')).main(args),
   gateway: async (args) => (await import('./gateway')).main(args),
 };
 
 async function run(): Promise<void> {
-  const [name, ...args] = process.argv.slice(2);
-  const names = name ? [name] : Object.keys(BENCHMARKS);
-  for (const each of names) {
-    const bench = BENCHMARKS[each];
-    if (!bench) {
-      process.stderr.write(`unknown benchmark "${each}" (${Object.keys(BENCHMARKS).join(', ')})\n`);
-      process.exit(2);
-    }
-    await bench(args);
+  const args = process.argv.slice(2);
+  const name = args[0] && !args[0].startsWith('--') ? args.shift()! : 'blackbox';
+  const bench = BENCHMARKS[name];
+  if (!bench) {
+    process.stderr.write(`unknown benchmark "${name}" (${Object.keys(BENCHMARKS).join(', ')})\n`);
+    process.exit(2);
   }
+  await bench(args);
 }
 
 run().then(

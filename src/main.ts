@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import cluster from 'node:cluster';
 import { describeStartupError } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
@@ -8,6 +9,10 @@ async function main(): Promise<void> {
   // Validate before anything else so a bad variable or policy is one clear line, not a stack trace.
   const env = validateEnv(process.env);
   loadAuthPolicy(env.authPolicyFile, env.production, env.authPolicyFileRequired);
+  if (env.workers > 1 && cluster.isPrimary) {
+    const { runClusterPrimary } = await import('./cluster/cluster-primary');
+    return runClusterPrimary(env);
+  }
   // Tracing, when configured, starts before the app's modules load (so it can instrument them).
   const stopTracing = env.otlpEndpoint
     ? await (await import('./observability/tracing')).startTracing()
@@ -19,6 +24,7 @@ async function main(): Promise<void> {
     await app.close();
     await stopTracing?.();
   });
+  if (cluster.isWorker) return; // the primary says when all workers listen
   // Through the app's logger, so it is a JSON line like every other.
   new Logger('Tessera').log(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)`);
 }

@@ -1,16 +1,19 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { BootstrapClient } from '../config/env.validation';
 import { clientsConfig } from '../config/configuration';
+import { SyncedView, SyncedViews } from '../database/synced-view';
 import { RbacService } from '../rbac/rbac.service';
 import { checkGatewayGrant } from '../config/policy/usage-limits';
 import { ClientEntity } from './client.entity';
 import { digestSecret, DUMMY_DIGEST, generateSecret, secretMatches } from './client-secret';
 
 export const DEFAULT_CLIENT_SCOPES = ['model:invoke'];
+/** NOTIFY channel of the clients table: every write announces the client id it changed. */
+export const CLIENTS_CHANNEL = 'tessera_clients';
 export const SUPPORTED_CLIENT_GRANTS = ['client_credentials', 'password', 'refresh_token'];
 
 export interface ClientView {
@@ -42,28 +45,49 @@ export interface CreateClientInput {
   budget?: string | null;
 }
 
-/** OAuth clients: authentication, bootstrap from the environment, and administration. */
+/**
+ * OAuth clients: authentication, bootstrap from the environment, and administration.
+ * The token endpoint authenticates against an in-memory view of the clients table, kept in sync
+ * on every replica and worker by LISTEN/NOTIFY (each write NOTIFYs in its transaction), so issuing
+ * a token costs no database round trip; a disabled or deleted client or a new secret is refused
+ * or accepted everywhere as soon as the change commits.
+ */
 @Injectable()
-export class ClientsService implements OnApplicationBootstrap {
+export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('Clients');
+  private byId = new Map<string, ClientEntity>();
+  private readonly view: SyncedView<Map<string, ClientEntity>>;
 
   constructor(
     @InjectRepository(ClientEntity) private readonly clients: Repository<ClientEntity>,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(clientsConfig.KEY) private readonly config: ConfigType<typeof clientsConfig>,
     private readonly rbac: RbacService,
-  ) {}
+    views: SyncedViews,
+  ) {
+    this.view = views.create({
+      name: 'clients',
+      channel: CLIENTS_CHANNEL,
+      load: async () => new Map((await this.clients.find()).map((c) => [c.id, c])),
+      loaded: (byId) => (this.byId = byId),
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.view.start();
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bootstrap(this.config.bootstrap);
   }
 
   /**
-   * Returns the client when id and secret match, else undefined. An unknown id costs the same
-   * digest and comparison as a wrong secret, so timing does not reveal which clients exist.
+   * Returns the client when id and secret match, else undefined: memory only, no query. An
+   * unknown id costs the same digest and comparison as a wrong secret, so timing does not reveal
+   * which clients exist.
    */
-  async authenticate(id: string, secret: string): Promise<ClientView | undefined> {
-    const client = id.length <= 200 ? await this.clients.findOneBy({ id }) : null;
+  authenticate(id: string, secret: string): ClientView | undefined {
+    const client = id.length <= 200 ? this.byId.get(id) : undefined;
     const ok = secretMatches(secret, client?.secretDigest ?? DUMMY_DIGEST);
     return client && ok && !client.disabled ? view(client) : undefined;
   }
@@ -99,7 +123,7 @@ export class ClientsService implements OnApplicationBootstrap {
       tokenLimit: grant.token_limit ?? null,
       budget: grant.budget ?? null,
     });
-    await this.clients.insert(entity);
+    await this.write(id, (manager) => manager.getRepository(ClientEntity).insert(entity));
     return { client: view(await this.clients.findOneByOrFail({ id })), secret };
   }
 
@@ -123,7 +147,7 @@ export class ClientsService implements OnApplicationBootstrap {
     if (changes.token_limit !== undefined) client.tokenLimit = grant.token_limit ?? null;
     if (changes.budget !== undefined) client.budget = grant.budget ?? null;
     client.updatedAt = new Date();
-    await this.clients.save(client);
+    await this.write(id, (manager) => manager.getRepository(ClientEntity).save(client));
     return view(client);
   }
 
@@ -134,13 +158,29 @@ export class ClientsService implements OnApplicationBootstrap {
     const secret = generateSecret();
     client.secretDigest = digestSecret(secret);
     client.updatedAt = new Date();
-    await this.clients.save(client);
+    await this.write(id, (manager) => manager.getRepository(ClientEntity).save(client));
     return { client: view(client), secret };
   }
 
   async remove(id: string): Promise<void> {
-    const result = await this.clients.delete({ id });
+    const result = await this.write(id, (manager) =>
+      manager.getRepository(ClientEntity).delete({ id }),
+    );
     if (!result.affected) throw new NotFoundError(`No client with id "${id}"`);
+  }
+
+  /**
+   * Runs a write and NOTIFYs the change in the same transaction (delivered on commit only), then
+   * reloads this process's view so the writer reads its own change at once.
+   */
+  private async write<T>(id: string, change: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.dataSource.transaction(async (manager) => {
+      const done = await change(manager);
+      await notifyChange(manager, id);
+      return done;
+    });
+    await this.view.reload();
+    return result;
   }
 
   /**
@@ -154,6 +194,7 @@ export class ClientsService implements OnApplicationBootstrap {
         'tessera:clients-bootstrap',
       ]);
       const repo = manager.getRepository(ClientEntity);
+      let changedAny = false;
       for (const wanted of clients) {
         const digest = digestSecret(wanted.secret);
         const existing = await repo.findOneBy({ id: wanted.id });
@@ -167,6 +208,7 @@ export class ClientsService implements OnApplicationBootstrap {
               grantTypes: ['client_credentials'],
             }),
           );
+          changedAny = true;
           this.logger.log(`Created client "${wanted.id}" from the environment`);
           continue;
         }
@@ -181,6 +223,7 @@ export class ClientsService implements OnApplicationBootstrap {
           if (wanted.scopes !== undefined) existing.scopes = wanted.scopes;
           existing.updatedAt = new Date();
           await repo.save(existing);
+          changedAny = true;
           this.logger.log(`Updated client "${wanted.id}" from the environment`);
         }
       }
@@ -198,13 +241,17 @@ export class ClientsService implements OnApplicationBootstrap {
             scopes: DEFAULT_CLIENT_SCOPES,
           }),
         );
+        changedAny = true;
         // Printed once, to the terminal, not to the structured log.
         process.stdout.write(
           '\n  Tessera created a bootstrap admin client (shown only this once):\n' +
             `    client_id:     admin\n    client_secret: ${secret}\n\n`,
         );
       }
+      // Other replicas reload on commit; this one reloads below.
+      if (changedAny) await notifyChange(manager, '*');
     });
+    await this.view.reload();
   }
 
   private checkRoles(roles?: string[]): void {
@@ -220,6 +267,10 @@ export class ClientsService implements OnApplicationBootstrap {
         `grantTypes: unsupported grant type(s) ${unknown.join(', ')}`,
       );
   }
+}
+
+function notifyChange(manager: EntityManager, id: string): Promise<unknown> {
+  return manager.query('SELECT pg_notify($1, $2)', [CLIENTS_CHANNEL, id.slice(0, 200)]);
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigValidationError, parseClientsJson, validateEnv } from './env.validation';
 
 describe('validateEnv', () => {
@@ -89,6 +90,18 @@ describe('validateEnv', () => {
     expect(
       validateEnv({ KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }).keyEncryptionKey,
     ).toHaveLength(32);
+  });
+
+  it('reads WORKERS: 1 by default, a whole number, or auto (one per CPU)', () => {
+    expect(validateEnv({}).workers).toBe(1);
+    expect(validateEnv({ WORKERS: '4' }).workers).toBe(4);
+    expect(validateEnv({ WORKERS: 'auto' }).workers).toBe(availableParallelism());
+    expect(() => validateEnv({ WORKERS: '0' })).toThrow(
+      'Invalid configuration: WORKERS must be a whole number from 1 to 256 (got "0")',
+    );
+    expect(() => validateEnv({ WORKERS: 'many' })).toThrow(
+      'Invalid configuration: WORKERS must be a whole number from 1 to 256 or auto (got "many")',
+    );
   });
 
   it('takes the issuer default from PORT', () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseDuration } from '../common/duration';
 
 /** Thrown when an environment variable is invalid; the message is the one line printed at start. */
@@ -66,6 +67,8 @@ export interface TesseraEnv {
   jwksRefetchCooldown: number;
   /** Milliseconds before a trusted issuer's JWKS or discovery request is abandoned. */
   jwksTimeoutMs: number;
+  /** Server processes (node:cluster) behind one port: 1 = no cluster; `auto` = one per CPU. */
+  workers: number;
   /** Audit events held in memory before the oldest are spilled to DATA_DIR/audit-spill. */
   auditBufferMax: number;
   /** Set: /metrics is also served without authentication on this port (a separate listener). */
@@ -133,6 +136,18 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new ConfigValidationError(name, `must be true or false (got "${raw}")`);
+}
+
+/** WORKERS: a whole number (1–256) or `auto`, one process per CPU the system offers. */
+function workers(env: Env): number {
+  const raw = read(env, 'WORKERS');
+  if (raw?.toLowerCase() === 'auto') return availableParallelism();
+  if (raw !== undefined && !/^\d+$/.test(raw))
+    throw new ConfigValidationError(
+      'WORKERS',
+      `must be a whole number from 1 to 256 or auto (got "${raw}")`,
+    );
+  return integer(env, 'WORKERS', 1, 1, 256);
 }
 
 /** Accepts 32 bytes as 64 hex characters or as base64; anything else is refused. */
@@ -278,6 +293,7 @@ export function validateEnv(env: Env): TesseraEnv {
     publicKeyPath,
     keyRotationInterval: duration(env, 'KEY_ROTATION_INTERVAL', '30d'),
     jwksMaxAge: integer(env, 'JWKS_MAX_AGE', 300, 0, 86400),
+    workers: workers(env),
     authPolicyFile: read(env, 'AUTH_POLICY_FILE') ?? 'config/auth.yaml',
     authPolicyFileRequired: read(env, 'AUTH_POLICY_FILE') !== undefined,
     bootstrapClients: clients,

@@ -8,6 +8,7 @@ import { ModelNotFoundError } from '../common/errors';
 import { UsageService } from '../usage/usage.service';
 import { ChatCompletionDto } from './dto/chat-completion.dto';
 import { CompletionDto, EmbeddingDto, ResponsesDto } from './dto/completion.dto';
+import { InferBody, InferBodyPipe } from './dto/infer-body.pipe';
 import { InferDto } from './dto/infer.dto';
 import { validateOpenAiRequest } from './dto/openai-request.validator';
 import { Caller, InferenceService, ModelEndpoint } from './inference.service';
@@ -33,7 +34,8 @@ export class InferenceController {
   @HttpCode(200)
   @Authenticated({ permission: 'invoke' })
   @ApiOperation({ summary: 'Echo the prompt with the caller’s token claims' })
-  infer(@Body() dto: InferDto, @CurrentPrincipal() who: Principal) {
+  @ApiBody({ type: InferDto })
+  infer(@Body(InferBodyPipe) dto: InferBody, @CurrentPrincipal() who: Principal) {
     this.usage.record(who.subject, 'POST /v1/infer');
     return {
       ok: true,

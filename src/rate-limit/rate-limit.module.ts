@@ -1,7 +1,9 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import cluster from 'node:cluster';
 import { policyConfig } from '../config/configuration';
+import { IpcThrottlerStorage } from './ipc-throttler.storage';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 
@@ -18,10 +20,13 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
     {
       provide: RATE_LIMIT_STORE,
       inject: [policyConfig.KEY],
+      // A cluster worker (WORKERS > 1) counts in the primary, so the workers share one budget.
       useFactory: (policy: ConfigType<typeof policyConfig>): ThrottlerStorage =>
         policy.rateLimitBackend === 'redis' && policy.redisUrl
           ? new RedisThrottlerStorage(policy.redisUrl, policy.redisKeyPrefix)
-          : new MemoryThrottlerStorage(),
+          : cluster.isWorker
+            ? new IpcThrottlerStorage()
+            : new MemoryThrottlerStorage(),
     },
   ],
   exports: [RATE_LIMIT_STORE],

@@ -1,0 +1,227 @@
+import { request as httpRequest } from 'node:http';
+import { freePort } from '../src/database/embedded-postgres';
+import { clientsJson, CLIENTS, tokenFor } from './support/factories';
+import { createDatabase, dropDatabase } from './support/app';
+import { policyFile, standardPolicy } from './support/policy';
+import { RunningServer, startServerProcess } from './support/process';
+
+function databaseUrl(database: string): string {
+  const url = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  requestId: string;
+}
+
+/**
+ * One request on a connection of its own: the cluster's primary hands new connections to the
+ * workers in turn, so consecutive calls reach both workers (the request log says which).
+ */
+function fresh(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+) {
+  return new Promise<Answer>((resolve, reject) => {
+    // A unique User-Agent per request: the request log records it, with the worker's pid.
+    const requestId = `cluster-test-${Math.random().toString(36).slice(2)}`;
+    const req = httpRequest(
+      url,
+      {
+        method: init.method ?? 'GET',
+        agent: false,
+        headers: { ...init.headers, 'user-agent': requestId },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, requestId }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+/** The pid of the worker that logged each request (request logs carry the process id). */
+function pidsOf(server: RunningServer, answers: Answer[]): Set<number> {
+  const pids = new Set<number>();
+  for (const line of server.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { pid?: number; req?: { headers?: Record<string, string> } };
+    const agent = entry.req?.headers?.['user-agent'];
+    if (agent && entry.pid && answers.some((a) => a.requestId === agent)) pids.add(entry.pid);
+  }
+  return pids;
+}
+
+/**
+ * How many workers answered `answers`, once their request lines are in the output: log lines are
+ * buffered and written within 250 ms, so wait for them (up to 5 s).
+ */
+async function workersThatAnswered(server: RunningServer, answers: Answer[]): Promise<number> {
+  const deadline = Date.now() + 5_000;
+  let pids = pidsOf(server, answers);
+  while (pids.size < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    pids = pidsOf(server, answers);
+  }
+  return pids.size;
+}
+
+describe('cluster mode: WORKERS=2 behaves as one server', () => {
+  let database: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    database = await createDatabase();
+    server = await startServerProcess(await freePort(), {
+      WORKERS: '2',
+      DATABASE_URL: databaseUrl(database),
+      JWT_ISSUER: 'http://tessera.test',
+      AUTH_CLIENTS_JSON: clientsJson(),
+      AUTH_POLICY_FILE: policyFile(standardPolicy('  rate_limits:\n    operator: "6/minute"\n')),
+      KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+      LOG_LEVEL: 'info', // request logs name the worker (pid) that answered
+    });
+    // The first worker answers as soon as it listens; the second starts after it.
+    const deadline = Date.now() + 120_000;
+    while (!server.output().includes('with 2 workers') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+  }, 240_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await dropDatabase(database);
+  });
+
+  it('runs two worker processes that answer on one port', async () => {
+    const answers = await Promise.all([0, 1, 2, 3].map(() => fresh(`${server.url}/health`)));
+    expect(server.output()).toContain('with 2 workers');
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+  });
+
+  it('counts one rate limit across both workers', async () => {
+    const token = await tokenFor(server.url, CLIENTS.operator);
+    const auth = { authorization: `Bearer ${token}` };
+    const answers: Answer[] = [];
+    for (let i = 0; i < 6; i++)
+      answers.push(await fresh(`${server.url}/v1/models`, { headers: auth }));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    // One budget: the remaining count goes down by one per request, whichever worker answered.
+    expect(answers.map((a) => a.headers['ratelimit-remaining'])).toEqual([
+      '5',
+      '4',
+      '3',
+      '2',
+      '1',
+      '0',
+    ]);
+    const refused = await fresh(`${server.url}/v1/models`, { headers: auth });
+    expect(refused.status).toBe(429);
+    expect(await workersThatAnswered(server, [...answers, refused])).toBe(2);
+  });
+
+  it('honours on every worker a revocation made through one of them', async () => {
+    const client = CLIENTS.admin;
+    const token = await tokenFor(server.url, client);
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await fresh(`${server.url}/v1/models`, { headers: auth })).status).toBe(200);
+
+    const revoked = await fresh(`${server.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+      },
+      body: `token=${token}`,
+    });
+    expect(revoked.status).toBe(200);
+
+    // The other worker learns it through PostgreSQL NOTIFY: allow it a moment, then every
+    // request, on either worker, is refused.
+    const deadline = Date.now() + 5_000;
+    let after: Answer[] = [];
+    while (Date.now() < deadline) {
+      after = [];
+      for (let i = 0; i < 6; i++)
+        after.push(await fresh(`${server.url}/v1/models`, { headers: auth }));
+      if (after.every((a) => a.status === 401)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(after.map((a) => a.status)).toEqual([401, 401, 401, 401, 401, 401]);
+    expect(await workersThatAnswered(server, after)).toBe(2);
+  });
+
+  it('refuses tokens on every worker to a client disabled or re-keyed through one of them', async () => {
+    const admin = await tokenFor(server.url, CLIENTS.admin);
+    const json = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+    const form = (id: string, secret: string) => ({
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    // The token endpoint reads the clients from memory: a change must reach both workers.
+    const created = await fetch(`${server.url}/admin/clients`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ id: 'cluster-app', roles: ['operator'] }),
+    });
+    expect(created.status).toBe(201);
+    const { client_secret: secret } = (await created.json()) as { client_secret: string };
+    const issued: Answer[] = [];
+    for (let i = 0; i < 4; i++)
+      issued.push(await fresh(`${server.url}/oauth/token`, form('cluster-app', secret)));
+    expect(issued.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+
+    const reset = await fetch(`${server.url}/admin/clients/cluster-app/secret`, {
+      method: 'POST',
+      headers: json,
+      body: '{}',
+    });
+    expect(reset.status).toBe(201);
+    const fresher = ((await reset.json()) as { client_secret: string }).client_secret;
+    const settle = async (id: string, secret: string, want: number) => {
+      const deadline = Date.now() + 5_000;
+      let answers: Answer[] = [];
+      while (Date.now() < deadline) {
+        answers = [];
+        for (let i = 0; i < 4; i++)
+          answers.push(await fresh(`${server.url}/oauth/token`, form(id, secret)));
+        if (answers.every((a) => a.status === want)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return answers;
+    };
+    expect((await settle('cluster-app', secret, 401)).map((a) => a.status)).toEqual([
+      401, 401, 401, 401,
+    ]);
+    const withNew = await settle('cluster-app', fresher, 200);
+    expect(withNew.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(await workersThatAnswered(server, withNew)).toBe(2);
+
+    const disabled = await fetch(`${server.url}/admin/clients/cluster-app`, {
+      method: 'PATCH',
+      headers: json,
+      body: JSON.stringify({ disabled: true }),
+    });
+    expect(disabled.status).toBe(200);
+    const refused = await settle('cluster-app', fresher, 401);
+    expect(refused.map((a) => a.status)).toEqual([401, 401, 401, 401]);
+    expect(await workersThatAnswered(server, refused)).toBe(2);
+  });
+
+  it('stops every worker on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => server.process.once('exit', resolve));
+    server.process.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(fresh(`${server.url}/health`)).rejects.toThrow();
+  }, 30_000);
+});
