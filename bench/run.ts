@@ -8,6 +8,7 @@ const BENCHMARKS: Record<string, (args: string[]) => Promise<void>> = {
   revocation: async () => (await import('./revocation')).runRevocationBenchmark(),
   'login-timing': async () => (await import('./login-timing')).runLoginTiming(),
   audit: async (args) => (await import('./audit')).main(args),
+  gateway: async (args) => (await import('./gateway')).main(args),
 };
 
 async function run(): Promise<void> {

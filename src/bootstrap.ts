@@ -13,6 +13,7 @@ import { requestIdFor } from './common/request-context';
 import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
 import { installEdgeGuards } from './common/hostile-input';
+import type { ValidationError } from 'class-validator';
 
 const BODY_LIMIT = 1024 * 1024;
 
@@ -26,6 +27,17 @@ const drains = new WeakMap<NestFastifyApplication, HttpDrain>();
  */
 export async function drainHttp(app: NestFastifyApplication, graceMs = 2000): Promise<void> {
   await drains.get(app)?.drain(app.getHttpServer(), graceMs);
+}
+
+/** The path of the first failing field, as OpenAI's `param` names it: `messages[0].role`. */
+function fieldPath(error: ValidationError): string {
+  let path = error.property;
+  let node = error;
+  while (!node.constraints && node.children?.length) {
+    node = node.children[0];
+    path += /^\d+$/.test(node.property) ? `[${node.property}]` : `.${node.property}`;
+  }
+  return path;
 }
 
 /**
@@ -80,7 +92,10 @@ export async function createApp(
           const own = Object.values(e.constraints ?? {});
           return [...own, ...(e.children ?? []).flatMap(flatten)];
         });
-        return new ValidationFailedError(messages.join('; ') || 'Invalid request body');
+        return new ValidationFailedError(
+          messages.join('; ') || 'Invalid request body',
+          errors[0] && fieldPath(errors[0]),
+        );
       },
     }),
   );

@@ -166,7 +166,9 @@ describe('audit chain migration', () => {
     const open = (migrations: typeof MIGRATIONS) =>
       new DataSource({ type: 'postgres', url: url.toString(), migrations }).initialize();
     try {
-      const before = await open(MIGRATIONS.slice(0, MIGRATIONS.length - 1));
+      // Everything before the audit-chain migration (later migrations may follow it).
+      const chain = MIGRATIONS.findIndex((m) => m.name === 'AuditChain1764000000500');
+      const before = await open(MIGRATIONS.slice(0, chain));
       await before.runMigrations();
       for (let i = 0; i < 25; i++)
         await before.query(

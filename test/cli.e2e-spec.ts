@@ -86,6 +86,7 @@ describe('tessera CLI (real processes)', () => {
       ['api-keys', 'create'],
       ['revoke'],
       ['audit'],
+      ['usage'],
       ['migrate'],
     ];
     // A few at a time: thirteen Node processes at once starve a loaded 2-core machine.
@@ -371,6 +372,41 @@ describe('tessera CLI (real processes)', () => {
       expect((await tessera(['revoke', '--jti', 'a', '--subject', 'b'])).code).toBe(2);
       expect((await tessera(['audit', '--limit', '0'])).code).toBe(2);
       expect((await tessera(['audit', '--since', 'yesterday'])).code).toBe(2);
+    });
+  });
+
+  describe('usage', () => {
+    it('prints the ledger as GET /admin/usage answers it', async () => {
+      const token = await tokenFor(sut.url, CLIENTS.operator);
+      const chat = await sut
+        .http()
+        .post('/v1/chat/completions')
+        .set(bearer(token))
+        .send({ model: 'tessera-echo', messages: [{ role: 'user', content: 'one two three' }] });
+      expect(chat.status).toBe(200);
+      const admin = await tokenFor(sut.url, CLIENTS.admin);
+      const api = await sut
+        .http()
+        .get('/admin/usage')
+        .query({ group_by: 'model', subject: CLIENTS.operator.id })
+        .set(bearer(admin));
+      const result = await tessera([
+        'usage',
+        '--group-by',
+        'model',
+        '--subject',
+        CLIENTS.operator.id,
+      ]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual(api.body);
+      expect(api.body.rows[0]).toMatchObject({
+        key: 'tessera-echo',
+        requests: 1,
+        prompt_tokens: 3,
+        completion_tokens: 3,
+      });
+      expect((await tessera(['usage', '--group-by', 'week'])).code).toBe(2);
+      expect((await tessera(['usage', '--since', '2026-02-30'])).code).toBe(2);
     });
   });
 

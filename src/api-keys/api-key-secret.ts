@@ -1,3 +1,4 @@
+import type { GatewayGrant } from '../config/policy/usage-limits';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 
@@ -40,12 +41,13 @@ export interface NewApiKey {
  */
 export async function insertApiKey(
   manager: EntityManager,
-  input: { name: string; roles: string[]; createdBy?: string },
+  input: { name: string; roles: string[]; createdBy?: string; grant?: GatewayGrant },
 ): Promise<NewApiKey> {
   const key = generateApiKey();
   const id = 'ak_' + randomBytes(8).toString('hex');
   await manager.query(
-    `INSERT INTO api_keys (id, name, prefix, digest, roles, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+    `INSERT INTO api_keys (id, name, prefix, digest, roles, created_by, models, rate_limit, token_limit, budget)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
       id,
       input.name,
@@ -53,6 +55,10 @@ export async function insertApiKey(
       digestApiKey(key).toString('hex'),
       input.roles,
       input.createdBy ?? null,
+      input.grant?.models ?? null,
+      input.grant?.rate_limit ?? null,
+      input.grant?.token_limit ?? null,
+      input.grant?.budget ?? null,
     ],
   );
   await manager.query('SELECT pg_notify($1, $2)', [API_KEYS_CHANNEL, id]);

@@ -30,4 +30,17 @@ export class ApiKeyEntity {
 
   @Column('timestamptz', { name: 'revoked_at', nullable: true })
   revokedAt: Date | null;
+
+  /** Gateway narrowing (see usage-limits.ts): models (globs) and own limits; null: none. */
+  @Column('text', { array: true, nullable: true })
+  models: string[] | null;
+
+  @Column('text', { name: 'rate_limit', nullable: true })
+  rateLimit: string | null;
+
+  @Column('text', { name: 'token_limit', nullable: true })
+  tokenLimit: string | null;
+
+  @Column('text', { nullable: true })
+  budget: string | null;
 }

@@ -23,7 +23,15 @@ export class ApiKeysController {
   @Audit('api_key.create')
   @ApiOperation({ summary: 'Create an API key (shown once)' })
   create(@Body() dto: CreateApiKeyDto, @CurrentPrincipal() who: Principal) {
-    return this.keys.create({ name: dto.name, roles: dto.roles, createdBy: who.subject });
+    return this.keys.create({
+      name: dto.name,
+      roles: dto.roles,
+      createdBy: who.subject,
+      models: dto.models,
+      rate_limit: dto.rate_limit,
+      token_limit: dto.token_limit,
+      budget: dto.budget,
+    });
   }
 
   @Delete(':id')

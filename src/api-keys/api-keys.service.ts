@@ -16,6 +16,7 @@ import { RbacService } from '../rbac/rbac.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { API_KEYS_CHANNEL, digestApiKey, digestsMatch, insertApiKey } from './api-key-secret';
 import { every, PeriodicJob } from '../common/periodic';
+import { checkGatewayGrant, GatewayGrant, grantClaims } from '../config/policy/usage-limits';
 
 export interface ApiKeyView {
   id: string;
@@ -24,6 +25,10 @@ export interface ApiKeyView {
   prefix: string | null;
   roles: string[];
   source: 'database' | 'environment';
+  models: string[] | null;
+  rate_limit: string | null;
+  token_limit: string | null;
+  budget: string | null;
   createdAt: Date | null;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
@@ -112,6 +117,10 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
         prefix: row.prefix,
         roles: row.roles,
         source: 'database',
+        models: row.models ?? null,
+        rate_limit: row.rateLimit ?? null,
+        token_limit: row.tokenLimit ?? null,
+        budget: row.budget ?? null,
         createdAt: row.createdAt,
         lastUsedAt: row.lastUsedAt,
         revokedAt: row.revokedAt,
@@ -121,6 +130,10 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
         name: key.id.slice(4),
         prefix: null,
         roles: key.principal.roles,
+        models: null,
+        rate_limit: null,
+        token_limit: null,
+        budget: null,
         source: 'environment',
         createdAt: null,
         lastUsedAt: null,
@@ -130,13 +143,18 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /** Creates a key with `roles` (the policy's default role when none) and returns it once. */
-  async create(input: { name: string; roles?: string[]; createdBy?: string }) {
+  async create(
+    input: { name: string; roles?: string[]; createdBy?: string } & {
+      [K in keyof GatewayGrant]?: GatewayGrant[K] | null;
+    },
+  ) {
+    const grant = checkGatewayGrant(input);
     const roles = input.roles?.length ? input.roles : [this.rbac.defaultRole];
     const unknown = roles.filter((role) => !this.rbac.isKnownRole(role));
     if (unknown.length)
       throw new ValidationFailedError(`roles: unknown role(s) ${unknown.join(', ')}`);
     const created = await this.dataSource.transaction((manager) =>
-      insertApiKey(manager, { name: input.name, roles, createdBy: input.createdBy }),
+      insertApiKey(manager, { name: input.name, roles, createdBy: input.createdBy, grant }),
     );
     await this.reload();
     return created;
@@ -169,14 +187,21 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   private async loadLive(): Promise<Map<string, LiveKey>> {
-    const rows: Array<{ id: string; name: string; digest: string; roles: string[] }> =
-      await this.dataSource.query(
-        'SELECT id, name, digest, roles FROM api_keys WHERE revoked_at IS NULL',
-      );
+    const rows: Array<
+      { id: string; name: string; digest: string; roles: string[] } & {
+        [K in keyof GatewayGrant]: GatewayGrant[K] | null;
+      }
+    > = await this.dataSource.query(
+      `SELECT id, name, digest, roles, models, rate_limit, token_limit, budget
+         FROM api_keys WHERE revoked_at IS NULL`,
+    );
     const live = new Map<string, LiveKey>();
     for (const key of this.envKeys) live.set(key.digest.toString('hex'), key);
     for (const row of rows)
-      live.set(row.digest, liveKey(row.id, row.name, Buffer.from(row.digest, 'hex'), row.roles));
+      live.set(
+        row.digest,
+        liveKey(row.id, row.name, Buffer.from(row.digest, 'hex'), row.roles, row),
+      );
     return live;
   }
 
@@ -197,14 +222,21 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
   }
 }
 
-function liveKey(id: string, name: string, digest: Buffer, roles: string[]): LiveKey {
+function liveKey(
+  id: string,
+  name: string,
+  digest: Buffer,
+  roles: string[],
+  grant: { [K in keyof GatewayGrant]?: GatewayGrant[K] | null } = {},
+): LiveKey {
   // Built once per key: handlers see a principal like any other, with method "api_key".
   const principal: Principal = Object.freeze({
     subject: id,
     scopes: [],
     roles: [...roles],
     method: 'api_key' as const,
-    claims: Object.freeze({ api_key_id: id, api_key_name: name }),
+    // The key's gateway narrowing as the same claims a client's tokens carry.
+    claims: Object.freeze({ api_key_id: id, api_key_name: name, ...grantClaims(grant) }),
   });
   return { id, digest, principal };
 }

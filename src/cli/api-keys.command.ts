@@ -7,6 +7,10 @@ import { recordCliChange, withContext } from './cli-context';
 interface CreateOptions {
   name: string;
   roles?: string[];
+  models?: string[];
+  rateLimit?: string;
+  tokenLimit?: string;
+  budget?: string;
 }
 
 /**
@@ -20,7 +24,20 @@ export class CreateApiKeyCommand extends CommandRunner {
     const created = await withContext([ApiKeysModule], async (context) => {
       const key = await context
         .get(ApiKeysService)
-        .create({ name: options.name, roles: options.roles, createdBy: 'cli' });
+        .create({
+          name: options.name,
+          roles: options.roles,
+          createdBy: 'cli',
+          models: options.models,
+          rate_limit: options.rateLimit,
+          token_limit: options.tokenLimit,
+          budget: options.budget,
+        })
+        .catch((error: unknown) => {
+          if (error instanceof ValidationFailedError && error.param)
+            throw new ValidationFailedError(`--${error.param.replace('_', '-')}: ${error.message}`);
+          throw error;
+        });
       await recordCliChange(context, 'api_key.create', key.id);
       return key;
     });
@@ -45,6 +62,32 @@ export class CreateApiKeyCommand extends CommandRunner {
       .split(',')
       .map((role) => role.trim())
       .filter(Boolean);
+  }
+
+  @Option({
+    flags: '--models <globs>',
+    description: 'models it may invoke: ids or globs, comma-separated',
+  })
+  parseModels(value: string): string[] {
+    return value
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean);
+  }
+
+  @Option({ flags: '--rate-limit <limit>', description: 'its own request limit, e.g. 100/minute' })
+  parseRateLimit(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--token-limit <limit>', description: 'tokens per window, e.g. 20000/day' })
+  parseTokenLimit(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--budget <limit>', description: 'US dollars per window, e.g. 5/month' })
+  parseBudget(value: string): string {
+    return value;
   }
 }
 

@@ -14,6 +14,7 @@ import { RevokeCommand } from './revoke.command';
 import { ApiKeysCommand, CreateApiKeyCommand } from './api-keys.command';
 import { MigrateCommand } from './migrate.command';
 import { TokenCommand } from './token.command';
+import { UsageCommand } from './usage.command';
 import { UsersCommand, UsersCreateCommand } from './users.command';
 
 /**
@@ -42,6 +43,7 @@ import { UsersCommand, UsersCreateCommand } from './users.command';
     AuditCommand,
     AuditVerifyCommand,
     AuditExportCommand,
+    UsageCommand,
   ],
 })
 export class CliModule {}

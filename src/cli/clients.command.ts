@@ -11,6 +11,10 @@ interface CreateClientOptions {
   roles?: string;
   scopes?: string;
   grantTypes?: string;
+  models?: string[];
+  rateLimit?: string;
+  tokenLimit?: string;
+  budget?: string;
 }
 
 @SubCommand({
@@ -35,6 +39,10 @@ export class ClientsCreateCommand extends TesseraCommand {
         roles: listOption(options.roles),
         scopes: listOption(options.scopes),
         grantTypes,
+        models: options.models,
+        rate_limit: options.rateLimit,
+        token_limit: options.tokenLimit,
+        budget: options.budget,
       });
       await recordCliChange(context, 'client.create', client.client.id);
       return client;
@@ -80,6 +88,32 @@ export class ClientsCreateCommand extends TesseraCommand {
     description: `comma-separated: ${SUPPORTED_CLIENT_GRANTS.join(', ')} (default: client_credentials)`,
   })
   parseGrantTypes(value: string): string {
+    return value;
+  }
+
+  @Option({
+    flags: '--models <globs>',
+    description: 'models it may invoke: ids or globs, comma-separated',
+  })
+  parseModels(value: string): string[] {
+    return value
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean);
+  }
+
+  @Option({ flags: '--rate-limit <limit>', description: 'its own request limit, e.g. 100/minute' })
+  parseRateLimit(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--token-limit <limit>', description: 'tokens per window, e.g. 20000/day' })
+  parseTokenLimit(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--budget <limit>', description: 'US dollars per window, e.g. 5/month' })
+  parseBudget(value: string): string {
     return value;
   }
 }

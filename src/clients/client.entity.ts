@@ -30,4 +30,17 @@ export class ClientEntity {
 
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' })
   updatedAt: Date;
+
+  /** Gateway narrowing (see usage-limits.ts): models (globs) and own limits; null: none. */
+  @Column('text', { array: true, nullable: true })
+  models: string[] | null;
+
+  @Column('text', { name: 'rate_limit', nullable: true })
+  rateLimit: string | null;
+
+  @Column('text', { name: 'token_limit', nullable: true })
+  tokenLimit: string | null;
+
+  @Column('text', { nullable: true })
+  budget: string | null;
 }

@@ -8,6 +8,7 @@ import { BootstrapClient } from '../config/env.validation';
 import { clientsConfig } from '../config/configuration';
 import { SyncedView, SyncedViews } from '../database/synced-view';
 import { RbacService } from '../rbac/rbac.service';
+import { checkGatewayGrant } from '../config/policy/usage-limits';
 import { ClientEntity } from './client.entity';
 import { ClientSecretHasher, generateSecret } from './client-secret';
 import { MIN_SUPPLIED_SECRET_LENGTH } from '../config/env.validation';
@@ -26,6 +27,11 @@ export interface ClientView {
   disabled: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** Gateway narrowing (null: none); carried as claims by the client's tokens. */
+  models: string[] | null;
+  rate_limit: string | null;
+  token_limit: string | null;
+  budget: string | null;
 }
 
 export interface CreateClientInput {
@@ -35,6 +41,10 @@ export interface CreateClientInput {
   roles?: string[];
   scopes?: string[];
   grantTypes?: string[];
+  models?: string[] | null;
+  rate_limit?: string | null;
+  token_limit?: string | null;
+  budget?: string | null;
 }
 
 /**
@@ -118,6 +128,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
       throw new ConflictError(`A client with id "${id}" already exists`);
     this.checkRoles(input.roles);
     this.checkGrants(input.grantTypes);
+    const grant = checkGatewayGrant(input);
     const secret = input.secret ?? generateSecret();
     const entity = this.clients.create({
       id,
@@ -126,6 +137,10 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
       roles: input.roles?.length ? input.roles : [this.rbac.defaultRole],
       scopes: input.scopes ?? DEFAULT_CLIENT_SCOPES,
       grantTypes: input.grantTypes ?? ['client_credentials'],
+      models: grant.models ?? null,
+      rateLimit: grant.rate_limit ?? null,
+      tokenLimit: grant.token_limit ?? null,
+      budget: grant.budget ?? null,
     });
     await this.write(id, (manager) => manager.getRepository(ClientEntity).insert(entity));
     return { client: view(await this.clients.findOneByOrFail({ id })), secret };
@@ -145,6 +160,11 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     if (changes.scopes !== undefined) client.scopes = changes.scopes;
     if (changes.grantTypes !== undefined) client.grantTypes = changes.grantTypes;
     if (changes.disabled !== undefined) client.disabled = changes.disabled;
+    const grant = checkGatewayGrant(changes);
+    if (changes.models !== undefined) client.models = grant.models ?? null;
+    if (changes.rate_limit !== undefined) client.rateLimit = grant.rate_limit ?? null;
+    if (changes.token_limit !== undefined) client.tokenLimit = grant.token_limit ?? null;
+    if (changes.budget !== undefined) client.budget = grant.budget ?? null;
     client.updatedAt = new Date();
     await this.write(id, (manager) => manager.getRepository(ClientEntity).save(client));
     return view(client);
@@ -296,5 +316,9 @@ function view(client: ClientEntity): ClientView {
     disabled: client.disabled,
     createdAt: client.createdAt,
     updatedAt: client.updatedAt,
+    models: client.models ?? null,
+    rate_limit: client.rateLimit ?? null,
+    token_limit: client.tokenLimit ?? null,
+    budget: client.budget ?? null,
   };
 }

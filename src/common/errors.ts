@@ -16,6 +16,10 @@ export enum ErrorCode {
   Conflict = 'conflict',
   ServiceUnavailable = 'service_unavailable',
   BadGateway = 'bad_gateway',
+  GatewayTimeout = 'gateway_timeout',
+  ModelNotFound = 'model_not_found',
+  ModelNotAllowed = 'model_not_allowed',
+  InsufficientQuota = 'insufficient_quota',
 }
 
 export class DomainError extends Error {
@@ -70,10 +74,13 @@ export class InsufficientPermissionsError extends DomainError {
 
 /** 429 with `Retry-After` (seconds, when known): a rate limit or a login lockout. */
 export class RateLimitedError extends DomainError {
-  constructor(readonly retryAfterSeconds?: number) {
+  constructor(
+    readonly retryAfterSeconds?: number,
+    detail = 'Too many requests',
+  ) {
     super(
       ErrorCode.RateLimited,
-      'Too many requests',
+      detail,
       retryAfterSeconds === undefined ? {} : { retry_after: retryAfterSeconds },
     );
   }
@@ -86,7 +93,11 @@ export class MisconfiguredError extends DomainError {
 }
 
 export class ValidationFailedError extends DomainError {
-  constructor(detail: string) {
+  /** `param`: the request field at fault (`messages[0].role`), for OpenAI's error object. */
+  constructor(
+    detail: string,
+    readonly param?: string,
+  ) {
     super(ErrorCode.ValidationFailed, detail);
   }
 }
@@ -118,6 +129,37 @@ export class ServiceUnavailableError extends DomainError {
 export class BadGatewayError extends DomainError {
   constructor(detail: string) {
     super(ErrorCode.BadGateway, detail);
+  }
+}
+
+/** The upstream model server did not answer within the upstream's timeout. */
+export class GatewayTimeoutError extends DomainError {
+  constructor(detail: string) {
+    super(ErrorCode.GatewayTimeout, detail);
+  }
+}
+
+/** No upstream serves the model (and it is not the built-in echo model). */
+export class ModelNotFoundError extends DomainError {
+  constructor(model: string) {
+    super(ErrorCode.ModelNotFound, `The model "${model}" does not exist or is not served here`);
+  }
+}
+
+/** The caller's roles (narrowed by its client's or API key's `models`) do not cover the model. */
+export class ModelNotAllowedError extends DomainError {
+  constructor(model: string) {
+    super(ErrorCode.ModelNotAllowed, `You may not invoke the model "${model}"`, { model });
+  }
+}
+
+/** A budget (USD per window) is spent: 429 with `Retry-After` until the window resets. */
+export class InsufficientQuotaError extends DomainError {
+  constructor(
+    detail: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(ErrorCode.InsufficientQuota, detail);
   }
 }
 

@@ -12,9 +12,11 @@ import {
   DomainError,
   ErrorCode,
   HostileInputError,
+  InsufficientQuotaError,
   OAuthError,
   RateLimitedError,
   ServiceUnavailableError,
+  ValidationFailedError,
 } from './errors';
 import { noteProblem } from './request-context';
 
@@ -43,14 +45,17 @@ export function statusFor(code: ErrorCode): number {
     case ErrorCode.RevokedToken:
       return HttpStatus.UNAUTHORIZED;
     case ErrorCode.InsufficientPermissions:
+    case ErrorCode.ModelNotAllowed:
       return HttpStatus.FORBIDDEN;
     case ErrorCode.RateLimited:
+    case ErrorCode.InsufficientQuota:
       return HttpStatus.TOO_MANY_REQUESTS;
     case ErrorCode.Misconfigured:
       return HttpStatus.INTERNAL_SERVER_ERROR;
     case ErrorCode.ValidationFailed:
       return HttpStatus.BAD_REQUEST;
     case ErrorCode.NotFound:
+    case ErrorCode.ModelNotFound:
       return HttpStatus.NOT_FOUND;
     case ErrorCode.Conflict:
       return HttpStatus.CONFLICT;
@@ -58,6 +63,8 @@ export function statusFor(code: ErrorCode): number {
       return HttpStatus.SERVICE_UNAVAILABLE;
     case ErrorCode.BadGateway:
       return HttpStatus.BAD_GATEWAY;
+    case ErrorCode.GatewayTimeout:
+      return HttpStatus.GATEWAY_TIMEOUT;
     default:
       return assertNever(code);
   }
@@ -76,6 +83,7 @@ const TITLES: Record<number, string> = {
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 const CODES_BY_STATUS: Record<number, string> = {
@@ -120,7 +128,10 @@ export function toProblem(exception: unknown): {
           ? 'Bearer realm="tessera"'
           : `Bearer realm="tessera", error="invalid_token", error_description="${exception.message}"`;
     }
-    if (exception instanceof RateLimitedError && exception.retryAfterSeconds !== undefined)
+    if (
+      (exception instanceof RateLimitedError || exception instanceof InsufficientQuotaError) &&
+      exception.retryAfterSeconds !== undefined
+    )
       headers['Retry-After'] = String(exception.retryAfterSeconds);
     if (exception instanceof DatabaseUnavailableError) headers['Retry-After'] = '1';
     return { body: problem(status, exception.message, exception.code, exception.extra), headers };
@@ -167,6 +178,56 @@ export function toProblem(exception: unknown): {
     return { body: problem(status, detail, CODES_BY_STATUS[status] ?? `http_${status}`), headers };
   }
   return { body: problem(500, 'Internal server error', 'internal_error'), headers };
+}
+
+/** OpenAI's error `type` for a status (what its SDKs and dashboards expect). */
+function openAiType(status: number, code: string): string {
+  if (code === ErrorCode.InsufficientQuota) return 'insufficient_quota';
+  switch (status) {
+    case 400:
+    case 404:
+    case 409:
+    case 413:
+    case 415:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    case 429:
+      return 'rate_limit_error';
+    default:
+      return status >= 500 ? 'server_error' : 'invalid_request_error';
+  }
+}
+
+/** OpenAI's `code` where it has its own name for Tessera's. */
+const OPENAI_CODES: Record<string, string> = {
+  [ErrorCode.RateLimited]: 'rate_limit_exceeded',
+  [ErrorCode.InvalidToken]: 'invalid_api_key',
+  [ErrorCode.InvalidCredentials]: 'invalid_api_key',
+};
+
+/**
+ * Under `/v1/*` the body also carries OpenAI's `error` object, so the `openai` SDKs show the
+ * message; the problem+json members stay beside it (clients of the shared-secret API read
+ * `detail`), with the same strings.
+ */
+export function withOpenAiError(body: ProblemDetails, exception: unknown): Record<string, unknown> {
+  const param = exception instanceof ValidationFailedError ? (exception.param ?? null) : null;
+  return {
+    error: {
+      message: body.detail,
+      type: openAiType(body.status, body.code),
+      param,
+      code: OPENAI_CODES[body.code] ?? body.code,
+    },
+    ...body,
+  };
+}
+
+function isOpenAiRoute(url: string | undefined): boolean {
+  return url !== undefined && (url.startsWith('/v1/') || url === '/v1' || url.startsWith('/v1?'));
 }
 
 function oauthBody(exception: OAuthError) {
@@ -239,6 +300,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       this.logger.warn(`${body.status} ${body.code}: ${body.detail}`);
     }
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-    reply.status(body.status).type('application/problem+json').send(body);
+    const url = host.switchToHttp().getRequest<FastifyRequest | undefined>()?.url;
+    reply
+      .status(body.status)
+      .type('application/problem+json')
+      .send(isOpenAiRoute(url) ? withOpenAiError(body, exception) : body);
   }
 }

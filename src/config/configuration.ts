@@ -21,14 +21,36 @@ export const appConfig = registerAs('app', () => {
   };
 });
 
-/** The OpenAI-compatible model server behind `/v1/*` (unset: the built-in echo model). */
-export const upstreamConfig = registerAs('upstream', () => {
+/**
+ * The OpenAI-compatible model servers behind `/v1/*`: the policy's `gateway.upstreams`, then
+ * `UPSTREAM_URL` (every model) as the one-upstream shorthand. None: the built-in echo model.
+ * Upstream keys are read here, from the variables the policy names, so services never read
+ * `process.env`.
+ */
+export const gatewayConfig = registerAs('gateway', () => {
   const e = env();
-  return {
-    url: e.upstreamUrl?.replace(/\/+$/, ''),
-    apiKey: e.upstreamApiKey,
-    timeoutMs: e.upstreamTimeoutMs,
-  };
+  const policy = loadAuthPolicy(e.authPolicyFile, e.production, e.authPolicyFileRequired);
+  const upstreams = policy.gateway.upstreams.map((u) => {
+    let apiKey: string | undefined;
+    if (u.apiKeyEnv) {
+      apiKey = process.env[u.apiKeyEnv]?.trim();
+      if (!apiKey)
+        throw new ConfigValidationError(
+          u.apiKeyEnv,
+          `is required: ${policy.source} gateway upstream "${u.name}" sends it as its API key`,
+        );
+    }
+    return { name: u.name, url: u.url, apiKey, models: u.models, timeoutMs: u.timeoutMs };
+  });
+  if (e.upstreamUrl)
+    upstreams.push({
+      name: 'default',
+      url: e.upstreamUrl.replace(/\/+$/, ''),
+      apiKey: e.upstreamApiKey,
+      models: ['*'],
+      timeoutMs: e.upstreamTimeoutMs,
+    });
+  return { upstreams, prices: policy.gateway.prices };
 });
 
 /** The audit trail: how long events are kept, the in-memory bound, where overflow spills. */
@@ -186,7 +208,7 @@ export const allConfig = [
   clientsConfig,
   renewalConfig,
   policyConfig,
-  upstreamConfig,
+  gatewayConfig,
   auditConfig,
   metricsConfig,
   usersConfig,

@@ -1,3 +1,4 @@
+import { grantClaims } from '../config/policy/usage-limits';
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { OAuthError } from '../common/errors';
@@ -59,6 +60,8 @@ export class OAuthService {
       clientId: client.id,
       scopes,
       roles: client.roles,
+      // The client's gateway narrowing (models, own limits) travels with its tokens.
+      extra: grantClaims(client),
     });
   }
 

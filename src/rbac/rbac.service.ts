@@ -26,6 +26,7 @@ export const KNOWN_PERMISSIONS = [
   'tokens:introspect',
   'users:manage',
   'audit:read',
+  'usage:read',
 ] as const;
 
 export interface RoleView {

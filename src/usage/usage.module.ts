@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { UsageController } from './usage.controller';
+import { AdminUsageController, UsageController } from './usage.controller';
 import { UsageService } from './usage.service';
 
 /** Per-principal request counts: the example of partitioning data by `Principal.subject`. */
 @Module({
-  controllers: [UsageController],
+  controllers: [UsageController, AdminUsageController],
   providers: [UsageService],
   exports: [UsageService],
 })

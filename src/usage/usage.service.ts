@@ -1,7 +1,21 @@
-import { Injectable, Logger, BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ValidationFailedError } from '../common/errors';
 import { every, PeriodicJob } from '../common/periodic';
+
+/** A `YYYY-MM-DD` that is also a real date (2026-02-30 is not). */
+export function isRealDay(day: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return false;
+  const date = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
+}
 
 export interface UsageReport {
   object: 'usage';
@@ -9,6 +23,80 @@ export interface UsageReport {
   total_requests: number;
   endpoints: Array<{ endpoint: string; requests: number; last_request_at: string }>;
   days: Array<{ day: string; requests: number }>;
+  /** Model calls through the gateway, per model (all days). */
+  models: Array<{ model: string } & UsageFigures>;
+  totals: UsageFigures;
+}
+
+/** Requests, tokens and cost of a set of ledger rows. */
+export interface UsageFigures {
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cost_usd: number;
+}
+
+/** One model call, as the gateway settled it. */
+export interface ModelUsage {
+  subject: string;
+  clientId?: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+export type UsageGroup = 'day' | 'model' | 'subject';
+
+export interface UsageQuery {
+  subject?: string;
+  clientId?: string;
+  model?: string;
+  /** Inclusive UTC days, `YYYY-MM-DD`. */
+  since?: string;
+  until?: string;
+  groupBy: UsageGroup;
+}
+
+/** `GET /admin/usage` and `tessera usage`. */
+export interface UsageSummary {
+  group_by: UsageGroup;
+  rows: Array<{ key: string } & UsageFigures>;
+  totals: UsageFigures;
+}
+
+interface PendingModelUsage {
+  subject: string;
+  clientId: string;
+  model: string;
+  day: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+const FIGURES_SQL = `sum(requests)::text AS requests, sum(prompt_tokens)::text AS prompt_tokens,
+  sum(completion_tokens)::text AS completion_tokens, sum(cost_usd)::text AS cost_usd`;
+
+interface FigureRow {
+  requests: string | null;
+  prompt_tokens: string | null;
+  completion_tokens: string | null;
+  cost_usd: string | null;
+}
+
+function figures(row: FigureRow | undefined): UsageFigures {
+  const prompt = Number(row?.prompt_tokens ?? 0);
+  const completion = Number(row?.completion_tokens ?? 0);
+  return {
+    requests: Number(row?.requests ?? 0),
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    cost_usd: Number(Number(row?.cost_usd ?? 0).toFixed(9)),
+  };
 }
 
 interface PendingCount {
@@ -34,9 +122,13 @@ const FLUSH_INTERVAL_MS = 1000;
  * handler cannot leak it by mistake.
  */
 @Injectable()
-export class UsageService implements OnModuleInit, BeforeApplicationShutdown {
+export class UsageService
+  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger('Usage');
   private pending = new Map<string, PendingCount>();
+  private pendingModels = new Map<string, PendingModelUsage>();
+  private flushing: Promise<void> = Promise.resolve();
   private job?: PeriodicJob;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -49,10 +141,96 @@ export class UsageService implements OnModuleInit, BeforeApplicationShutdown {
     );
   }
 
-  /** Before the database closes (onApplicationShutdown), after the HTTP server drained. */
+  /**
+   * Flushes before the database is closed (shutdown hooks run after this one), so a SIGTERM
+   * loses nothing that was counted.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.job?.stop();
     await this.flush();
+  }
+
+  /** Counts that arrived after the first flush (requests finishing while the server drained). */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.pending.size === 0 && this.pendingModels.size === 0) return;
+    if (!this.dataSource.isInitialized) {
+      this.logger.warn(
+        `Usage of ${this.pendingModels.size + this.pending.size} rows not saved: the database closed first`,
+      );
+      return;
+    }
+    await this.flush();
+  }
+
+  /** Adds one model call to the ledger (in memory; flushed with the request counts). */
+  recordModel(usage: ModelUsage): void {
+    const day = new Date().toISOString().slice(0, 10);
+    const clientId = usage.clientId ?? '';
+    const key = `${usage.subject}\u0000${clientId}\u0000${usage.model}\u0000${day}`;
+    const entry = this.pendingModels.get(key);
+    if (entry) {
+      entry.requests += 1;
+      entry.promptTokens += usage.promptTokens;
+      entry.completionTokens += usage.completionTokens;
+      entry.costUsd += usage.costUsd;
+    } else
+      this.pendingModels.set(key, {
+        subject: usage.subject,
+        clientId,
+        model: usage.model,
+        day,
+        requests: 1,
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        costUsd: usage.costUsd,
+      });
+  }
+
+  /**
+   * The ledger summed per day, model or subject, filtered by any of subject, client, model and
+   * an inclusive day range. At most 1,000 rows (newest days first; otherwise by key).
+   */
+  async summary(query: UsageQuery): Promise<UsageSummary> {
+    for (const field of ['since', 'until'] as const) {
+      const day = query[field];
+      if (day !== undefined && !isRealDay(day))
+        throw new ValidationFailedError(`${field} must be a real day such as 2026-11-01`, field);
+    }
+    if (query.since && query.until && query.since > query.until)
+      throw new ValidationFailedError('since must not be after until', 'since');
+    if (!['day', 'model', 'subject'].includes(query.groupBy))
+      throw new ValidationFailedError('group_by must be day, model or subject', 'group_by');
+    await this.flush();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (query.subject !== undefined) add('subject = ?', query.subject);
+    if (query.clientId !== undefined) add('client_id = ?', query.clientId);
+    if (query.model !== undefined) add('model = ?', query.model);
+    if (query.since !== undefined) add('day >= ?::date', query.since);
+    if (query.until !== undefined) add('day <= ?::date', query.until);
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const keySql = { day: "to_char(day, 'YYYY-MM-DD')", model: 'model', subject: 'subject' }[
+      query.groupBy
+    ];
+    const order = query.groupBy === 'day' ? 'key DESC' : 'key';
+    const rows: Array<FigureRow & { key: string }> = await this.dataSource.query(
+      `SELECT ${keySql} AS key, ${FIGURES_SQL} FROM usage_ledger ${filter}
+        GROUP BY 1 ORDER BY ${order} LIMIT 1000`,
+      params,
+    );
+    const [totals]: FigureRow[] = await this.dataSource.query(
+      `SELECT ${FIGURES_SQL} FROM usage_ledger ${filter}`,
+      params,
+    );
+    return {
+      group_by: query.groupBy,
+      rows: rows.map((r) => ({ key: r.key, ...figures(r) })),
+      totals: figures(totals),
+    };
   }
 
   /** Counts one request (in memory; see the class comment). */
@@ -81,6 +259,14 @@ export class UsageService implements OnModuleInit, BeforeApplicationShutdown {
          FROM usage_counters WHERE subject = $1 GROUP BY day ORDER BY day DESC LIMIT 90`,
       [subject],
     );
+    const models: Array<FigureRow & { model: string }> = await this.dataSource.query(
+      `SELECT model, ${FIGURES_SQL} FROM usage_ledger WHERE subject = $1 GROUP BY model ORDER BY model`,
+      [subject],
+    );
+    const [totals]: FigureRow[] = await this.dataSource.query(
+      `SELECT ${FIGURES_SQL} FROM usage_ledger WHERE subject = $1`,
+      [subject],
+    );
     return {
       object: 'usage',
       subject,
@@ -91,15 +277,27 @@ export class UsageService implements OnModuleInit, BeforeApplicationShutdown {
         last_request_at: new Date(e.last).toISOString(),
       })),
       days: days.map((d) => ({ day: d.day, requests: Number(d.requests) })),
+      models: models.map((m) => ({ model: m.model, ...figures(m) })),
+      totals: figures(totals),
     };
   }
 
   /**
-   * Adds the buffered counts in one statement. On failure they go back into the buffer for the
-   * next flush (and a warning is logged): counting never fails a request.
+   * Adds the buffered counts in one statement per table. On failure they go back into the buffer
+   * for the next flush (and a warning is logged): counting never fails a request. Flushes run one
+   * at a time, so a shutdown flush waits for a periodic one in progress.
    */
-  async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushNow());
+    return this.flushing;
+  }
+
+  private async flushNow(): Promise<void> {
+    if (this.pending.size > 0) await this.flushCounts();
+    if (this.pendingModels.size > 0) await this.flushModels();
+  }
+
+  private async flushCounts(): Promise<void> {
     const batch = [...this.pending.values()];
     this.pending = new Map();
     try {
@@ -124,6 +322,46 @@ export class UsageService implements OnModuleInit, BeforeApplicationShutdown {
         const entry = this.pending.get(key);
         if (entry) entry.requests += count.requests;
         else this.pending.set(key, count);
+      }
+    }
+  }
+
+  private async flushModels(): Promise<void> {
+    const batch = [...this.pendingModels.values()];
+    this.pendingModels = new Map();
+    try {
+      await this.dataSource.query(
+        `INSERT INTO usage_ledger
+           (subject, client_id, model, day, requests, prompt_tokens, completion_tokens, cost_usd)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[],
+                              $6::bigint[], $7::bigint[], $8::numeric[])
+         ON CONFLICT (subject, client_id, model, day) DO UPDATE SET
+           requests = usage_ledger.requests + EXCLUDED.requests,
+           prompt_tokens = usage_ledger.prompt_tokens + EXCLUDED.prompt_tokens,
+           completion_tokens = usage_ledger.completion_tokens + EXCLUDED.completion_tokens,
+           cost_usd = usage_ledger.cost_usd + EXCLUDED.cost_usd`,
+        [
+          batch.map((u) => u.subject),
+          batch.map((u) => u.clientId),
+          batch.map((u) => u.model),
+          batch.map((u) => u.day),
+          batch.map((u) => u.requests),
+          batch.map((u) => u.promptTokens),
+          batch.map((u) => u.completionTokens),
+          batch.map((u) => u.costUsd.toFixed(9)),
+        ],
+      );
+    } catch (error) {
+      this.logger.warn(`Usage ledger rows not saved yet: ${(error as Error).message}`);
+      for (const usage of batch) {
+        const key = `${usage.subject}\u0000${usage.clientId}\u0000${usage.model}\u0000${usage.day}`;
+        const entry = this.pendingModels.get(key);
+        if (entry) {
+          entry.requests += usage.requests;
+          entry.promptTokens += usage.promptTokens;
+          entry.completionTokens += usage.completionTokens;
+          entry.costUsd += usage.costUsd;
+        } else this.pendingModels.set(key, usage);
       }
     }
   }

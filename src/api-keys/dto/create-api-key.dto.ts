@@ -1,7 +1,8 @@
+import { GatewayGrantDto } from '../../common/gateway-grant.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 
-export class CreateApiKeyDto {
+export class CreateApiKeyDto extends GatewayGrantDto {
   @ApiProperty({ example: 'batch-agent' })
   @IsString({ message: 'name must be a string' })
   @MaxLength(100, { message: 'name must be at most 100 characters' })

@@ -9,9 +9,10 @@ import {
   Length,
   Matches,
 } from 'class-validator';
+import { GatewayGrantDto } from '../../common/gateway-grant.dto';
 import { SUPPORTED_CLIENT_GRANTS } from '../clients.service';
 
-export class CreateClientDto {
+export class CreateClientDto extends GatewayGrantDto {
   @ApiPropertyOptional({ example: 'inference-gateway', description: 'Generated when omitted' })
   @IsOptional()
   @IsString()
@@ -50,7 +51,7 @@ export class CreateClientDto {
   grantTypes?: string[];
 }
 
-export class UpdateClientDto {
+export class UpdateClientDto extends GatewayGrantDto {
   @ApiPropertyOptional()
   @IsOptional()
   @IsString()

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
+import { GatewayPolicy, parseGatewayPolicy } from './gateway-policy';
+import { AmountLimit, parseAmountLimit } from './usage-limits';
 
 export type AuthMode = 'jwt' | 'api_key' | 'none';
 
@@ -36,8 +38,14 @@ export interface AuthPolicy {
   rateLimits: Record<string, RateLimit>;
   /** Unset: Redis when REDIS_URL is set, else memory (configuration.ts decides). */
   rateLimitBackend?: 'memory' | 'redis';
+  /** Prompt + completion tokens per role (or `default`), counted at the gateway. */
+  tokenLimits: Record<string, AmountLimit>;
+  /** US dollars per role (or `default`), priced by `gateway.prices`. */
+  budgets: Record<string, AmountLimit>;
   defaultRole: string;
   trustedIssuers: TrustedIssuer[];
+  /** The top-level `gateway:` section: upstream model servers and prices. */
+  gateway: GatewayPolicy;
   /** Where it came from, for messages. */
   source: string;
 }
@@ -72,8 +80,11 @@ export const DEFAULT_POLICY: Omit<AuthPolicy, 'source'> = {
   ],
   rateLimits: {},
   rateLimitBackend: undefined,
+  tokenLimits: {},
+  budgets: {},
   defaultRole: 'operator',
   trustedIssuers: [],
+  gateway: { upstreams: [], prices: [] },
 };
 
 type Path = Array<string | number>;
@@ -111,6 +122,8 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
     'roles',
     'rate_limits',
     'rate_limit_backend',
+    'token_limits',
+    'budgets',
     'default_role',
     'trusted_issuers',
   ];
@@ -219,6 +232,24 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
     }
   }
 
+  const amounts = (key: 'token_limits' | 'budgets', decimals: boolean, example: string) => {
+    const out: Record<string, AmountLimit> = {};
+    if (auth[key] === undefined) return out;
+    if (!isObject(auth[key]))
+      fail(['auth', key], `must map role names (or "default") to limits like "${example}"`);
+    for (const [role, value] of Object.entries(auth[key] as Record<string, unknown>)) {
+      if (role !== 'default' && !roleNames.has(role))
+        fail(['auth', key, role], `unknown role "${role}"`);
+      const parsed = parseAmountLimit(value, decimals);
+      if (!parsed)
+        fail(['auth', key, role], `must look like "${example}" (minute, hour, day or month)`);
+      out[role] = parsed as AmountLimit;
+    }
+    return out;
+  };
+  const tokenLimits = amounts('token_limits', false, '20000/day');
+  const budgets = amounts('budgets', true, '5/month');
+
   let rateLimitBackend: 'memory' | 'redis' | undefined;
   if (auth.rate_limit_backend !== undefined) {
     if (auth.rate_limit_backend !== 'memory' && auth.rate_limit_backend !== 'redis') {
@@ -307,8 +338,11 @@ export function parseAuthPolicy(text: string, source: string, production: boolea
     roles,
     rateLimits,
     rateLimitBackend,
+    tokenLimits,
+    budgets,
     defaultRole,
     trustedIssuers,
+    gateway: parseGatewayPolicy(root.gateway, fail),
     source,
   };
 }

@@ -7,6 +7,8 @@ import { Usage1764000000011 } from './1764000000011-usage';
 import { Audit1764000000020 } from './1764000000020-audit';
 import { KeyPrepublication1764000000030 } from './1764000000030-key-prepublication';
 import { AuditChain1764000000500 } from './1764000000500-audit-chain';
+import { UsageLedger1764000000600 } from './1764000000600-usage-ledger';
+import { GatewayGrants1764000000601 } from './1764000000601-gateway-grants';
 
 /** In order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -19,4 +21,6 @@ export const MIGRATIONS = [
   Audit1764000000020,
   KeyPrepublication1764000000030,
   AuditChain1764000000500,
+  UsageLedger1764000000600,
+  GatewayGrants1764000000601,
 ];
