@@ -82,7 +82,8 @@ const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 const PURGE_LOCK = 'tessera:audit-purge';
 const SCAN_BATCH = 2000;
 /** Keys whose values must never reach the audit trail, whatever a caller passes in details. */
-const SECRET_KEYS = /secret|password|token|authorization|api_?key|credential|cookie/i;
+// `key` alone: an API key in an admin answer (the create response shows it once).
+const SECRET_KEYS = /secret|password|token|authorization|api_?key|credential|cookie|^key$/i;
 const MAX_TEXT = 500;
 
 /**
