@@ -1,14 +1,10 @@
 import { Module } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
-import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { OAuthModule } from './oauth/oauth.module';
 import { ClientsModule } from './clients/clients.module';
 import { ConsoleModule } from './console/console.module';
 import { configRoot } from './config/config-root';
-import { appConfig } from './config/configuration';
-import { loggerOptions } from './common/logger.options';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { InferenceModule } from './inference/inference.module';
@@ -24,10 +20,6 @@ import { TokensModule } from './tokens/tokens.module';
 @Module({
   imports: [
     configRoot(),
-    LoggerModule.forRootAsync({
-      inject: [appConfig.KEY],
-      useFactory: (app: ConfigType<typeof appConfig>) => loggerOptions(app.logLevel),
-    }),
     DatabaseModule,
     RbacModule,
     AuditModule,

@@ -4,7 +4,7 @@ import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
 import { policyConfig } from './config/configuration';
@@ -13,6 +13,8 @@ import { requestIdFor } from './common/request-context';
 import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
 import { installEdgeGuards } from './common/hostile-input';
+import { NestPinoLogger } from './common/logger';
+import { APP_LOGGER } from './observability/app-logger';
 import type { ValidationError } from 'class-validator';
 
 const BODY_LIMIT = 1024 * 1024;
@@ -58,6 +60,9 @@ export async function createApp(
     // request.id: the caller's X-Request-Id when sane, else a UUID (never a per-process counter).
     requestIdHeader: false,
     genReqId: requestIdFor,
+    // No Express-style middleware anywhere (request lines come from a Fastify hook): without
+    // this Nest registers @fastify/middie, one more layer on every request.
+    skipMiddie: true,
   });
   const drain = new HttpDrain();
   drain.install(adapter.getInstance());
@@ -69,7 +74,7 @@ export async function createApp(
       abortOnError: false,
     },
   );
-  if (options.logger !== false) app.useLogger(app.get(Logger));
+  if (options.logger !== false) app.useLogger(new NestPinoLogger(app.get<Logger>(APP_LOGGER)));
   else app.useLogger(false);
   app.get(DatabaseLocator).superviseEmbedded();
   drains.set(app, drain);

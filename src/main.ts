@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import cluster from 'node:cluster';
+import { flushLogs } from './common/logger';
 import { describeStartupError } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     await drainHttp(app);
     await app.close();
     await stopTracing?.();
+    await flushLogs();
   });
   if (cluster.isWorker) return; // the primary says when all workers listen
   // Through the app's logger, so it is a JSON line like every other.

@@ -1,10 +1,13 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode, OAuthError } from '../common/errors';
+import { describeRequest } from '../common/logger';
 import { problemOf, requestContext, type RequestInfo } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
+import type { Logger } from 'pino';
+import { APP_LOGGER } from './app-logger';
 
 interface Caller {
   subject: string;
@@ -12,13 +15,7 @@ interface Caller {
   method?: string;
 }
 
-/** pino-http's loggers of the request (`raw.log` is Fastify's own, silent, logger: middie sets it). */
-type ObservedRequest = FastifyRequest & { user?: Caller; raw: { allLogs?: RequestLog[] } };
-
-interface RequestLog {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-}
+type ObservedRequest = FastifyRequest & { user?: Caller };
 
 /** 401 codes of the bearer check; a login's own failure is audited by the login (user.login). */
 const BEARER_FAILURES: ReadonlySet<string> = new Set([
@@ -44,6 +41,7 @@ export class RequestObserver implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
   ) {}
 
   onModuleInit(): void {
@@ -73,18 +71,17 @@ export class RequestObserver implements OnModuleInit {
     // Liveness and readiness probes are not logged while they pass (a probe every few seconds
     // would drown the log); a failing readiness check is.
     if (route.startsWith('/health') && status < 400) return;
-    const logs = request.raw.allLogs;
-    const log = logs?.[logs.length - 1];
-    if (!log) return;
+    if (!this.logger.isLevelEnabled('info')) return;
     const line = {
+      req: describeRequest(request),
       route,
       status,
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
       subject: request.user?.subject,
       client: request.user?.clientId,
     };
-    if (status >= 500) log.warn(line, 'request failed');
-    else log.info(line, 'request completed');
+    if (status >= 500) this.logger.warn(line, 'request failed');
+    else this.logger.info(line, 'request completed');
   }
 
   /** Metrics and audit events of a refusal (authentication, authorization, limits). */

@@ -1,0 +1,104 @@
+import type { FastifyRequest } from 'fastify';
+import pino from 'pino';
+import { Writable } from 'node:stream';
+import { describeRequest, NestPinoLogger } from './logger';
+import { requestContext, type RequestInfo } from './request-context';
+
+function capture() {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, logger: pino({ level: 'trace' }, stream) };
+}
+
+const flushed = () => new Promise((r) => setImmediate(r));
+
+describe('describeRequest', () => {
+  it('names a credential header as present, never its value, and drops the query string', () => {
+    const sut = describeRequest({
+      id: 'req-1',
+      method: 'POST',
+      url: '/oauth/token?client_secret=s3cret',
+      headers: {
+        authorization: 'Bearer eyJhbGciOi.secret.sig',
+        'x-api-key': 'tsk_live_secret',
+        cookie: 'session=secret',
+        'user-agent': 'curl/8',
+      },
+    } as unknown as FastifyRequest);
+    expect(sut).toEqual({
+      id: 'req-1',
+      method: 'POST',
+      url: '/oauth/token',
+      headers: { 'user-agent': 'curl/8', authorization: '[redacted]', 'x-api-key': '[redacted]' },
+    });
+    expect(JSON.stringify(sut)).not.toContain('secret');
+  });
+
+  it('leaves out credential markers that were not sent', () => {
+    const sut = describeRequest({
+      id: 'req-2',
+      method: 'GET',
+      url: '/v1/models',
+      headers: {},
+    } as unknown as FastifyRequest);
+    expect(sut.headers).toEqual({ 'user-agent': undefined });
+  });
+});
+
+describe('NestPinoLogger', () => {
+  it('writes Nest messages with their context and level', async () => {
+    const { lines, logger } = capture();
+    const sut = new NestPinoLogger(logger);
+    sut.log('started', 'NestApplication');
+    sut.warn('KEY_ENCRYPTION_KEY is unset', 'Keys');
+    sut.verbose('details', 'Keys');
+    await flushed();
+    expect(lines.map((l) => [l.level, l.context, l.msg])).toEqual([
+      [30, 'NestApplication', 'started'],
+      [40, 'Keys', 'KEY_ENCRYPTION_KEY is unset'],
+      [10, 'Keys', 'details'],
+    ]);
+  });
+
+  it('keeps the stack Nest passes with an error', async () => {
+    const { lines, logger } = capture();
+    new NestPinoLogger(logger).error('boom', 'Error: boom\n    at x', 'Usage');
+    new NestPinoLogger(logger).error(new Error('bad'), 'Usage');
+    await flushed();
+    expect(lines[0]).toMatchObject({ level: 50, context: 'Usage', msg: 'boom' });
+    expect((lines[0].err as { stack: string }).stack).toContain('at x');
+    expect(lines[1]).toMatchObject({ level: 50, context: 'Usage', msg: 'bad' });
+  });
+
+  it("names the request being served, so a line can be joined with that request's line", async () => {
+    const { lines, logger } = capture();
+    const sut = new NestPinoLogger(logger);
+    requestContext.run({ id: 'req-42', headers: {} } as RequestInfo, () =>
+      sut.warn('slow upstream', 'Gateway'),
+    );
+    sut.warn('outside', 'Gateway');
+    await flushed();
+    expect(lines[0]).toMatchObject({
+      context: 'Gateway',
+      req: { id: 'req-42' },
+      msg: 'slow upstream',
+    });
+    expect(lines[1].req).toBeUndefined();
+  });
+
+  it('skips levels the logger does not write', async () => {
+    const { lines, logger } = capture();
+    logger.level = 'warn';
+    const sut = new NestPinoLogger(logger);
+    sut.log('quiet');
+    sut.debug('quiet');
+    sut.warn('loud');
+    await flushed();
+    expect(lines.map((l) => l.msg)).toEqual(['loud']);
+  });
+});

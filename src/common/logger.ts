@@ -1,0 +1,144 @@
+import type { LoggerService } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import pino, { Level, Logger } from 'pino';
+import { currentRequest } from './request-context';
+
+/** How long a log line may wait in the buffer when traffic is too low to fill it. */
+const FLUSH_EVERY_MS = 250;
+
+type Destination = ReturnType<typeof pino.destination>;
+let stdout: Destination | undefined;
+
+/**
+ * The process's one asynchronous stdout destination (sonic-boom): lines are buffered (4 KiB) and
+ * written without blocking the event loop, instead of one synchronous `write` per line. A timer
+ * writes out a partial buffer within 250 ms, and a last synchronous flush on `exit` covers every
+ * path out of the process (graceful shutdown, `process.exit` after a fatal error). One for the
+ * process, however many apps it creates (the tests create many).
+ */
+function stdoutDestination(): Destination {
+  if (stdout) return stdout;
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => flushQuietly(destination), FLUSH_EVERY_MS).unref();
+  process.once('exit', () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // not open yet, or already closed: nothing left to write
+    }
+  });
+  stdout = destination;
+  return destination;
+}
+
+function flushQuietly(destination: Destination): void {
+  try {
+    destination.flush();
+  } catch {
+    // the destination is still opening: the next tick writes it out
+  }
+}
+
+/**
+ * Structured JSON logs on stdout at `level`, through the asynchronous destination above.
+ *
+ * Credentials never reach the logs because nothing that carries them is given to the logger: the
+ * request line is built field by field ({@link describeRequest}), bodies are never logged and
+ * query strings are dropped. That is cheaper than redaction paths and cannot miss a new field.
+ */
+export function createLogger(level: string): Logger {
+  return pino({ level }, stdoutDestination());
+}
+
+/** Writes out what is buffered (for a graceful shutdown); resolves once it is written. */
+export function flushLogs(): Promise<void> {
+  const destination = stdout;
+  if (!destination) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    try {
+      destination.flush(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
+/**
+ * The logged request: id, method, path without the query string, the user agent, and whether a
+ * credential header was present — never its value.
+ */
+export function describeRequest(request: FastifyRequest): Record<string, unknown> {
+  const { headers } = request;
+  const url = request.url;
+  const query = url.indexOf('?');
+  return {
+    id: request.id,
+    method: request.method,
+    url: query === -1 ? url : url.slice(0, query),
+    headers: {
+      'user-agent': headers['user-agent'],
+      ...(headers.authorization ? { authorization: '[redacted]' } : {}),
+      ...(headers['x-api-key'] ? { 'x-api-key': '[redacted]' } : {}),
+    },
+  };
+}
+
+const NEST_LEVELS: Record<string, Level> = {
+  log: 'info',
+  error: 'error',
+  warn: 'warn',
+  debug: 'debug',
+  verbose: 'trace',
+  fatal: 'fatal',
+};
+
+/**
+ * Nest's own messages (`new Logger('Keys').warn(…)`) as JSON lines of the same logger, with the
+ * context in `context` and, when logged while a request is served, that request's id in
+ * `req.id` (the same id as its request line and audit events):
+ * `{"level":40,…,"context":"Keys","req":{"id":"…"},"msg":"…"}`.
+ */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('log', message, params);
+  }
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params);
+  }
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
+  }
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
+  }
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('verbose', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
+  }
+
+  private write(method: string, message: unknown, params: unknown[]): void {
+    const level = NEST_LEVELS[method];
+    if (!this.logger.isLevelEnabled(level)) return;
+    // Nest appends the context as the last string; `error` passes a stack before it.
+    const rest = [...params];
+    const context =
+      rest.length > 0 && typeof rest[rest.length - 1] === 'string'
+        ? (rest.pop() as string)
+        : undefined;
+    const fields: Record<string, unknown> = context ? { context } : {};
+    const request = currentRequest();
+    if (request) fields.req = { id: request.id };
+    if (message instanceof Error) {
+      this.logger[level]({ ...fields, err: message }, message.message);
+    } else if (typeof message === 'object' && message !== null) {
+      this.logger[level]({ ...fields, ...message });
+    } else {
+      const stack = method === 'error' && typeof rest[0] === 'string' ? rest[0] : undefined;
+      this.logger[level](stack ? { ...fields, err: { stack } } : fields, String(message));
+    }
+  }
+}
