@@ -3,11 +3,11 @@ import { AuditService } from '../audit/audit.service';
 import { currentRequest } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
 import type { ConfigType } from '@nestjs/config';
-import { sign, SignOptions } from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { jwtConfig } from '../config/configuration';
 import type { SigningKey } from '../keys/key-ring';
 import { KeysService } from '../keys/keys.service';
+import { signCompactJws, type SigningAlgorithm } from '../keys/jws-sign';
 import { ACCESS_TOKEN_TYPE, AccessTokenClaims, REGISTERED_CLAIMS } from '../access/access-token';
 
 export interface MintRequest {
@@ -147,10 +147,6 @@ export function signAccessToken(
 
 /** RFC 9068 header (`typ: at+jwt`, `kid`) over `claims`, with the key's own algorithm. */
 function signClaims(key: SigningKey, claims: AccessTokenClaims): string {
-  const options: SignOptions = {
-    algorithm: key.algorithm as SignOptions['algorithm'],
-    keyid: key.kid,
-    header: { alg: key.algorithm, typ: ACCESS_TOKEN_TYPE, kid: key.kid } as SignOptions['header'],
-  };
-  return sign(claims, key.privateKey, options);
+  const alg = key.algorithm as SigningAlgorithm;
+  return signCompactJws({ alg, typ: ACCESS_TOKEN_TYPE, kid: key.kid }, claims, key.privateKey);
 }
