@@ -133,6 +133,9 @@ describe('Gateway: x-ratelimit headers and request limits on every route', () =>
   });
 
   it('applies a client’s rate_limit (from AUTH_CLIENTS_JSON) on every route, not only model calls', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    const declared = await sut.http().get(`/admin/clients/${LIMITED.id}`).set(bearer(admin));
+    expect(declared.body).toMatchObject({ rate_limit: '3/minute', token_limit: null });
     const token = await tokenFor(sut.url, LIMITED);
     const metrics = await sut.http().get('/metrics').set(bearer(token));
     expect(metrics.status).toBe(200);
