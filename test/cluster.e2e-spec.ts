@@ -84,7 +84,11 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
       DATABASE_URL: databaseUrl(database),
       JWT_ISSUER: 'http://tessera.test',
       AUTH_CLIENTS_JSON: clientsJson(),
-      AUTH_POLICY_FILE: policyFile(standardPolicy('  rate_limits:\n    operator: "6/minute"\n')),
+      AUTH_POLICY_FILE: policyFile(
+        standardPolicy(
+          '  rate_limits:\n    operator: "6/minute"\n  token_limits:\n    admin: "30/hour"\n',
+        ),
+      ),
       KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
       LOG_LEVEL: 'info', // request logs name the worker (pid) that answered
     });
@@ -124,6 +128,29 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     const refused = await fresh(`${server.url}/v1/models`, { headers: auth });
     expect(refused.status).toBe(429);
     expect(await workersThatAnswered(server, [...answers, refused])).toBe(2);
+  });
+
+  it('counts one token limit across both workers (no Redis: the primary holds the counters)', async () => {
+    const token = await tokenFor(server.url, CLIENTS.admin);
+    const call = () =>
+      fresh(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        // "a b c" in, "a b c" out: 6 tokens a call against 30 an hour.
+        body: JSON.stringify({
+          model: 'tessera-echo',
+          messages: [{ role: 'user', content: 'a b c' }],
+        }),
+      });
+    const answers: Answer[] = [];
+    for (let i = 0; i < 7; i++) answers.push(await call());
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    // Each worker alone would have let ten calls through; together they stop after five.
+    const remaining = answers.map((a) => Number(a.headers['x-ratelimit-remaining-tokens']));
+    expect(answers[0].headers['x-ratelimit-limit-tokens']).toBe('30');
+    expect(remaining.slice(0, 5)).toEqual([...remaining.slice(0, 5)].sort((a, b) => b - a));
+    expect(remaining[6]).toBe(0);
+    expect(await workersThatAnswered(server, answers)).toBe(2);
   });
 
   it('honours on every worker a revocation made through one of them', async () => {

@@ -8,7 +8,7 @@ import { BootstrapClient } from '../config/env.validation';
 import { clientsConfig } from '../config/configuration';
 import { SyncedView, SyncedViews } from '../database/synced-view';
 import { RbacService } from '../rbac/rbac.service';
-import { checkGatewayGrant } from '../config/policy/usage-limits';
+import { checkGatewayGrant, GatewayGrant } from '../config/policy/usage-limits';
 import { ClientEntity } from './client.entity';
 import { ClientSecretHasher, generateSecret } from './client-secret';
 import { MIN_SUPPLIED_SECRET_LENGTH } from '../config/env.validation';
@@ -235,21 +235,27 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
               roles: wanted.roles?.length ? wanted.roles : [this.rbac.defaultRole],
               scopes: wanted.scopes ?? DEFAULT_CLIENT_SCOPES,
               grantTypes: ['client_credentials'],
+              ...grantColumns(wanted.grant ?? {}),
             }),
           );
           changedAny = true;
           this.logger.log(`Created client "${wanted.id}" from the environment`);
           continue;
         }
+        // The gateway fields, when the environment gives any, are the whole grant: one removed
+        // from AUTH_CLIENTS_JSON is removed from the client.
+        const grant = wanted.grant && grantColumns(wanted.grant);
         const changed =
           existing.secretDigest !== digest ||
           (wanted.roles !== undefined && !sameList(existing.roles, wanted.roles)) ||
-          (wanted.scopes !== undefined && !sameList(existing.scopes, wanted.scopes));
+          (wanted.scopes !== undefined && !sameList(existing.scopes, wanted.scopes)) ||
+          (grant !== undefined && !sameGrant(existing, grant));
         if (changed) {
           existing.secretDigest = digest;
           if (wanted.roles !== undefined)
             existing.roles = wanted.roles.length ? wanted.roles : [this.rbac.defaultRole];
           if (wanted.scopes !== undefined) existing.scopes = wanted.scopes;
+          if (grant) Object.assign(existing, grant);
           existing.updatedAt = new Date();
           await repo.save(existing);
           changedAny = true;
@@ -300,6 +306,29 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
 
 function notifyChange(manager: EntityManager, id: string): Promise<unknown> {
   return manager.query('SELECT pg_notify($1, $2)', [CLIENTS_CHANNEL, id.slice(0, 200)]);
+}
+
+type GrantColumns = Pick<ClientEntity, 'models' | 'rateLimit' | 'tokenLimit' | 'budget'>;
+
+/** A checked grant (see checkGatewayGrant) as the client's columns; absent members are null. */
+function grantColumns(grant: GatewayGrant): GrantColumns {
+  return {
+    models: grant.models ?? null,
+    rateLimit: grant.rate_limit ?? null,
+    tokenLimit: grant.token_limit ?? null,
+    budget: grant.budget ?? null,
+  };
+}
+
+function sameGrant(client: ClientEntity, grant: GrantColumns): boolean {
+  return (
+    (client.models === null || grant.models === null
+      ? client.models === grant.models
+      : sameList(client.models, grant.models)) &&
+    client.rateLimit === grant.rateLimit &&
+    client.tokenLimit === grant.tokenLimit &&
+    client.budget === grant.budget
+  );
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -2,6 +2,7 @@ import cluster, { Worker } from 'node:cluster';
 import pino from 'pino';
 import type { TesseraEnv } from '../config/env.validation';
 import { EmbeddedDatabase, startEmbeddedPostgres } from '../database/embedded-postgres';
+import { MemoryCounterStore, serveUsageLimits } from '../inference/usage-counter-store';
 import { serveRateLimits } from '../rate-limit/ipc-throttler.storage';
 import { MemoryThrottlerStorage } from '../rate-limit/memory-throttler.storage';
 
@@ -16,8 +17,8 @@ const SHUTDOWN_TIMEOUT_MS = 15_000;
  *   workers;
  * - starts one worker first and the others once it listens, so migrations and first-start set-up
  *   (signing key, bootstrap admin client) run once, never racing;
- * - holds the memory rate limiter's counters for all workers (they ask over IPC; with Redis they
- *   use Redis). Revocations, keys, roles and API keys already reach every process through
+ * - holds the memory rate limiter's counters, and the gateway's token-limit and budget counters,
+ *   for all workers (they ask over IPC; with Redis they use Redis). Revocations, keys, roles and API keys already reach every process through
  *   PostgreSQL LISTEN/NOTIFY, as they reach separate replicas;
  * - replaces a worker that dies after running a while; a worker that dies on start stops all;
  * - on SIGTERM/SIGINT stops every worker (each closes its app gracefully), then the database.
@@ -33,6 +34,7 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
   }
 
   const limits = new MemoryThrottlerStorage();
+  const usageLimits = new MemoryCounterStore();
   const listeningAt = new Map<Worker, number>();
   let stopping = false;
   let exitCode = 0;
@@ -68,6 +70,7 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
   const fork = (): Worker => {
     const worker = cluster.fork(workerEnv);
     serveRateLimits(worker, limits);
+    serveUsageLimits(worker, usageLimits);
     worker.once('listening', () => listeningAt.set(worker, Date.now()));
     worker.once('exit', (code, signal) => {
       const since = listeningAt.get(worker);

@@ -1,4 +1,4 @@
-import { parseDuration } from './duration';
+import { formatResetDuration, parseDuration } from './duration';
 
 describe('parseDuration', () => {
   it.each([
@@ -20,4 +20,21 @@ describe('parseDuration', () => {
       expect(parseDuration(input)).toBeUndefined();
     },
   );
+});
+
+describe('formatResetDuration', () => {
+  it.each([
+    [20, '20ms'],
+    [999.2, '1000ms'],
+    [1000, '1s'],
+    [1001, '2s'],
+    [59_000, '59s'],
+    [360_000, '6m0s'],
+    [7_384_000, '2h3m4s'],
+    [3_600_000, '1h0m0s'],
+    [0, '0s'],
+    [-5, '0s'],
+  ])('formats %p ms as %p (OpenAI’s x-ratelimit-reset-* format)', (ms, text) => {
+    expect(formatResetDuration(ms)).toBe(text);
+  });
 });

@@ -15,3 +15,18 @@ export function parseDuration(value: string | number): number | undefined {
   const seconds = amount * UNIT_SECONDS[unit];
   return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined;
 }
+
+/**
+ * A time until reset in OpenAI's `x-ratelimit-reset-*` format: `20ms` below a second, else
+ * whole seconds rounded up, with minutes and hours when there are any (`1s`, `6m0s`, `2h3m4s`).
+ */
+export function formatResetDuration(ms: number): string {
+  if (!(ms > 0)) return '0s';
+  if (ms < 1000) return `${Math.ceil(ms)}ms`;
+  let seconds = Math.ceil(ms / 1000);
+  const hours = Math.floor(seconds / 3600);
+  seconds -= hours * 3600;
+  const minutes = Math.floor(seconds / 60);
+  seconds -= minutes * 60;
+  return `${hours ? `${hours}h` : ''}${hours || minutes ? `${minutes}m` : ''}${seconds}s`;
+}

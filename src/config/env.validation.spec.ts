@@ -133,12 +133,52 @@ describe('parseClientsJson', () => {
     ]);
   });
 
+  it('accepts the gateway fields of a client (models, rate_limit, token_limit, budget)', () => {
+    expect(
+      parseClientsJson(
+        JSON.stringify({
+          g: {
+            secret: 's',
+            roles: ['operator'],
+            models: ['llama-*'],
+            rate_limit: '5/minute',
+            token_limit: '20000/day',
+            budget: '2.5/month',
+          },
+        }),
+      ),
+    ).toEqual([
+      {
+        id: 'g',
+        secret: 's',
+        roles: ['operator'],
+        grant: {
+          models: ['llama-*'],
+          rate_limit: '5/minute',
+          token_limit: '20000/day',
+          budget: '2.5/month',
+        },
+      },
+    ]);
+  });
+
   it.each([
     ['[]', 'must be a JSON object'],
     ['{"a":""}', 'client "a" has an empty secret'],
     ['{"a":{"roles":["x"]}}', 'client "a" needs a non-empty "secret"'],
     ['{"a":{"secret":"s","roles":"admin"}}', 'client "a" roles must be an array of strings'],
     ['{"a":42}', 'client "a" must be a secret string or an object'],
+    [
+      '{"a":{"secret":"s","rate_limit":"fast"}}',
+      'AUTH_CLIENTS_JSON client "a": rate_limit must look like "100/minute" (minute, hour, day or month)',
+    ],
+    [
+      '{"a":{"secret":"s","token_limit":"1.5/day"}}',
+      'client "a": token_limit must look like "20000/day"',
+    ],
+    ['{"a":{"secret":"s","budget":5}}', 'client "a": budget must look like "5/month" (US dollars)'],
+    ['{"a":{"secret":"s","models":"llama-*"}}', 'client "a": models must be a list'],
+    ['{"a":{"secret":"s","ratelimit":"5/minute"}}', 'client "a" has unknown field(s) ratelimit'],
   ])('refuses %s', (raw, message) => {
     expect(() => parseClientsJson(raw)).toThrow(message);
   });

@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { parseDuration } from '../common/duration';
+import { ValidationFailedError } from '../common/errors';
+import { checkGatewayGrant, GatewayGrant } from './policy/usage-limits';
 
 /** Thrown when an environment variable is invalid; the message is the one line printed at start. */
 /** In production, a client secret supplied through the environment must be this long. */
@@ -23,6 +25,8 @@ export interface BootstrapClient {
   secret: string;
   roles?: string[];
   scopes?: string[];
+  /** The gateway narrowing, as on `POST /admin/clients`: models, rate_limit, token_limit, budget. */
+  grant?: GatewayGrant;
 }
 
 /** Every variable of SPEC.md, parsed and checked. Services never read `process.env` themselves. */
@@ -180,7 +184,35 @@ function stringList(value: unknown, where: string): string[] | undefined {
   return value as string[];
 }
 
-/** `{"id": "secret"}` or `{"id": {"secret": "...", "roles": [...], "scopes": [...]}}`. */
+const CLIENT_FIELDS = [
+  'secret',
+  'roles',
+  'scopes',
+  'models',
+  'rate_limit',
+  'token_limit',
+  'budget',
+];
+
+/**
+ * A client's gateway fields, checked as the admin API checks them; a bad one stops the start
+ * with a line naming the client and the field.
+ */
+function clientGrant(id: string, entry: Record<string, unknown>): GatewayGrant | undefined {
+  const given = ['models', 'rate_limit', 'token_limit', 'budget'].filter((f) => f in entry);
+  if (!given.length) return undefined;
+  try {
+    return checkGatewayGrant(entry as Parameters<typeof checkGatewayGrant>[0]);
+  } catch (error) {
+    if (!(error instanceof ValidationFailedError)) throw error;
+    throw new ConfigValidationError('AUTH_CLIENTS_JSON', `client "${id}": ${error.message}`);
+  }
+}
+
+/**
+ * `{"id": "secret"}` or `{"id": {"secret": "...", "roles": [...], "scopes": [...], "models": [...],
+ * "rate_limit": "100/minute", "token_limit": "20000/day", "budget": "5/month"}}`.
+ */
 export function parseClientsJson(raw: string): BootstrapClient[] {
   let parsed: unknown;
   try {
@@ -216,11 +248,19 @@ export function parseClientsJson(raw: string): BootstrapClient[] {
         `client "${id}" needs a non-empty "secret"`,
       );
     }
+    const unknown = Object.keys(entry).filter((field) => !CLIENT_FIELDS.includes(field));
+    if (unknown.length)
+      throw new ConfigValidationError(
+        'AUTH_CLIENTS_JSON',
+        `client "${id}" has unknown field(s) ${unknown.join(', ')} (known: ${CLIENT_FIELDS.join(', ')})`,
+      );
+    const grant = clientGrant(id, entry);
     return {
       id,
       secret: entry.secret,
       roles: stringList(entry.roles, `client "${id}" roles`),
       scopes: stringList(entry.scopes, `client "${id}" scopes`),
+      ...(grant ? { grant } : {}),
     };
   });
 }

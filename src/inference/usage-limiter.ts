@@ -1,13 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { FastifyReply } from 'fastify';
-import Redis from 'ioredis';
+import cluster from 'node:cluster';
 import type { Principal } from '../access/principal';
-import {
-  InsufficientQuotaError,
-  RateLimitedError,
-  ServiceUnavailableError,
-} from '../common/errors';
+import { formatResetDuration } from '../common/duration';
+import { InsufficientQuotaError, RateLimitedError } from '../common/errors';
 import { policyConfig } from '../config/configuration';
 import {
   AmountLimit,
@@ -18,35 +15,24 @@ import {
 import type { ModelEndpoint, SettledUsage } from './inference.service';
 import { PriceBook } from './price-book';
 import { textOf } from './echo-model';
+import {
+  CounterSpec,
+  CounterStore,
+  IpcCounterStore,
+  MemoryCounterStore,
+  RedisCounterStore,
+} from './usage-counter-store';
 
-type Kind = 'requests' | 'tokens' | 'budget';
+type Kind = 'tokens' | 'budget';
 
 /** One counter a request is checked against: an amount per window for one key. */
-interface CounterCheck {
+interface CounterCheck extends CounterSpec {
   kind: Kind;
-  key: string;
-  limit: number;
   window: LimitWindow;
-  resetAt: number;
-  amount: number;
   text: string;
 }
 
-/** What a store answers: whether every counter had room, and each counter's value after. */
-interface ReserveResult {
-  /** Index of the first counter without room, or -1. */
-  refused: number;
-  values: number[];
-}
-
-/** Counters shared by the replicas (Redis) or kept by this process (memory). */
-interface CounterStore {
-  reserve(checks: CounterCheck[]): Promise<ReserveResult>;
-  add(entries: Array<{ key: string; amount: number; resetAt: number }>): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** What `reserve` hands back: the settle hook and the numbers for the x-ratelimit headers. */
+/** What `reserve` hands back: the settle hook. */
 export interface Reservation {
   settle: (usage: SettledUsage | undefined) => void;
 }
@@ -57,138 +43,6 @@ const WINDOW_SECONDS: Record<LimitWindow, number> = {
   day: 86_400,
   month: 2_592_000,
 };
-
-/**
- * Reserve: every counter has room for its amount (and is not already spent), else nothing is
- * added. One round trip, atomic, so replicas cannot both take the last tokens.
- * KEYS: counters; ARGV: limit, amount, reset-at (ms) per counter. Returns the refused index (0:
- * none, else 1-based) and every counter's value as strings (Lua numbers lose fractions).
- */
-const RESERVE_SCRIPT = `
-local values = {}
-local refused = 0
-for i, key in ipairs(KEYS) do
-  local used = tonumber(redis.call('GET', key) or '0')
-  local limit = tonumber(ARGV[(i - 1) * 3 + 1])
-  local amount = tonumber(ARGV[(i - 1) * 3 + 2])
-  values[i] = used
-  if refused == 0 and (used >= limit or used + amount > limit) then refused = i end
-end
-if refused == 0 then
-  for i, key in ipairs(KEYS) do
-    values[i] = tonumber(redis.call('INCRBYFLOAT', key, ARGV[(i - 1) * 3 + 2]))
-    redis.call('PEXPIREAT', key, ARGV[(i - 1) * 3 + 3])
-  end
-end
-local out = {tostring(refused)}
-for i = 1, #values do out[i + 1] = tostring(values[i]) end
-return out
-`;
-
-/** Settle: add each delta (the real usage minus the reservation), keeping the expiry. */
-const SETTLE_SCRIPT = `
-for i, key in ipairs(KEYS) do
-  redis.call('INCRBYFLOAT', key, ARGV[(i - 1) * 2 + 1])
-  redis.call('PEXPIREAT', key, ARGV[(i - 1) * 2 + 2])
-end
-return #KEYS
-`;
-
-type LimiterClient = Redis & {
-  tesseraReserve(...args: Array<string | number>): Promise<string[]>;
-  tesseraSettle(...args: Array<string | number>): Promise<number>;
-};
-
-class RedisCounterStore implements CounterStore {
-  private readonly logger = new Logger('GatewayLimits');
-  private readonly client: LimiterClient;
-  private lastWarning = 0;
-
-  constructor(url: string) {
-    this.client = new Redis(url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 1000,
-      connectTimeout: 2000,
-      lazyConnect: true,
-    }) as LimiterClient;
-    this.client.defineCommand('tesseraReserve', { lua: RESERVE_SCRIPT });
-    this.client.defineCommand('tesseraSettle', { lua: SETTLE_SCRIPT });
-    this.client.on('error', (error: Error) => this.warn(error.message));
-  }
-
-  async connect(): Promise<void> {
-    await this.client.connect().catch((error: Error) => this.warn(error.message));
-  }
-
-  async reserve(checks: CounterCheck[]): Promise<ReserveResult> {
-    try {
-      const args: Array<string | number> = [checks.length, ...checks.map((c) => c.key)];
-      for (const c of checks) args.push(c.limit, c.amount, c.resetAt + 1000);
-      const [refused, ...values] = await this.client.tesseraReserve(...args);
-      return { refused: Number(refused) - 1, values: values.map(Number) };
-    } catch (error) {
-      // Fail closed, as the request limiter does: an unnoticed open limit is an outage too.
-      this.warn((error as Error).message);
-      throw new ServiceUnavailableError('Usage limit store unavailable');
-    }
-  }
-
-  async add(entries: Array<{ key: string; amount: number; resetAt: number }>): Promise<void> {
-    if (!entries.length) return;
-    const args: Array<string | number> = [entries.length, ...entries.map((e) => e.key)];
-    for (const e of entries) args.push(e.amount, e.resetAt + 1000);
-    await this.client.tesseraSettle(...args).catch((error: Error) => this.warn(error.message));
-  }
-
-  async close(): Promise<void> {
-    await this.client.quit().catch(() => this.client.disconnect());
-  }
-
-  private warn(message: string): void {
-    if (Date.now() - this.lastWarning < 10_000) return;
-    this.lastWarning = Date.now();
-    this.logger.warn(`Redis (usage limits): ${message}`);
-  }
-}
-
-class MemoryCounterStore implements CounterStore {
-  private readonly counters = new Map<string, { value: number; resetAt: number }>();
-
-  async reserve(checks: CounterCheck[]): Promise<ReserveResult> {
-    const now = Date.now();
-    const current = checks.map((c) => {
-      const entry = this.counters.get(c.key);
-      return entry && entry.resetAt > now ? entry.value : 0;
-    });
-    const refused = checks.findIndex(
-      (c, i) => current[i] >= c.limit || current[i] + c.amount > c.limit,
-    );
-    if (refused >= 0) return { refused, values: current };
-    if (this.counters.size > 100_000) this.sweep(now);
-    return {
-      refused: -1,
-      values: checks.map((c, i) => {
-        const value = current[i] + c.amount;
-        this.counters.set(c.key, { value, resetAt: c.resetAt });
-        return value;
-      }),
-    };
-  }
-
-  async add(entries: Array<{ key: string; amount: number; resetAt: number }>): Promise<void> {
-    for (const e of entries) {
-      const entry = this.counters.get(e.key);
-      if (entry && entry.resetAt > Date.now()) entry.value += e.amount;
-    }
-  }
-
-  async close(): Promise<void> {}
-
-  private sweep(now: number): void {
-    for (const [key, entry] of this.counters) if (entry.resetAt <= now) this.counters.delete(key);
-  }
-}
 
 /** The strictest of several limits by rate (amount per second; the shorter window on a tie). */
 function strictest(limits: AmountLimit[]): AmountLimit | undefined {
@@ -221,12 +75,14 @@ function requestedTokens(endpoint: ModelEndpoint, body: Record<string, unknown>)
 
 /**
  * Token limits and budgets at the gateway (the policy's `auth.token_limits` and `auth.budgets`
- * per role, a client's or API key's own `token_limit`, `budget` and `rate_limit`, and a token's
- * `rate_limit` claim: requests per minute for that token). Every limit that applies is enforced,
- * so the strictest wins. Before forwarding, the request reserves its prompt (estimated) plus its
- * `max_tokens` against every token counter and their price against every budget; when the answer
- * ends the reservation is settled to the real usage. Counters are shared through Redis when the
- * policy's `rate_limit_backend` is redis (atomic Lua scripts), else kept in memory.
+ * per role, a client's or API key's own `token_limit` and `budget`). Every limit that applies is
+ * enforced, so the strictest wins. Request limits (roles, a client's or API key's `rate_limit`, a
+ * token's `rate_limit` claim) are the rate-limit guard's, on every route. Before forwarding, the
+ * request reserves its prompt (estimated) plus its `max_tokens` against every token counter and
+ * their price against every budget; when the answer ends the reservation is settled to the real
+ * usage. Counters are shared through Redis when the policy's `rate_limit_backend` is redis
+ * (atomic Lua scripts), through the cluster primary in a worker (WORKERS > 1), else kept in
+ * memory.
  */
 @Injectable()
 export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
@@ -243,10 +99,16 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
     this.tokenLimits = policy.tokenLimits;
     this.budgets = policy.budgets;
     this.prefix = `${policy.redisKeyPrefix}gw:`;
-    this.store =
-      policy.rateLimitBackend === 'redis' && policy.redisUrl
-        ? new RedisCounterStore(policy.redisUrl)
-        : new MemoryCounterStore();
+    const logger = new Logger('GatewayLimits');
+    if (policy.rateLimitBackend === 'redis' && policy.redisUrl) {
+      this.store = new RedisCounterStore(policy.redisUrl);
+    } else if (cluster.isWorker) {
+      // The same counters for every worker, held by the primary (as the request counters are).
+      logger.log('Token limits and budgets: memory in the cluster primary');
+      this.store = new IpcCounterStore();
+    } else {
+      this.store = new MemoryCounterStore();
+    }
   }
 
   async onModuleInit(): Promise<void> {
@@ -258,8 +120,9 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Checks and reserves; sets the `x-ratelimit-*` headers on `reply`. Throws 429
-   * `rate_limit_exceeded` (requests, tokens) or `insufficient_quota` (budget), with Retry-After.
+   * Checks and reserves; sets the `x-ratelimit-*-tokens` headers on `reply` when a token limit
+   * applies. Throws 429 `rate_limit_exceeded` (tokens) or `insufficient_quota` (budget), with
+   * Retry-After.
    */
   async reserve(
     principal: Principal,
@@ -270,18 +133,13 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
   ): Promise<Reservation> {
     const now = Date.now();
     const checks = this.checksFor(principal, endpoint, model, body, now);
-    if (!checks.length) {
-      this.requestHeaders(reply, undefined, now);
-      return { settle: () => undefined };
-    }
+    if (!checks.length) return { settle: () => undefined };
     const result = await this.store.reserve(checks);
-    const after = (kind: Kind) => this.tightest(checks, result.values, kind);
-    this.requestHeaders(reply, after('requests'), now);
-    const tokens = after('tokens');
+    const tokens = this.tightest(checks, result.values, 'tokens');
     if (tokens) {
       reply.header('x-ratelimit-limit-tokens', tokens.check.limit);
       reply.header('x-ratelimit-remaining-tokens', Math.max(0, Math.floor(tokens.remaining)));
-      reply.header('x-ratelimit-reset-tokens', duration(tokens.check.resetAt - now));
+      reply.header('x-ratelimit-reset-tokens', formatResetDuration(tokens.check.resetAt - now));
     }
     if (result.refused >= 0) {
       const check = checks[result.refused];
@@ -294,9 +152,7 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
         );
       throw new RateLimitedError(
         retryAfter,
-        check.kind === 'tokens'
-          ? `Token limit reached: ${check.text} (${Math.floor(left)} left; this request needs up to ${check.amount})`
-          : `Request limit reached: ${check.text}`,
+        `Token limit reached: ${check.text} (${Math.floor(left)} left; this request needs up to ${check.amount})`,
       );
     }
     let settled = false;
@@ -305,7 +161,6 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
         if (settled) return;
         settled = true;
         const deltas = checks
-          .filter((c) => c.kind !== 'requests')
           .map((c) => {
             const real = !usage
               ? 0
@@ -331,10 +186,10 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
     const roleLimits = this.roleLimits(principal.roles);
     const limits = (principal.claims.limits ?? {}) as Record<string, unknown>;
     const checks: CounterCheck[] = [];
-    const add = (kind: Kind, limit: AmountLimit | undefined, amount: number, scope = who) => {
+    const add = (kind: Kind, limit: AmountLimit | undefined, amount: number) => {
       if (!limit) return;
       const window = windowOf(limit.window, now);
-      const key = `${this.prefix}${kind}:${scope}:${limit.window}:${window.key}`;
+      const key = `${this.prefix}${kind}:${who}:${limit.window}:${window.key}`;
       // Two limits on the same window share one counter: keep the lower one.
       const same = checks.find((c) => c.key === key);
       if (same) {
@@ -352,16 +207,6 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
         text: limit.text,
       });
     };
-    // Requests: the grant's own rate_limit, and a token's `rate_limit` claim (per minute, per token).
-    add('requests', this.parse(limits.rate_limit, false), 1);
-    const claim = principal.claims.rate_limit;
-    if (typeof claim === 'number' && claim > 0 && principal.tokenId)
-      add(
-        'requests',
-        { amount: Math.floor(claim), window: 'minute', text: `${Math.floor(claim)}/minute` },
-        1,
-        `jti:${principal.tokenId}`,
-      );
     const ownTokens = this.parse(limits.token_limit, false);
     const ownBudget = this.parse(limits.budget, true);
     if (roleLimits.tokens || ownTokens) {
@@ -415,41 +260,4 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
     });
     return found;
   }
-
-  /**
-   * `x-ratelimit-*-requests`: the tightest of the gateway's own request counters and the
-   * request limit the rate-limit guard applied (its `RateLimit-*` headers).
-   */
-  private requestHeaders(
-    reply: FastifyReply,
-    own: { check: CounterCheck; remaining: number } | undefined,
-    now: number,
-  ): void {
-    const guardLimit = Number(reply.getHeader('RateLimit-Limit'));
-    const guardRemaining = Number(reply.getHeader('RateLimit-Remaining'));
-    const guardReset = Number(reply.getHeader('RateLimit-Reset'));
-    const useOwn = own && (!Number.isFinite(guardRemaining) || own.remaining < guardRemaining);
-    if (useOwn) {
-      reply.header('x-ratelimit-limit-requests', own.check.limit);
-      reply.header('x-ratelimit-remaining-requests', Math.max(0, Math.floor(own.remaining)));
-      reply.header('x-ratelimit-reset-requests', duration(own.check.resetAt - now));
-    } else if (Number.isFinite(guardLimit)) {
-      reply.header('x-ratelimit-limit-requests', guardLimit);
-      reply.header('x-ratelimit-remaining-requests', guardRemaining);
-      reply.header(
-        'x-ratelimit-reset-requests',
-        `${Number.isFinite(guardReset) ? guardReset : 0}s`,
-      );
-    }
-  }
-}
-
-/** OpenAI's reset format: `1s`, `6m0s`, `2h3m4s`. */
-export function duration(ms: number): string {
-  let seconds = Math.max(0, Math.ceil(ms / 1000));
-  const hours = Math.floor(seconds / 3600);
-  seconds -= hours * 3600;
-  const minutes = Math.floor(seconds / 60);
-  seconds -= minutes * 60;
-  return `${hours ? `${hours}h` : ''}${hours || minutes ? `${minutes}m` : ''}${seconds}s`;
 }

@@ -1,5 +1,6 @@
 import { parseRateLimit, RateLimit } from '../config/policy/auth-policy';
-import { RateLimitPolicy } from './rate-limit-policy';
+import type { Principal } from '../access/principal';
+import { RateLimitPolicy, RequestLimits } from './rate-limit-policy';
 
 const limit = (text: string) => parseRateLimit(text) as RateLimit;
 
@@ -31,5 +32,86 @@ describe('RateLimitPolicy', () => {
     const none = new RateLimitPolicy({ admin: limit('5/second') });
     expect(none.limitFor(['operator'])).toBeUndefined();
     expect(none.limitFor(['operator', 'admin'])).toEqual({ limit: 5, windowMs: 1_000 });
+  });
+});
+
+describe('RequestLimits', () => {
+  const sut = new RequestLimits({ operator: limit('100/minute'), viewer: limit('10/minute') });
+  const principal = (roles: string[], claims: Record<string, unknown> = {}): Principal => ({
+    subject: 's',
+    scopes: [],
+    roles,
+    method: 'jwt',
+    claims,
+  });
+
+  it('counts the role’s limit alone when nothing narrows it', () => {
+    expect(sut.countersFor(principal(['operator']))).toEqual([
+      { scope: 'principal', suffix: '', limit: 100, windowMs: 60_000, detail: 'Too many requests' },
+    ]);
+    expect(sut.countersFor(principal(['custom']))).toEqual([]);
+  });
+
+  it('lowers the role’s counter with a stricter client or API-key rate_limit on the same window', () => {
+    const [counter, ...rest] = sut.countersFor(
+      principal(['operator'], { limits: { rate_limit: '5/minute' } }),
+    );
+    expect(rest).toEqual([]);
+    expect(counter).toMatchObject({ suffix: '', limit: 5, windowMs: 60_000 });
+    expect(counter.detail).toContain('5/minute');
+    // A looser override never raises the role's limit.
+    expect(
+      sut.countersFor(principal(['operator'], { limits: { rate_limit: '500/minute' } })),
+    ).toEqual([expect.objectContaining({ limit: 100, detail: 'Too many requests' })]);
+  });
+
+  it('adds a second counter of the principal for an override on another window', () => {
+    expect(
+      sut.countersFor(principal(['operator'], { limits: { rate_limit: '1000/day' } })),
+    ).toEqual([
+      expect.objectContaining({ scope: 'principal', suffix: '', limit: 100, windowMs: 60_000 }),
+      expect.objectContaining({
+        scope: 'principal',
+        suffix: ':86400000',
+        limit: 1000,
+        windowMs: 86_400_000,
+      }),
+    ]);
+    // Without a role limit, the override is the principal's own counter.
+    expect(sut.countersFor(principal(['custom'], { limits: { rate_limit: '3/hour' } }))).toEqual([
+      expect.objectContaining({ scope: 'principal', suffix: '', limit: 3, windowMs: 3_600_000 }),
+    ]);
+  });
+
+  it('counts a token’s numeric rate_limit claim per token, per minute', () => {
+    expect(sut.countersFor(principal(['custom'], { rate_limit: 7.9 }))).toEqual([
+      {
+        scope: 'token',
+        suffix: '',
+        limit: 7,
+        windowMs: 60_000,
+        detail: "Request limit reached: 7/minute (the token's rate_limit claim)",
+      },
+    ]);
+    expect(sut.countersFor(principal(['operator'], { rate_limit: 3 }))).toHaveLength(2);
+  });
+
+  it('ignores claims that are not limits (text, zero, negative, malformed overrides)', () => {
+    for (const claims of [
+      { rate_limit: '5' },
+      { rate_limit: 0 },
+      { rate_limit: -1 },
+      { rate_limit: Number.NaN },
+      { limits: { rate_limit: 'lots' } },
+      { limits: 'x' },
+    ])
+      expect(sut.countersFor(principal(['viewer'], claims))).toEqual([
+        expect.objectContaining({ limit: 10, detail: 'Too many requests' }),
+      ]);
+  });
+
+  it('works each combination out once', () => {
+    const a = sut.countersFor(principal(['operator'], { rate_limit: 3 }));
+    expect(sut.countersFor(principal(['operator'], { rate_limit: 3 }))).toBe(a);
   });
 });

@@ -1,33 +1,43 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants';
 import type { ConfigType } from '@nestjs/config';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest, Principal } from '../access/principal';
+import { formatResetDuration } from '../common/duration';
 import { RateLimitedError } from '../common/errors';
 import { policyConfig } from '../config/configuration';
-import { RateLimitPolicy } from './rate-limit-policy';
+import { RequestCounter, RequestLimits } from './rate-limit-policy';
 import { RATE_LIMIT_STORE } from './rate-limit.module';
 
 /**
  * Global guard #3 (rate limit), after authenticate and authorize, so refused requests do not
- * spend a budget. One budget per principal across all routes: `<method>:<subject>` (the client
- * or user of a token, the API key's id), the IP address for anonymous callers. The principal's
- * limit is looked up once per request. Every limited response carries `RateLimit-Limit`,
- * `RateLimit-Remaining` and `RateLimit-Reset` (seconds); the 429 adds `Retry-After`. Public
- * routes, and principals whose roles have no limit, are not limited.
+ * spend a budget. Every request limit of the principal is counted here, on every route
+ * ({@link RequestLimits}): its roles' limit, its client's or API key's `rate_limit`, and its
+ * token's `rate_limit` claim. The principal's counters are keyed `<method>:<subject>` (the client
+ * or user of a token, the API key's id; the IP address for anonymous callers), a token's by its
+ * `jti`. The counter with the least room left is the one reported: every limited response carries
+ * `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds), and on the OpenAI
+ * surface (`/v1/*`) the same decision as `x-ratelimit-limit-requests`,
+ * `x-ratelimit-remaining-requests` and `x-ratelimit-reset-requests` (OpenAI's `6m0s` format).
+ * Headers set here stay on whatever the route answers afterwards (400, 403, 404, 429...). The
+ * 429 adds `Retry-After`. Public routes, and principals without any limit, are not limited.
  *
- * The counters live in @nestjs/throttler's storage interface: in memory, or in Redis for
- * several replicas (`rate_limit_backend`).
+ * The counters live in @nestjs/throttler's storage interface: in memory, in the cluster primary
+ * (WORKERS > 1), or in Redis for several replicas (`rate_limit_backend`).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
-  private readonly limits: RateLimitPolicy;
+  private readonly limits: RequestLimits;
+  /** Per controller, worked out on its first request: does it serve the OpenAI surface? */
+  private readonly openAi = new WeakMap<object, boolean>();
 
   constructor(
     @Inject(policyConfig.KEY) policy: ConfigType<typeof policyConfig>,
     @Inject(RATE_LIMIT_STORE) private readonly storage: ThrottlerStorage,
   ) {
-    this.limits = new RateLimitPolicy(policy.rateLimits);
+    this.limits = new RequestLimits(policy.rateLimits);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -35,28 +45,91 @@ export class RateLimitGuard implements CanActivate {
     const request = http.getRequest<AuthenticatedRequest>();
     const principal = request.user;
     if (!principal || request.routeRule?.kind === 'public') return true;
-    const limit = this.limits.limitFor(principal.roles);
-    if (!limit) return true;
-    const record = await this.storage.increment(
-      `default:${trackerOf(principal, request.ip)}`,
-      limit.windowMs,
-      limit.limit,
+    const counters = this.limits.countersFor(principal);
+    if (!counters.length) return true;
+    const records =
+      counters.length === 1
+        ? [await this.hit(counters[0], principal, request.ip)]
+        : await Promise.all(counters.map((c) => this.hit(c, principal, request.ip)));
+
+    // The counter with the least room left (on a tie, the one that resets last) is reported.
+    let shown = 0;
+    let refused = -1;
+    for (let i = 0; i < counters.length; i++) {
+      const room = counters[i].limit - records[i].totalHits;
+      const shownRoom = counters[shown].limit - records[shown].totalHits;
+      if (
+        room < shownRoom ||
+        (room === shownRoom && records[i].timeToExpire > records[shown].timeToExpire)
+      )
+        shown = i;
+      if (
+        records[i].isBlocked &&
+        (refused < 0 || records[i].timeToBlockExpire > records[refused].timeToBlockExpire)
+      )
+        refused = i;
+    }
+    const limit = counters[shown].limit;
+    const remaining = Math.max(0, limit - records[shown].totalHits);
+    const reset = records[shown].timeToExpire;
+    const reply = http.getResponse<FastifyReply>();
+    reply.header('RateLimit-Limit', limit);
+    reply.header('RateLimit-Remaining', remaining);
+    reply.header('RateLimit-Reset', reset);
+    if (this.isOpenAi(context)) {
+      reply.header('x-ratelimit-limit-requests', limit);
+      reply.header('x-ratelimit-remaining-requests', remaining);
+      reply.header('x-ratelimit-reset-requests', formatResetDuration(reset * 1000));
+    }
+    if (refused >= 0) {
+      const retryAfter = records[refused].timeToBlockExpire;
+      reply.header('Retry-After', retryAfter);
+      throw new RateLimitedError(retryAfter, counters[refused].detail);
+    }
+    return true;
+  }
+
+  private hit(
+    counter: RequestCounter,
+    principal: Principal,
+    ip: string | undefined,
+  ): Promise<ThrottlerStorageRecord> {
+    const who = counter.scope === 'token' ? tokenTrackerOf(principal) : trackerOf(principal, ip);
+    return this.storage.increment(
+      `default:${who}${counter.suffix}`,
+      counter.windowMs,
+      counter.limit,
       0,
       'default',
     );
-    const reply = http.getResponse<FastifyReply>();
-    reply.header('RateLimit-Limit', limit.limit);
-    reply.header('RateLimit-Remaining', Math.max(0, limit.limit - record.totalHits));
-    reply.header('RateLimit-Reset', record.timeToExpire);
-    if (record.isBlocked) {
-      reply.header('Retry-After', record.timeToBlockExpire);
-      throw new RateLimitedError();
+  }
+
+  private isOpenAi(context: ExecutionContext): boolean {
+    const controller = context.getClass();
+    let openAi = this.openAi.get(controller);
+    if (openAi === undefined) {
+      const paths = [Reflect.getMetadata(PATH_METADATA, controller) as string | string[]].flat();
+      openAi = paths.some((p) => {
+        const path = String(p ?? '').replace(/^\/+/, '');
+        return path === 'v1' || path.startsWith('v1/');
+      });
+      this.openAi.set(controller, openAi);
     }
-    return true;
+    return openAi;
   }
 }
 
 export function trackerOf(principal: Principal, ip: string | undefined): string {
   if (principal.method === 'none') return `ip:${ip}`;
   return `${principal.method}:${principal.subject}`;
+}
+
+/**
+ * One token's counter: by `jti`; a trusted issuer's token without one by its subject and `iat`
+ * (tokens issued in the same second share a counter, which only errs on the strict side).
+ */
+function tokenTrackerOf(principal: Principal): string {
+  if (principal.tokenId) return `jti:${principal.tokenId}`;
+  const iat = principal.claims.iat;
+  return `token:${principal.method}:${principal.subject}:${typeof iat === 'number' ? iat : 0}`;
 }
