@@ -65,6 +65,7 @@ describe('route permissions', () => {
             ...(r.decision.permissions ? { permissions: r.decision.permissions } : {}),
             ...(r.decision.roles ? { roles: r.decision.roles } : {}),
             ...(r.decision.scopes ? { scopes: r.decision.scopes } : {}),
+            ...(r.decision.clientAuthentication ? { clientAuthentication: true } : {}),
           }),
     }));
     if (process.env.UPDATE_ROUTE_SNAPSHOT === '1') {

@@ -20,6 +20,12 @@ export interface AccessRule {
   roles?: string[];
   /** Every one of these OAuth scopes (`scope` claim). API keys carry none. */
   scopes?: string[];
+  /**
+   * An OAuth client may also authenticate with its own id and secret (`client_secret_basic` or
+   * `client_secret_post`) and become the caller. Only for endpoints a client calls as itself,
+   * RFC 7662 §2.1's introspection: a client secret is not a credential for the API.
+   */
+  clientAuthentication?: boolean;
 }
 
 /** The one metadata key of a route's rule: `false` for public, else the rule. */

@@ -11,6 +11,8 @@ export type RouteRule =
       permissions: string[];
       roles?: string[];
       scopes?: string[];
+      /** An OAuth client's own id and secret are accepted too (introspection). */
+      clientAuthentication?: true;
     };
 
 const PUBLIC: RouteRule = Object.freeze({ kind: 'public' });
@@ -36,5 +38,6 @@ export function readRouteRule(
     permissions: [...(rule.permission ? [rule.permission] : []), ...(rule.permissions ?? [])],
     ...(rule.roles?.length ? { roles: [...rule.roles] } : {}),
     ...(rule.scopes?.length ? { scopes: [...rule.scopes] } : {}),
+    ...(rule.clientAuthentication ? { clientAuthentication: true as const } : {}),
   });
 }

@@ -1,4 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { advisoryXactLock } from '../database/advisory-lock';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
@@ -54,6 +56,9 @@ export interface CreateClientInput {
  * a token costs no database round trip; a disabled or deleted client or a new secret is refused
  * or accepted everywhere as soon as the change commits.
  */
+/** Where the bootstrap admin's secret is left when stdout is not a terminal (under DATA_DIR). */
+export const BOOTSTRAP_SECRET_FILE = 'bootstrap-admin.secret';
+
 @Injectable()
 export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('Clients');
@@ -208,7 +213,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
    * the admin role, creates `admin` and prints its secret once, like Keycloak's bootstrap admin.
    */
   async bootstrap(clients: BootstrapClient[]): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    const adminSecret = await this.dataSource.transaction(async (manager) => {
       await advisoryXactLock(manager, 'tessera:clients-bootstrap');
       const repo = manager.getRepository(ClientEntity);
       let changedAny = false;
@@ -265,8 +270,9 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
       const [{ count }] = await manager.query(
         `SELECT count(*)::int AS count FROM clients WHERE 'admin' = ANY(roles)`,
       );
+      let secret: string | undefined;
       if (count === 0 && !(await repo.existsBy({ id: 'admin' }))) {
-        const secret = generateSecret();
+        secret = generateSecret();
         await repo.insert(
           repo.create({
             id: 'admin',
@@ -277,16 +283,41 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
           }),
         );
         changedAny = true;
-        // Printed once, to the terminal, not to the structured log.
-        process.stdout.write(
-          '\n  Tessera created a bootstrap admin client (shown only this once):\n' +
-            `    client_id:     admin\n    client_secret: ${secret}\n\n`,
-        );
       }
       // Other replicas reload on commit; this one reloads below.
       if (changedAny) await notifyChange(manager, '*');
+      return secret;
     });
     await this.view.reload();
+    if (adminSecret) this.handOver(adminSecret);
+  }
+
+  /**
+   * The bootstrap admin's secret, once, after its client is committed — never in a log line. At a
+   * terminal (`npm start`) it is shown on it, like Keycloak's bootstrap admin; where stdout is
+   * collected as logs (a container, a service manager) it goes to `DATA_DIR/bootstrap-admin.secret`
+   * (mode 0600), like Jenkins' initialAdminPassword, and the log names the file.
+   */
+  private handOver(secret: string): void {
+    if (process.stdout.isTTY) {
+      process.stdout.write(
+        '\n  Tessera created a bootstrap admin client (shown only this once):\n' +
+          `    client_id:     admin\n    client_secret: ${secret}\n\n`,
+      );
+      return;
+    }
+    const file = join(this.config.dataDir, BOOTSTRAP_SECRET_FILE);
+    try {
+      mkdirSync(this.config.dataDir, { recursive: true });
+      writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+      this.logger.warn(
+        `Created the bootstrap admin client "admin"; its secret is in ${file} (read it, then delete the file)`,
+      );
+    } catch (error) {
+      this.logger.error(
+        `Created the bootstrap admin client "admin" but could not write its secret to ${file} (${(error as Error).message}); create another admin client with \`tessera clients create --roles admin\``,
+      );
+    }
   }
 
   private checkRoles(roles?: string[]): void {

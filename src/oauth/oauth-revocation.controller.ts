@@ -57,7 +57,7 @@ export class OAuthRevocationController {
    */
   @Post('introspect')
   @HttpCode(200)
-  @Authenticated({ permission: 'tokens:introspect' })
+  @Authenticated({ permission: 'tokens:introspect', clientAuthentication: true })
   @ApiOperation({
     summary:
       'RFC 7662 token introspection (client_secret_basic, client_secret_post or bearer; tokens:introspect)',

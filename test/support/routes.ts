@@ -10,6 +10,7 @@ export interface RouteDecision {
   permissions?: string[];
   roles?: string[];
   scopes?: string[];
+  clientAuthentication?: boolean;
 }
 
 export interface RouteInfo {
@@ -66,5 +67,11 @@ export function listRoutes(app: INestApplication): RouteInfo[] {
 function decisionOf(rule: ReturnType<typeof readRouteRule>): RouteDecision {
   if (rule.kind === 'public') return { public: true };
   if (rule.kind === 'undeclared') return { public: false };
-  return { public: false, permissions: rule.permissions, roles: rule.roles, scopes: rule.scopes };
+  return {
+    public: false,
+    permissions: rule.permissions,
+    roles: rule.roles,
+    scopes: rule.scopes,
+    clientAuthentication: rule.clientAuthentication,
+  };
 }

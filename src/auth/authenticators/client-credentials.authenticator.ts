@@ -5,23 +5,17 @@ import { ClientsService } from '../../clients/clients.service';
 import { clientCredentialsFrom, formOf } from '../../clients/client-credentials';
 import type { PresentedCredentials, RequestAuthenticator } from './request-authenticator';
 
-/**
- * Routes where an OAuth client may authenticate with its own id and secret instead of a bearer
- * token. RFC 7662 §2.1: the protected resource calling the introspection endpoint is a client
- * (openid-client's introspect, Kong, Envoy, oauth2-proxy send client_secret_basic or
- * client_secret_post). Nowhere else: a client secret is not a credential for the API.
- */
-const CLIENT_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['/oauth/introspect']);
-
 interface RoutedRequest extends AuthenticatedRequest {
   body?: unknown;
-  routeOptions?: { url?: string };
 }
 
 /**
- * `client_secret_basic` / `client_secret_post` on {@link CLIENT_AUTHENTICATED_ROUTES}: the
- * client becomes the principal (its roles and scopes), so the route's rule
- * (`@Authenticated({ permission: 'tokens:introspect' })`) applies to it as to a bearer. Wrong
+ * `client_secret_basic` / `client_secret_post` on routes whose rule says so
+ * (`@Authenticated({ permission: 'tokens:introspect', clientAuthentication: true })`). RFC 7662
+ * §2.1: the protected resource calling the introspection endpoint is a client (openid-client's
+ * introspect, Kong, Envoy, oauth2-proxy send client_secret_basic or client_secret_post). Nowhere
+ * else: a client secret is not a credential for the API. The client becomes the principal (its
+ * roles and scopes), so the rest of the route's rule applies to it as to a bearer. Wrong
  * credentials are RFC 6749's `invalid_client` (401 with a Basic challenge), never a fall-through.
  */
 @Injectable()
@@ -32,7 +26,8 @@ export class ClientCredentialsAuthenticator implements RequestAuthenticator {
     request: RoutedRequest,
     { bearer }: PresentedCredentials,
   ): Promise<Principal | undefined> {
-    if (!CLIENT_AUTHENTICATED_ROUTES.has(request.routeOptions?.url ?? '')) return undefined;
+    const rule = request.routeRule;
+    if (rule?.kind !== 'protected' || !rule.clientAuthentication) return undefined;
     const authorization = request.headers.authorization;
     const basic = typeof authorization === 'string' && /^basic /i.test(authorization);
     const body = formOf(request.body);
