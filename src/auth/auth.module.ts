@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
-import { PassportModule } from '@nestjs/passport';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { KeysModule } from '../keys/keys.module';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
@@ -21,7 +20,6 @@ import { AuthorizeController } from './authorize.controller';
 import { ExternalTokenVerifier } from './external-token-verifier';
 import { AuthenticationGuard } from './guards/authentication.guard';
 import { PermissionsGuard } from './guards/permissions.guard';
-import { JwtStrategy } from './jwt.strategy';
 import { PrincipalFactory } from './principal.factory';
 import { RouteRules } from './route-rules';
 import { VerifiedTokenCache } from './verified-token-cache';
@@ -53,7 +51,6 @@ const AUTHENTICATOR_ORDER = [
 @Module({
   imports: [
     DiscoveryModule,
-    PassportModule,
     KeysModule,
     RevocationModule,
     ApiKeysModule,
@@ -64,7 +61,6 @@ const AUTHENTICATOR_ORDER = [
   providers: [
     RouteRules,
     PrincipalFactory,
-    JwtStrategy,
     VerifiedTokenCache,
     ExternalTokenVerifier,
     ...AUTHENTICATOR_ORDER,

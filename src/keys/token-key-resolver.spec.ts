@@ -22,6 +22,7 @@ describe('TokenKeyResolver', () => {
     await expect(sut.resolve(token({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' }))).resolves.toEqual({
       key: publicKey,
       kid: 'k1',
+      algorithm: 'RS256',
     });
     await expect(
       sut.resolve(token({ alg: 'RS256', typ: 'application/at+jwt', kid: 'k1' })),

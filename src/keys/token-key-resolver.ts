@@ -7,6 +7,7 @@ import { jwtConfig } from '../config/configuration';
 import { KeysService } from './keys.service';
 import { isAccessTokenType } from '../access/access-token';
 import { sharedSecretKey } from './shared-secret';
+import type { SigningAlgorithm } from './jws-sign';
 
 export interface JoseHeader {
   alg?: unknown;
@@ -60,7 +61,9 @@ export class TokenKeyResolver {
       this.sharedKid = sharedSecretKey(config.secretKey).kid;
   }
 
-  async resolve(token: string): Promise<{ key: KeyObject; kid: string }> {
+  async resolve(
+    token: string,
+  ): Promise<{ key: KeyObject; kid: string; algorithm: SigningAlgorithm }> {
     // HS256: without a usable shared secret nothing can be verified; that is our fault (500),
     // not the caller's (401). (Startup refuses a short secret; this guards the impossible case.)
     if (this.keys.symmetric && !this.keys.isReady)
@@ -86,6 +89,6 @@ export class TokenKeyResolver {
     const key = this.keys.verificationKey(kid) ?? (await this.keys.verificationKeyWithRefresh(kid));
     if (!key) throw new InvalidTokenError('unknown kid');
     if (key.algorithm !== header.alg) throw new InvalidTokenError('alg does not match the key');
-    return { key: key.key, kid: key.kid };
+    return { key: key.key, kid: key.kid, algorithm: key.algorithm as SigningAlgorithm };
   }
 }

@@ -1,35 +1,38 @@
 import { Injectable } from '@nestjs/common';
-import {
-  JsonWebTokenError,
-  NotBeforeError,
-  TokenExpiredError as JwtExpiredError,
-  verify,
-} from 'jsonwebtoken';
-import { DomainError, InvalidTokenError, TokenExpiredError } from '../common/errors';
+import { DomainError } from '../common/errors';
 import type { AccessTokenClaims } from '../access/access-token';
+import { verifyCompactJws } from './jws-verify';
 import { TokenKeyResolver } from './token-key-resolver';
 
 /**
- * Verifies a token given in a body or to a route that is not behind the global guard (parent
- * tokens, RFC 7009/7662 subjects, SSE bearer): the same key choice, pinned algorithms and
- * iss/aud checks as the guard's passport strategy. Type and revocation checks are the caller's.
+ * Verifies a token signed by Tessera — the bearer of every request (OwnJwtAuthenticator) and a
+ * token given in a body (parent tokens, RFC 7009/7662 subjects, SSE bearer): the key chosen by
+ * `kid` from the in-memory ring with the algorithm pinned to the key's ({@link TokenKeyResolver}),
+ * the signature, `iss`, `aud`, `exp` and `nbf` ({@link verifyCompactJws}). Type, RFC 9068's
+ * required claims and revocation are the caller's (PrincipalFactory). No I/O per token.
  */
 @Injectable()
 export class TokenVerifier {
-  constructor(private readonly resolver: TokenKeyResolver) {}
+  private readonly issuer: string;
+  private readonly audience: string;
+
+  constructor(private readonly resolver: TokenKeyResolver) {
+    this.issuer = resolver.verifyOptions.issuer as string;
+    this.audience = resolver.verifyOptions.audience as string;
+  }
 
   /** @throws InvalidTokenError or TokenExpiredError. */
-  async verify(token: string, options: { ignoreExpiration?: boolean } = {}) {
-    const { key, kid } = await this.resolver.resolve(token);
-    try {
-      const claims = verify(token, key, {
-        ...this.resolver.verifyOptions,
-        ignoreExpiration: options.ignoreExpiration ?? false,
-      }) as AccessTokenClaims;
-      return { claims, kid };
-    } catch (error) {
-      throw toTokenError(error);
-    }
+  async verify(
+    token: string,
+    options: { ignoreExpiration?: boolean } = {},
+  ): Promise<{ claims: AccessTokenClaims; kid: string }> {
+    const { key, kid, algorithm } = await this.resolver.resolve(token);
+    const claims = verifyCompactJws(token, key, algorithm, {
+      issuer: this.issuer,
+      audience: this.audience,
+      ignoreExpiration: options.ignoreExpiration ?? false,
+    }) as AccessTokenClaims;
+    return { claims, kid };
   }
 
   /** Like {@link verify}, but answers undefined for any token that does not verify. */
@@ -41,13 +44,4 @@ export class TokenVerifier {
       throw error;
     }
   }
-}
-
-/** jsonwebtoken's (and passport-jwt's) failures as the SPEC's errors; used by every verify path. */
-export function toTokenError(reason: unknown): DomainError {
-  if (reason instanceof DomainError) return reason;
-  if (reason instanceof JwtExpiredError) return new TokenExpiredError();
-  if (reason instanceof NotBeforeError) return new InvalidTokenError('not yet valid');
-  if (reason instanceof JsonWebTokenError) return new InvalidTokenError(reason.message);
-  return new InvalidTokenError(reason instanceof Error ? reason.message : 'unverifiable');
 }
