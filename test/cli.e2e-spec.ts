@@ -215,6 +215,10 @@ describe('tessera CLI (real processes)', () => {
       const unknown = await tessera(['keys', 'retire', 'no-such-kid']);
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toMatch(/no-such-kid/);
+      // A kid may start with '-' (base64url): after `--` it is the argument, not an option.
+      const dashed = await tessera(['keys', 'retire', '--', '-no-such-kid']);
+      expect(dashed.code).toBe(1);
+      expect(dashed.stderr).toContain('No signing key with kid "-no-such-kid"');
 
       const hard = await tessera(['keys', 'rotate', '--hard']);
       expect(hard.code).toBe(0);

@@ -86,7 +86,8 @@ export class KeysRotateCommand extends TesseraCommand {
 @SubCommand({
   name: 'retire',
   arguments: '<kid>',
-  description: 'Retire a non-active key now: tokens it signed stop verifying on every replica.',
+  description:
+    "Retire a non-active key now: tokens it signed stop verifying on every replica. A kid that starts with '-' goes after --: tessera keys retire -- -Xy3…",
 })
 export class KeysRetireCommand extends TesseraCommand {
   constructor(@Inject(jwtConfig.KEY) private readonly jwt: ConfigType<typeof jwtConfig>) {
