@@ -6,8 +6,8 @@ import {
   IpcCounterStore,
   MemoryCounterStore,
   serveUsageLimits,
-  UsageIpcChannel,
 } from './usage-counter-store';
+import type { IpcChannel } from '../common/ipc-channel';
 
 /** A worker's `process` and the primary's `Worker` for it, joined in memory like node's IPC. */
 function link(store: MemoryCounterStore) {
@@ -31,7 +31,7 @@ function link(store: MemoryCounterStore) {
     },
   });
   serveUsageLimits(worker as unknown as Worker, store);
-  return { channel: channel as unknown as UsageIpcChannel & EventEmitter, sent };
+  return { channel: channel as unknown as IpcChannel & EventEmitter, sent };
 }
 
 const resetAt = Date.now() + 3_600_000;
@@ -96,7 +96,7 @@ describe('IpcCounterStore', () => {
     await expect(sut.reserve(tokens(1))).rejects.toBeInstanceOf(ServiceUnavailableError);
 
     const silent = Object.assign(new EventEmitter(), { connected: true, send: () => true });
-    const other = new IpcCounterStore(silent as unknown as UsageIpcChannel);
+    const other = new IpcCounterStore(silent as unknown as IpcChannel);
     const pending = other.reserve(tokens(1));
     await new Promise((r) => setImmediate(r));
     silent.emit('disconnect');

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Worker } from 'node:cluster';
 import Redis from 'ioredis';
 import { ServiceUnavailableError } from '../common/errors';
+import type { IpcChannel } from '../common/ipc-channel';
 
 /** One counter a reservation needs room in: `amount` more of at most `limit`, until `resetAt`. */
 export interface CounterSpec {
@@ -196,14 +197,6 @@ interface AnswerMessage {
   answers: Answer[];
 }
 
-/** A worker's end of the IPC channel to the primary (`process`). */
-export interface UsageIpcChannel {
-  connected: boolean;
-  send?(message: unknown, callback?: (error: Error | null) => void): boolean;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
-  on(event: 'disconnect', listener: () => void): unknown;
-}
-
 function isAsk(message: unknown): message is AskMessage {
   const m = message as AskMessage | null;
   return m?.tessera === 'usage-limit' && Array.isArray(m.reserve) && Array.isArray(m.add);
@@ -235,7 +228,7 @@ export class IpcCounterStore implements CounterStore {
     { resolve(result: ReserveResult): void; reject(error: Error): void }
   >();
 
-  constructor(private readonly channel: UsageIpcChannel = process as unknown as UsageIpcChannel) {
+  constructor(private readonly channel: IpcChannel = process as unknown as IpcChannel) {
     channel.on('message', (message) => {
       if (isAnswer(message)) this.settle(message.answers);
     });

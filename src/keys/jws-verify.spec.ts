@@ -9,7 +9,7 @@ import { sign as jwtSign, type Algorithm } from 'jsonwebtoken';
 import { SignJWT, importJWK, exportJWK } from 'jose';
 import { InvalidTokenError, TokenExpiredError } from '../common/errors';
 import { signCompactJws, type SigningAlgorithm } from './jws-sign';
-import { verifyCompactJws } from './jws-verify';
+import { verifyCompactJws, type ClaimChecks } from './jws-verify';
 
 function keyPair(alg: SigningAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
   if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -21,7 +21,7 @@ function keyPair(alg: SigningAlgorithm): { privateKey: KeyObject; publicKey: Key
 }
 
 const NOW = 1_800_000_000;
-const CHECKS = { issuer: 'https://issuer', audience: 'api', now: NOW };
+const CHECKS: ClaimChecks = { issuer: 'https://issuer', audience: 'api', now: NOW };
 const CLAIMS = {
   iss: 'https://issuer',
   aud: 'api',

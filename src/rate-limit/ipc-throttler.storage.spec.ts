@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import { ServiceUnavailableError } from '../common/errors';
-import { IpcChannel, IpcThrottlerStorage, serveRateLimits } from './ipc-throttler.storage';
+import type { IpcChannel } from '../common/ipc-channel';
+import { IpcThrottlerStorage, serveRateLimits } from './ipc-throttler.storage';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 /** A worker's `process` and the primary's `Worker` for it, joined in memory like node's IPC. */

@@ -2,6 +2,7 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Worker } from 'node:cluster';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { ServiceUnavailableError } from '../common/errors';
+import type { IpcChannel } from '../common/ipc-channel';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 /** A hit asked of the primary: [id, key, ttl ms, limit]. */
@@ -16,14 +17,6 @@ interface HitsMessage {
 interface AnswersMessage {
   tessera: 'rate-limit';
   answers: Answer[];
-}
-
-/** A worker's end of the IPC channel to the primary (`process`). */
-export interface IpcChannel {
-  connected: boolean;
-  send?(message: unknown, callback?: (error: Error | null) => void): boolean;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
-  on(event: 'disconnect', listener: () => void): unknown;
 }
 
 function isHits(message: unknown): message is HitsMessage {
