@@ -3,14 +3,11 @@ import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { ValidationFailedError } from '../common/errors';
 import { recordCliChange, withContext } from './cli-context';
+import { GrantingCommand, type GrantOptions } from './grant-options';
 
-interface CreateOptions {
+interface CreateOptions extends GrantOptions {
   name: string;
   roles?: string[];
-  models?: string[];
-  rateLimit?: string;
-  tokenLimit?: string;
-  budget?: string;
 }
 
 /**
@@ -18,7 +15,7 @@ interface CreateOptions {
  * server: the insert is announced with NOTIFY, so every replica accepts the key at once.
  */
 @SubCommand({ name: 'create', description: 'Create an API key and print it (shown only once)' })
-export class CreateApiKeyCommand extends CommandRunner {
+export class CreateApiKeyCommand extends GrantingCommand {
   async run(_args: string[], options: CreateOptions): Promise<void> {
     // Through ApiKeysService, as the admin API does: same role check, same NOTIFY.
     const created = await withContext([ApiKeysModule], async (context) => {
@@ -28,10 +25,7 @@ export class CreateApiKeyCommand extends CommandRunner {
           name: options.name,
           roles: options.roles,
           createdBy: 'cli',
-          models: options.models,
-          rate_limit: options.rateLimit,
-          token_limit: options.tokenLimit,
-          budget: options.budget,
+          ...this.grantOf(options),
         })
         .catch((error: unknown) => {
           if (error instanceof ValidationFailedError && error.param)
@@ -62,32 +56,6 @@ export class CreateApiKeyCommand extends CommandRunner {
       .split(',')
       .map((role) => role.trim())
       .filter(Boolean);
-  }
-
-  @Option({
-    flags: '--models <globs>',
-    description: 'models it may invoke: ids or globs, comma-separated',
-  })
-  parseModels(value: string): string[] {
-    return value
-      .split(',')
-      .map((m) => m.trim())
-      .filter(Boolean);
-  }
-
-  @Option({ flags: '--rate-limit <limit>', description: 'its own request limit, e.g. 100/minute' })
-  parseRateLimit(value: string): string {
-    return value;
-  }
-
-  @Option({ flags: '--token-limit <limit>', description: 'tokens per window, e.g. 20000/day' })
-  parseTokenLimit(value: string): string {
-    return value;
-  }
-
-  @Option({ flags: '--budget <limit>', description: 'US dollars per window, e.g. 5/month' })
-  parseBudget(value: string): string {
-    return value;
   }
 }
 

@@ -4,17 +4,14 @@ import { ClientsModule } from '../clients/clients.module';
 import { ClientsService, SUPPORTED_CLIENT_GRANTS } from '../clients/clients.service';
 import { listOption, UsageError } from './cli-errors';
 import { recordCliChange, withContext } from './cli-context';
+import { GrantingCommand, type GrantOptions } from './grant-options';
 
-interface CreateClientOptions {
+interface CreateClientOptions extends GrantOptions {
   id?: string;
   name?: string;
   roles?: string;
   scopes?: string;
   grantTypes?: string;
-  models?: string[];
-  rateLimit?: string;
-  tokenLimit?: string;
-  budget?: string;
 }
 
 @SubCommand({
@@ -22,7 +19,7 @@ interface CreateClientOptions {
   description:
     'Create an OAuth client and print it as JSON with its client_secret (shown only this once).',
 })
-export class ClientsCreateCommand extends TesseraCommand {
+export class ClientsCreateCommand extends GrantingCommand {
   async run(_args: string[], options: CreateClientOptions): Promise<void> {
     if (options.id !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(options.id))
       throw new UsageError('--id must be 1-128 characters of A-Z a-z 0-9 . _ : -');
@@ -39,10 +36,7 @@ export class ClientsCreateCommand extends TesseraCommand {
         roles: listOption(options.roles),
         scopes: listOption(options.scopes),
         grantTypes,
-        models: options.models,
-        rate_limit: options.rateLimit,
-        token_limit: options.tokenLimit,
-        budget: options.budget,
+        ...this.grantOf(options),
       });
       await recordCliChange(context, 'client.create', client.client.id);
       return client;
@@ -88,32 +82,6 @@ export class ClientsCreateCommand extends TesseraCommand {
     description: `comma-separated: ${SUPPORTED_CLIENT_GRANTS.join(', ')} (default: client_credentials)`,
   })
   parseGrantTypes(value: string): string {
-    return value;
-  }
-
-  @Option({
-    flags: '--models <globs>',
-    description: 'models it may invoke: ids or globs, comma-separated',
-  })
-  parseModels(value: string): string[] {
-    return value
-      .split(',')
-      .map((m) => m.trim())
-      .filter(Boolean);
-  }
-
-  @Option({ flags: '--rate-limit <limit>', description: 'its own request limit, e.g. 100/minute' })
-  parseRateLimit(value: string): string {
-    return value;
-  }
-
-  @Option({ flags: '--token-limit <limit>', description: 'tokens per window, e.g. 20000/day' })
-  parseTokenLimit(value: string): string {
-    return value;
-  }
-
-  @Option({ flags: '--budget <limit>', description: 'US dollars per window, e.g. 5/month' })
-  parseBudget(value: string): string {
     return value;
   }
 }
