@@ -20,7 +20,13 @@ describe('Gateway: several upstreams behind the OpenAI surface, with the officia
   beforeAll(async () => {
     a = await startFakeOpenAi({
       name: 'a',
-      models: ['llama-3-8b', 'llama-3-8b-slow', 'llama-3-8b-fail', 'llama-3-8b-nousage'],
+      models: [
+        'llama-3-8b',
+        'llama-3-8b-slow',
+        'llama-3-8b-fail',
+        'llama-3-8b-nousage',
+        'llama-3-8b-break',
+      ],
       slowMs: 3000,
     });
     b = await startFakeOpenAi({ name: 'b', models: ['qwen-2', 'llama-3-8b'] });
@@ -109,6 +115,7 @@ describe('Gateway: several upstreams behind the OpenAI surface, with the officia
     const page = await sdk(sut, operator).models.list();
     const models = page.data.map((m) => `${m.id}@${m.owned_by}`).sort();
     expect(models).toEqual([
+      'llama-3-8b-break@a',
       'llama-3-8b-fail@a',
       'llama-3-8b-nousage@a',
       'llama-3-8b-slow@a',
@@ -228,6 +235,29 @@ describe('Gateway: several upstreams behind the OpenAI surface, with the officia
     while (a.aborted.length === before && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     expect(a.aborted.slice(before)).toEqual(['llama-3-8b-slow']);
+  });
+
+  it('cuts the answer off when the upstream breaks off mid-stream, and keeps serving', async () => {
+    const response = await fetch(`${sut.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...bearer(operator), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'llama-3-8b-break',
+        stream: true,
+        messages: [{ role: 'user', content: 'x' }],
+      }),
+    });
+    expect(response.status).toBe(200);
+    // The caller gets the chunks sent before the break and then an ended (or reset) stream,
+    // never a [DONE] that the upstream did not send.
+    const text = await response.text().catch(() => '');
+    expect(text).not.toContain('[DONE]');
+    const next = await fetch(`${sut.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...bearer(operator), 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'llama-3-8b', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(next.status).toBe(200);
   });
 
   it('writes every answered call to the ledger: tokens from usage, estimated without it, priced by the policy', async () => {

@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import { Counter, Histogram } from 'prom-client';
 import {
@@ -225,12 +225,20 @@ export class InferenceService implements OnApplicationShutdown {
         : undefined;
       settle?.(settled);
     });
-    pipeline(answer.body, tap, (error) => {
-      if (error && !abort.aborted && error.name !== 'AbortError')
+    // Piped by hand, not with stream.pipeline: on Node 20 pipeline makes an AbortController per
+    // call and aborts it when done, which constructs a DOMException (and its stack) per proxied
+    // request — 3% of the CPU in a profile, plus its garbage. An upstream that breaks off ends
+    // the tap with its error (so the answer to the caller ends too); a caller that goes away
+    // aborts the upstream request (above), which ends its body.
+    answer.body.once('error', (error: Error) => {
+      tap.destroy(error);
+      if (!abort.aborted && error.name !== 'AbortError')
         this.logger.warn(
           `Upstream ${upstream.name} stream broke off: ${error.message} (request ${caller.requestId})`,
         );
     });
+    tap.once('error', () => answer.body.destroy());
+    answer.body.pipe(tap);
     reply.status(answer.statusCode).header('content-type', contentType);
     if (sse) reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
     // A JSON answer passes through byte for byte: keep its length (no chunked encoding).

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
  *   - `*-slow`: waits `slowMs` before answering (timeouts, disconnects);
  *   - `*-fail`: 500 with an OpenAI error body;
  *   - `*-nousage`: answers without `usage`;
+ *   - `*-break`: a stream that breaks off (the connection is destroyed) after two chunks;
  *   - anything else: a normal answer whose usage is its word counts (prompt) and 5 (completion).
  * Streams send one chunk per word, then the usage chunk when `stream_options.include_usage`.
  */
@@ -86,6 +87,10 @@ export async function startFakeOpenAi(
       const pieces = REPLY.split(' ');
       const send = (i: number) => {
         if (res.destroyed) return;
+        if (model.endsWith('-break') && i === 2) {
+          res.destroy();
+          return;
+        }
         if (i < pieces.length) {
           const word = (i ? ' ' : '') + pieces[i];
           res.write(
