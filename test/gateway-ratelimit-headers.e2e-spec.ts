@@ -132,6 +132,29 @@ describe('Gateway: x-ratelimit headers and request limits on every route', () =>
     expect(Object.keys(anonymous.headers).filter((h) => h.includes('ratelimit'))).toEqual([]);
   });
 
+  it('reports the allowance on a 403 from the permission check, without spending it', async () => {
+    const token = await tokenFor(sut.url, LLAMA_USER);
+    // llama-user holds invoke:llama-*, not invoke, which /v1/infer needs.
+    const refusals = [];
+    for (let i = 0; i < 2; i++)
+      refusals.push(await sut.http().post('/v1/infer').set(bearer(token)).send({ prompt: 'a' }));
+    for (const refused of refusals) {
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.code).toBe('insufficient_permissions');
+    }
+    // Both report the same remaining allowance: a refusal by the permission check spends none.
+    expect(requestHeaders(refusals[0])).toEqual(requestHeaders(refusals[1]));
+    expect(requestHeaders(refusals[1])).toEqual({
+      limit: '50',
+      remaining: expect.stringMatching(/^\d+$/),
+      reset: expect.stringMatching(RESET),
+    });
+    const counted = await sut.http().get('/v1/models').set(bearer(token));
+    expect(Number(requestHeaders(counted).remaining)).toBe(
+      Number(requestHeaders(refusals[1]).remaining) - 1,
+    );
+  });
+
   it('applies a client’s rate_limit (from AUTH_CLIENTS_JSON) on every route, not only model calls', async () => {
     const admin = await tokenFor(sut.url, CLIENTS.admin);
     const declared = await sut.http().get(`/admin/clients/${LIMITED.id}`).set(bearer(admin));

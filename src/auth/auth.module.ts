@@ -71,7 +71,9 @@ const AUTHENTICATOR_ORDER = [
     },
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: PermissionsGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
+    // One instance: the permission guard asks it for the limit headers of a 403.
+    RateLimitGuard,
+    { provide: APP_GUARD, useExisting: RateLimitGuard },
   ],
   exports: [PrincipalFactory, VerifiedTokenCache],
 })

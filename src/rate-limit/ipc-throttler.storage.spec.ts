@@ -44,6 +44,16 @@ describe('IpcThrottlerStorage', () => {
     expect(third.isBlocked).toBe(false);
   });
 
+  it('peeks at a counter in the primary without counting', async () => {
+    const store = new MemoryThrottlerStorage();
+    const sut = new IpcThrottlerStorage(link(store).channel);
+    expect(await sut.peek('default:client:y', 60_000, 3)).toMatchObject({ totalHits: 0 });
+    await sut.increment('default:client:y', 60_000, 3);
+    expect(await sut.peek('default:client:y', 60_000, 3)).toMatchObject({ totalHits: 1 });
+    expect(await sut.peek('default:client:y', 60_000, 3)).toMatchObject({ totalHits: 1 });
+    expect(store.size).toBe(1);
+  });
+
   it('sends the hits of one event-loop turn in one message', async () => {
     const store = new MemoryThrottlerStorage();
     const { channel, sent } = link(store);

@@ -1,12 +1,12 @@
-import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Worker } from 'node:cluster';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { ServiceUnavailableError } from '../common/errors';
 import type { IpcChannel } from '../common/ipc-channel';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
+import type { RequestCounterStore } from './request-counter-store';
 
-/** A hit asked of the primary: [id, key, ttl ms, limit]. */
-type Hit = [number, string, number, number];
+/** A hit asked of the primary: [id, key, ttl ms, limit, amount (1 counts, 0 only reads)]. */
+type Hit = [number, string, number, number, number];
 /** Its answer: [id, totalHits, timeToExpire s, blocked (1/0), timeToBlockExpire s]. */
 type Answer = [number, number, number, number, number];
 
@@ -40,7 +40,7 @@ function isAnswers(message: unknown): message is AnswersMessage {
  * the cost per request stays small under load. If the primary is gone, limited routes fail closed
  * with 503, as with an unreachable Redis.
  */
-export class IpcThrottlerStorage implements ThrottlerStorage {
+export class IpcThrottlerStorage implements RequestCounterStore {
   private nextId = 1;
   private queue: Hit[] = [];
   private readonly pending = new Map<
@@ -56,11 +56,24 @@ export class IpcThrottlerStorage implements ThrottlerStorage {
   }
 
   increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    return this.ask(key, ttl, limit, 1);
+  }
+
+  peek(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    return this.ask(key, ttl, limit, 0);
+  }
+
+  private ask(
+    key: string,
+    ttl: number,
+    limit: number,
+    amount: number,
+  ): Promise<ThrottlerStorageRecord> {
     if (!this.channel.connected || !this.channel.send) return Promise.reject(unavailable());
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
-      if (this.queue.push([id, key, ttl, limit]) === 1) setImmediate(() => this.flush());
+      if (this.queue.push([id, key, ttl, limit, amount]) === 1) setImmediate(() => this.flush());
     });
   }
 
@@ -111,8 +124,8 @@ function unavailable(): ServiceUnavailableError {
 export function serveRateLimits(worker: Worker, store: MemoryThrottlerStorage): void {
   worker.on('message', (message) => {
     if (!isHits(message) || !worker.isConnected()) return;
-    const answers = message.hits.map(([id, key, ttl, limit]): Answer => {
-      const record = store.hit(key, ttl, limit);
+    const answers = message.hits.map(([id, key, ttl, limit, amount]): Answer => {
+      const record = store.hit(key, ttl, limit, amount === 0 ? 0 : 1);
       return [
         id,
         record.totalHits,

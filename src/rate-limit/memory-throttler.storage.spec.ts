@@ -12,6 +12,16 @@ describe('MemoryThrottlerStorage', () => {
     expect(sut.hit('k', 60_000, 2)).toMatchObject({ totalHits: 1, isBlocked: false });
   });
 
+  it('peeks without counting and without keeping a window for a key never hit', async () => {
+    const sut = new MemoryThrottlerStorage(() => 0);
+    expect(await sut.peek('fresh', 60_000, 2)).toMatchObject({ totalHits: 0, timeToExpire: 60 });
+    expect(sut.size).toBe(0);
+    sut.hit('k', 60_000, 2);
+    sut.hit('k', 60_000, 2);
+    expect(await sut.peek('k', 60_000, 2)).toMatchObject({ totalHits: 2, isBlocked: false });
+    expect(sut.hit('k', 60_000, 2)).toMatchObject({ totalHits: 3, isBlocked: true });
+  });
+
   it('stays bounded under a long run of distinct principals (no timer per hit, expired windows swept)', () => {
     let now = 0;
     const sut = new MemoryThrottlerStorage(() => now, 5_000);

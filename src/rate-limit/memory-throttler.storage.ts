@@ -1,4 +1,4 @@
-import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { RequestCounterStore } from './request-counter-store';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 
 interface Window {
@@ -12,7 +12,7 @@ interface Window {
  * every `sweepEveryMs`, during an increment, so memory follows the number of principals active
  * in the current window, however long the process runs.
  */
-export class MemoryThrottlerStorage implements ThrottlerStorage {
+export class MemoryThrottlerStorage implements RequestCounterStore {
   private readonly windows = new Map<string, Window>();
   private nextSweep = 0;
 
@@ -29,16 +29,20 @@ export class MemoryThrottlerStorage implements ThrottlerStorage {
     return this.hit(key, ttl, limit);
   }
 
-  /** Synchronous core of {@link increment}. */
-  hit(key: string, ttl: number, limit: number): ThrottlerStorageRecord {
+  async peek(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    return this.hit(key, ttl, limit, 0);
+  }
+
+  /** Synchronous core of {@link increment} (`amount` 1) and {@link peek} (0: counts nothing). */
+  hit(key: string, ttl: number, limit: number, amount = 1): ThrottlerStorageRecord {
     const now = this.now();
     if (now >= this.nextSweep) this.sweep(now);
     let window = this.windows.get(key);
     if (!window || window.resetAt <= now) {
       window = { hits: 0, resetAt: now + ttl };
-      this.windows.set(key, window);
+      if (amount > 0) this.windows.set(key, window);
     }
-    window.hits += 1;
+    window.hits += amount;
     const timeToExpire = Math.max(1, Math.ceil((window.resetAt - now) / 1000));
     const isBlocked = window.hits > limit;
     return {

@@ -1,7 +1,6 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants';
 import type { ConfigType } from '@nestjs/config';
-import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest, Principal } from '../access/principal';
@@ -10,6 +9,7 @@ import { RateLimitedError } from '../common/errors';
 import { policyConfig } from '../config/configuration';
 import { RequestCounter, RequestLimits } from './rate-limit-policy';
 import { RATE_LIMIT_STORE } from './rate-limit.module';
+import type { RequestCounterStore } from './request-counter-store';
 
 /**
  * Global guard #3 (rate limit), after authenticate and authorize, so refused requests do not
@@ -35,7 +35,7 @@ export class RateLimitGuard implements CanActivate {
 
   constructor(
     @Inject(policyConfig.KEY) policy: ConfigType<typeof policyConfig>,
-    @Inject(RATE_LIMIT_STORE) private readonly storage: ThrottlerStorage,
+    @Inject(RATE_LIMIT_STORE) private readonly storage: RequestCounterStore,
   ) {
     this.limits = new RequestLimits(policy.rateLimits);
   }
@@ -51,8 +51,47 @@ export class RateLimitGuard implements CanActivate {
       counters.length === 1
         ? [await this.hit(counters[0], principal, request.ip)]
         : await Promise.all(counters.map((c) => this.hit(c, principal, request.ip)));
+    const refused = this.report(context, counters, records);
+    if (refused >= 0) {
+      const retryAfter = records[refused].timeToBlockExpire;
+      http.getResponse<FastifyReply>().header('Retry-After', retryAfter);
+      throw new RateLimitedError(retryAfter, counters[refused].detail);
+    }
+    return true;
+  }
 
-    // The counter with the least room left (on a tie, the one that resets last) is reported.
+  /**
+   * For an answer refused before this guard ran (the permission check's 403): on the OpenAI
+   * surface, the caller's allowance in the same headers, read without counting (refused requests
+   * spend nothing). Never throws: a store that does not answer leaves the headers out.
+   */
+  async reportWithoutCounting(context: ExecutionContext): Promise<void> {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const principal = request.user;
+    if (!principal || !this.isOpenAi(context)) return;
+    const counters = this.limits.countersFor(principal);
+    if (!counters.length) return;
+    try {
+      const records = await Promise.all(
+        counters.map((c) =>
+          this.storage.peek(this.keyOf(c, principal, request.ip), c.windowMs, c.limit),
+        ),
+      );
+      this.report(context, counters, records);
+    } catch {
+      // the store is unavailable: the refusal goes out without the headers
+    }
+  }
+
+  /**
+   * Sets the limit headers from the counter with the least room left (on a tie, the one that
+   * resets last); answers the index of the counter that refuses (the one blocked longest), or -1.
+   */
+  private report(
+    context: ExecutionContext,
+    counters: readonly RequestCounter[],
+    records: ThrottlerStorageRecord[],
+  ): number {
     let shown = 0;
     let refused = -1;
     for (let i = 0; i < counters.length; i++) {
@@ -72,7 +111,7 @@ export class RateLimitGuard implements CanActivate {
     const limit = counters[shown].limit;
     const remaining = Math.max(0, limit - records[shown].totalHits);
     const reset = records[shown].timeToExpire;
-    const reply = http.getResponse<FastifyReply>();
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
     reply.header('RateLimit-Limit', limit);
     reply.header('RateLimit-Remaining', remaining);
     reply.header('RateLimit-Reset', reset);
@@ -81,12 +120,7 @@ export class RateLimitGuard implements CanActivate {
       reply.header('x-ratelimit-remaining-requests', remaining);
       reply.header('x-ratelimit-reset-requests', formatResetDuration(reset * 1000));
     }
-    if (refused >= 0) {
-      const retryAfter = records[refused].timeToBlockExpire;
-      reply.header('Retry-After', retryAfter);
-      throw new RateLimitedError(retryAfter, counters[refused].detail);
-    }
-    return true;
+    return refused;
   }
 
   private hit(
@@ -94,14 +128,18 @@ export class RateLimitGuard implements CanActivate {
     principal: Principal,
     ip: string | undefined,
   ): Promise<ThrottlerStorageRecord> {
-    const who = counter.scope === 'token' ? tokenTrackerOf(principal) : trackerOf(principal, ip);
     return this.storage.increment(
-      `default:${who}${counter.suffix}`,
+      this.keyOf(counter, principal, ip),
       counter.windowMs,
       counter.limit,
       0,
       'default',
     );
+  }
+
+  private keyOf(counter: RequestCounter, principal: Principal, ip: string | undefined): string {
+    const who = counter.scope === 'token' ? tokenTrackerOf(principal) : trackerOf(principal, ip);
+    return `default:${who}${counter.suffix}`;
   }
 
   private isOpenAi(context: ExecutionContext): boolean {

@@ -1,11 +1,11 @@
 import { Inject, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import type { ThrottlerStorage } from '@nestjs/throttler';
 import cluster from 'node:cluster';
 import { policyConfig } from '../config/configuration';
 import { IpcThrottlerStorage } from './ipc-throttler.storage';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
+import type { RequestCounterStore } from './request-counter-store';
 
 export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
 
@@ -21,7 +21,7 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
       provide: RATE_LIMIT_STORE,
       inject: [policyConfig.KEY],
       // A cluster worker (WORKERS > 1) counts in the primary, so the workers share one budget.
-      useFactory: (policy: ConfigType<typeof policyConfig>): ThrottlerStorage => {
+      useFactory: (policy: ConfigType<typeof policyConfig>): RequestCounterStore => {
         const logger = new Logger('RateLimit');
         if (policy.rateLimitBackend === 'redis' && policy.redisUrl) {
           logger.log(
@@ -43,7 +43,7 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
   exports: [RATE_LIMIT_STORE],
 })
 export class RateLimitModule implements OnModuleInit, OnApplicationShutdown {
-  constructor(@Inject(RATE_LIMIT_STORE) private readonly store: ThrottlerStorage) {}
+  constructor(@Inject(RATE_LIMIT_STORE) private readonly store: RequestCounterStore) {}
 
   async onModuleInit(): Promise<void> {
     if (this.store instanceof RedisThrottlerStorage) await this.store.connect();
@@ -65,6 +65,6 @@ function redactUrl(url: string): string {
 }
 
 /** Whether the rate-limit store can count right now (readiness). Memory always can. */
-export function rateLimitStoreAvailable(store: ThrottlerStorage): boolean {
+export function rateLimitStoreAvailable(store: object): boolean {
   return store instanceof RedisThrottlerStorage ? store.isAvailable : true;
 }

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import Redis from 'ioredis';
 import { ServiceUnavailableError } from '../common/errors';
+import type { RequestCounterStore } from './request-counter-store';
 
 /**
  * One round trip, atomic: count the hit, start the window on the first hit, and report the time
@@ -19,8 +19,17 @@ end
 return {hits, ttl}
 `;
 
+/** A counter's state without counting: hits so far (0 when absent) and the time left. */
+const PEEK_SCRIPT = `
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = tonumber(ARGV[1]) end
+return {hits, ttl}
+`;
+
 type HitClient = Redis & {
   tesseraHit(key: string, ttlMs: number): Promise<[number, number]>;
+  tesseraPeek(key: string, ttlMs: number): Promise<[number, number]>;
 };
 
 /**
@@ -28,7 +37,7 @@ type HitClient = Redis & {
  * When Redis does not answer, requests FAIL CLOSED with 503 `Rate limit store unavailable`:
  * a limiter that silently lets everything through is an outage of the limit nobody notices.
  */
-export class RedisThrottlerStorage implements ThrottlerStorage {
+export class RedisThrottlerStorage implements RequestCounterStore {
   private readonly logger = new Logger('RateLimit');
   private readonly client: HitClient;
   private lastWarning = 0;
@@ -46,6 +55,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       lazyConnect: true,
     }) as HitClient;
     this.client.defineCommand('tesseraHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    this.client.defineCommand('tesseraPeek', { numberOfKeys: 1, lua: PEEK_SCRIPT });
     this.client.on('error', (error: Error) => this.warn(error.message));
   }
 
@@ -66,11 +76,24 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     return this.client.status === 'ready';
   }
 
-  async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+  increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    return this.run('tesseraHit', key, ttl, limit);
+  }
+
+  peek(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    return this.run('tesseraPeek', key, ttl, limit);
+  }
+
+  private async run(
+    script: 'tesseraHit' | 'tesseraPeek',
+    key: string,
+    ttl: number,
+    limit: number,
+  ): Promise<ThrottlerStorageRecord> {
     let hits: number;
     let ttlMs: number;
     try {
-      [hits, ttlMs] = await this.client.tesseraHit(this.prefix + 'rl:' + key, ttl);
+      [hits, ttlMs] = await this.client[script](this.prefix + 'rl:' + key, ttl);
     } catch (error) {
       this.warn((error as Error).message);
       throw new ServiceUnavailableError('Rate limit store unavailable');

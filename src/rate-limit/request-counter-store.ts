@@ -1,0 +1,11 @@
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+
+/**
+ * Where request counters live (memory, the cluster primary, Redis): @nestjs/throttler's storage
+ * interface, plus `peek` — a counter's state without counting, for answers that report the
+ * caller's allowance without spending it (a 403 on the OpenAI surface).
+ */
+export interface RequestCounterStore extends ThrottlerStorage {
+  peek(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord>;
+}
