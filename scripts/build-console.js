@@ -43,6 +43,8 @@ try {
 
 const built = join(consoleDir, 'dist', 'index.html');
 const sources = ['src', 'public', 'index.html', 'vite.config.ts'].map((p) => join(consoleDir, p));
+// What the console imports from the server's sources (the permission list of the Roles page).
+sources.push(join(consoleDir, '..', 'src', 'rbac', 'known-permissions.ts'));
 if (!force && existsSync(built)) {
   const source = Math.max(...sources.filter(existsSync).map(newest));
   if (statSync(built).mtimeMs >= source) {

@@ -9,25 +9,7 @@ import { SyncedView, SyncedViews } from '../database/synced-view';
 import { grantsAll } from './permission-matcher';
 import { RoleEntity } from './role.entity';
 
-/**
- * Every permission name the service checks. README lists them; the route snapshot test
- * fails if a route asks for a permission missing here.
- */
-export const KNOWN_PERMISSIONS = [
-  'invoke',
-  'view_metrics',
-  'keys:read',
-  'keys:rotate',
-  'clients:manage',
-  'api_keys:manage',
-  'roles:manage',
-  'tokens:issue',
-  'tokens:revoke',
-  'tokens:introspect',
-  'users:manage',
-  'audit:read',
-  'usage:read',
-] as const;
+export { KNOWN_PERMISSIONS } from './known-permissions';
 
 export interface RoleView {
   name: string;

@@ -12,6 +12,7 @@ import {
 } from '../components/ui';
 import { useCan, useMe } from '../me';
 import { useLoad } from './common';
+import { KNOWN_PERMISSIONS } from '../../../src/rbac/known-permissions';
 
 interface Role {
   name: string;
@@ -20,22 +21,8 @@ interface Role {
   updatedAt: string;
 }
 
-/** The permissions Tessera checks (README); a role may also grant `*` or `prefix:*`. */
-const KNOWN = [
-  'invoke',
-  'view_metrics',
-  'keys:read',
-  'keys:rotate',
-  'clients:manage',
-  'api_keys:manage',
-  'roles:manage',
-  'tokens:issue',
-  'tokens:revoke',
-  'tokens:introspect',
-  'users:manage',
-  'audit:read',
-  'usage:read',
-];
+/** The permissions Tessera checks (the server's own list); a role may also grant `*` or `prefix:*`. */
+const KNOWN: readonly string[] = KNOWN_PERMISSIONS;
 
 export function RolesPage() {
   const can = useCan();
