@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Worker } from 'node:cluster';
 import Redis from 'ioredis';
 import { ServiceUnavailableError } from '../common/errors';
-import type { IpcChannel } from '../common/ipc-channel';
+import { PendingCalls, type IpcChannel } from '../common/ipc-channel';
 
 /** One counter a reservation needs room in: `amount` more of at most `limit`, until `resetAt`. */
 export interface CounterSpec {
@@ -219,30 +219,24 @@ function unavailable(): ServiceUnavailableError {
  * fails closed (503), as with an unreachable Redis; a settlement that cannot be sent is dropped.
  */
 export class IpcCounterStore implements CounterStore {
-  private nextId = 1;
   private reserves: Reserve[] = [];
   private adds: Array<[string, number, number]> = [];
   private scheduled = false;
-  private readonly pending = new Map<
-    number,
-    { resolve(result: ReserveResult): void; reject(error: Error): void }
-  >();
+  private readonly pending = new PendingCalls<ReserveResult>(unavailable);
 
   constructor(private readonly channel: IpcChannel = process as unknown as IpcChannel) {
     channel.on('message', (message) => {
       if (isAnswer(message)) this.settle(message.answers);
     });
-    channel.on('disconnect', () => this.failAll());
+    channel.on('disconnect', () => this.pending.failAll());
   }
 
   reserve(checks: CounterSpec[]): Promise<ReserveResult> {
     if (!this.channel.connected || !this.channel.send) return Promise.reject(unavailable());
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      this.reserves.push([id, checks.map((c) => [c.key, c.limit, c.amount, c.resetAt])]);
-      this.schedule();
-    });
+    const { id, answer } = this.pending.open();
+    this.reserves.push([id, checks.map((c) => [c.key, c.limit, c.amount, c.resetAt])]);
+    this.schedule();
+    return answer;
   }
 
   async add(entries: CounterDelta[]): Promise<void> {
@@ -265,7 +259,7 @@ export class IpcCounterStore implements CounterStore {
     this.reserves = [];
     this.adds = [];
     const fail = () => {
-      for (const [id] of message.reserve) this.reject(id);
+      for (const [id] of message.reserve) this.pending.fail(id);
     };
     try {
       if (!this.channel.connected || !this.channel.send) return fail();
@@ -278,23 +272,7 @@ export class IpcCounterStore implements CounterStore {
   }
 
   private settle(answers: Answer[]): void {
-    for (const [id, refused, values] of answers) {
-      const waiting = this.pending.get(id);
-      if (!waiting) continue;
-      this.pending.delete(id);
-      waiting.resolve({ refused, values });
-    }
-  }
-
-  private reject(id: number): void {
-    const waiting = this.pending.get(id);
-    if (!waiting) return;
-    this.pending.delete(id);
-    waiting.reject(unavailable());
-  }
-
-  private failAll(): void {
-    for (const id of [...this.pending.keys()]) this.reject(id);
+    for (const [id, refused, values] of answers) this.pending.settle(id, { refused, values });
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:cluster';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { ServiceUnavailableError } from '../common/errors';
-import type { IpcChannel } from '../common/ipc-channel';
+import { PendingCalls, type IpcChannel } from '../common/ipc-channel';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import type { RequestCounterStore } from './request-counter-store';
 
@@ -41,18 +41,14 @@ function isAnswers(message: unknown): message is AnswersMessage {
  * with 503, as with an unreachable Redis.
  */
 export class IpcThrottlerStorage implements RequestCounterStore {
-  private nextId = 1;
   private queue: Hit[] = [];
-  private readonly pending = new Map<
-    number,
-    { resolve(record: ThrottlerStorageRecord): void; reject(error: Error): void }
-  >();
+  private readonly pending = new PendingCalls<ThrottlerStorageRecord>(unavailable);
 
   constructor(private readonly channel: IpcChannel = process as unknown as IpcChannel) {
     channel.on('message', (message) => {
       if (isAnswers(message)) this.settle(message.answers);
     });
-    channel.on('disconnect', () => this.failAll());
+    channel.on('disconnect', () => this.pending.failAll());
   }
 
   increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
@@ -70,18 +66,16 @@ export class IpcThrottlerStorage implements RequestCounterStore {
     amount: number,
   ): Promise<ThrottlerStorageRecord> {
     if (!this.channel.connected || !this.channel.send) return Promise.reject(unavailable());
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      if (this.queue.push([id, key, ttl, limit, amount]) === 1) setImmediate(() => this.flush());
-    });
+    const { id, answer } = this.pending.open();
+    if (this.queue.push([id, key, ttl, limit, amount]) === 1) setImmediate(() => this.flush());
+    return answer;
   }
 
   private flush(): void {
     const hits = this.queue;
     this.queue = [];
     const fail = () => {
-      for (const [id] of hits) this.reject(id);
+      for (const [id] of hits) this.pending.fail(id);
     };
     try {
       this.channel.send?.({ tessera: 'rate-limit', hits } satisfies HitsMessage, (error) => {
@@ -93,23 +87,13 @@ export class IpcThrottlerStorage implements RequestCounterStore {
   }
 
   private settle(answers: Answer[]): void {
-    for (const [id, totalHits, timeToExpire, blocked, timeToBlockExpire] of answers) {
-      const waiting = this.pending.get(id);
-      if (!waiting) continue;
-      this.pending.delete(id);
-      waiting.resolve({ totalHits, timeToExpire, isBlocked: blocked === 1, timeToBlockExpire });
-    }
-  }
-
-  private reject(id: number): void {
-    const waiting = this.pending.get(id);
-    if (!waiting) return;
-    this.pending.delete(id);
-    waiting.reject(unavailable());
-  }
-
-  private failAll(): void {
-    for (const id of [...this.pending.keys()]) this.reject(id);
+    for (const [id, totalHits, timeToExpire, blocked, timeToBlockExpire] of answers)
+      this.pending.settle(id, {
+        totalHits,
+        timeToExpire,
+        isBlocked: blocked === 1,
+        timeToBlockExpire,
+      });
   }
 }
 
