@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Worker } from 'node:cluster';
 import { ServiceUnavailableError } from '../common/errors';
+import { ipcLink } from '../../test/support/ipc-link';
 import {
   CounterSpec,
   IpcCounterStore,
@@ -9,30 +9,8 @@ import {
 } from './usage-counter-store';
 import type { IpcChannel } from '../common/ipc-channel';
 
-/** A worker's `process` and the primary's `Worker` for it, joined in memory like node's IPC. */
-function link(store: MemoryCounterStore) {
-  const toWorker = new EventEmitter();
-  const toPrimary = new EventEmitter();
-  const sent: unknown[] = [];
-  const channel = Object.assign(toWorker, {
-    connected: true,
-    send(message: unknown, callback?: (error: Error | null) => void) {
-      sent.push(message);
-      setImmediate(() => toPrimary.emit('message', JSON.parse(JSON.stringify(message))));
-      callback?.(null);
-      return true;
-    },
-  });
-  const worker = Object.assign(toPrimary, {
-    isConnected: () => channel.connected,
-    send(message: unknown) {
-      setImmediate(() => toWorker.emit('message', JSON.parse(JSON.stringify(message))));
-      return true;
-    },
-  });
-  serveUsageLimits(worker as unknown as Worker, store);
-  return { channel: channel as unknown as IpcChannel & EventEmitter, sent };
-}
+/** A worker's store joined to the primary's one, in memory. */
+const link = (store: MemoryCounterStore) => ipcLink((worker) => serveUsageLimits(worker, store));
 
 const resetAt = Date.now() + 3_600_000;
 const tokens = (amount: number): CounterSpec[] => [{ key: 'tokens:p', limit: 30, amount, resetAt }];

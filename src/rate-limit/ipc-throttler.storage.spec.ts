@@ -1,34 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { Worker } from 'node:cluster';
 import { ServiceUnavailableError } from '../common/errors';
+import { ipcLink } from '../../test/support/ipc-link';
 import type { IpcChannel } from '../common/ipc-channel';
 import { IpcThrottlerStorage, serveRateLimits } from './ipc-throttler.storage';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
-/** A worker's `process` and the primary's `Worker` for it, joined in memory like node's IPC. */
-function link(store: MemoryThrottlerStorage) {
-  const toWorker = new EventEmitter();
-  const toPrimary = new EventEmitter();
-  const sent: unknown[] = [];
-  const channel = Object.assign(toWorker, {
-    connected: true,
-    send(message: unknown, callback?: (error: Error | null) => void) {
-      sent.push(message);
-      setImmediate(() => toPrimary.emit('message', JSON.parse(JSON.stringify(message))));
-      callback?.(null);
-      return true;
-    },
-  });
-  const worker = Object.assign(toPrimary, {
-    isConnected: () => channel.connected,
-    send(message: unknown) {
-      setImmediate(() => toWorker.emit('message', JSON.parse(JSON.stringify(message))));
-      return true;
-    },
-  });
-  serveRateLimits(worker as unknown as Worker, store);
-  return { channel: channel as unknown as IpcChannel & EventEmitter, sent };
-}
+/** A worker's store joined to the primary's one, in memory. */
+const link = (store: MemoryThrottlerStorage) => ipcLink((worker) => serveRateLimits(worker, store));
 
 describe('IpcThrottlerStorage', () => {
   it('counts the hits of every worker in the primary’s one store', async () => {
