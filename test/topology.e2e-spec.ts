@@ -75,7 +75,12 @@ describe('two server processes on one database', () => {
   });
 
   it('never logs a token or a client secret', async () => {
-    const output = servers.map((s) => s.output()).join('\n');
+    const all = () => servers.map((s) => s.output()).join('\n');
+    // Log lines are buffered and written within 250 ms: wait for the request lines.
+    const deadline = Date.now() + 5_000;
+    while (!all().includes('"url":"/v1/infer"') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    const output = all();
     expect(output).toContain('"url":"/v1/infer"'); // the requests were logged…
     expect(output).toContain('"authorization":"[redacted]"'); // …with the credential redacted
     expect(output).not.toContain(CLIENTS.operator.secret);
