@@ -20,6 +20,33 @@ export function ErrorBox({ error }: { error: unknown }) {
 }
 
 /** Shown where the server has no such endpoint (a 404 for the route itself). */
+/** A form dialog's last lines: its error, Cancel, and the submit button (disabled while busy). */
+export function FormActions({
+  error,
+  onCancel,
+  submit,
+  busy = false,
+}: {
+  error: unknown;
+  onCancel: () => void;
+  submit: string;
+  busy?: boolean;
+}) {
+  return (
+    <>
+      <ErrorBox error={error} />
+      <div className="actions">
+        <button type="button" className="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="primary" disabled={busy}>
+          {submit}
+        </button>
+      </div>
+    </>
+  );
+}
+
 export function Unavailable({ what }: { what: string }) {
   return (
     <div className="notice" role="status">

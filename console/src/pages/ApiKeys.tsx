@@ -5,6 +5,7 @@ import {
   Confirm,
   Dialog,
   ErrorBox,
+  FormActions,
   formatDate,
   NoPermission,
   SecretReveal,
@@ -219,15 +220,7 @@ function CreateKey({
           onChange={setRoles}
         />
         <LimitsFields value={limits} onChange={setLimits} />
-        <ErrorBox error={error} />
-        <div className="actions">
-          <button type="button" className="secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            Create
-          </button>
-        </div>
+        <FormActions error={error} onCancel={onClose} submit="Create" busy={busy} />
       </form>
     </Dialog>
   );

@@ -5,6 +5,7 @@ import {
   Confirm,
   Dialog,
   ErrorBox,
+  FormActions,
   formatDate,
   NoPermission,
   SecretReveal,
@@ -358,15 +359,12 @@ function ClientForm({
             Disabled (cannot get tokens)
           </label>
         )}
-        <ErrorBox error={error} />
-        <div className="actions">
-          <button type="button" className="secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            {editing ? 'Save' : 'Create'}
-          </button>
-        </div>
+        <FormActions
+          error={error}
+          onCancel={onClose}
+          submit={editing ? 'Save' : 'Create'}
+          busy={busy}
+        />
       </form>
     </Dialog>
   );

@@ -5,6 +5,7 @@ import {
   Confirm,
   Dialog,
   ErrorBox,
+  FormActions,
   formatDate,
   NoPermission,
   splitList,
@@ -177,15 +178,7 @@ function RoleForm({
           onChange={setPermissions}
         />
         <TextField label="Description" value={description} onChange={setDescription} />
-        <ErrorBox error={error} />
-        <div className="actions">
-          <button type="button" className="secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary">
-            Save
-          </button>
-        </div>
+        <FormActions error={error} onCancel={onClose} submit="Save" />
       </form>
     </Dialog>
   );

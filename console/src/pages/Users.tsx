@@ -5,6 +5,7 @@ import {
   Confirm,
   Dialog,
   ErrorBox,
+  FormActions,
   formatDate,
   NoPermission,
   splitList,
@@ -252,15 +253,7 @@ function CreateUser({
           value={roles}
           onChange={setRoles}
         />
-        <ErrorBox error={error} />
-        <div className="actions">
-          <button type="button" className="secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            Create
-          </button>
-        </div>
+        <FormActions error={error} onCancel={onClose} submit="Create" busy={busy} />
       </form>
     </Dialog>
   );
@@ -303,15 +296,7 @@ function EditRoles({
           value={roles}
           onChange={setRoles}
         />
-        <ErrorBox error={error} />
-        <div className="actions">
-          <button type="button" className="secondary" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary">
-            Save
-          </button>
-        </div>
+        <FormActions error={error} onCancel={onClose} submit="Save" />
       </form>
     </Dialog>
   );
