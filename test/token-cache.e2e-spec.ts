@@ -49,7 +49,9 @@ describe('verified-token cache', () => {
       clientId: CLIENTS.operator.id,
       roles: ['operator'],
       scopes: ['model:invoke'],
-      expiresIn: 1,
+      // Two seconds: `iat` is whole seconds, so a one-second token minted late in a second can
+      // already be expired by its first request.
+      expiresIn: 2,
     });
     expect((await models(token)).status).toBe(200);
     while (Date.now() < exp * 1000 + 50) await new Promise((resolve) => setTimeout(resolve, 50));
