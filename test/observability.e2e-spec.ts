@@ -178,6 +178,50 @@ describe('observability of a running server', () => {
     }
   });
 
+  it('names the request on the events it caused: its id, address and user agent', async () => {
+    const issued = await request(url)
+      .post('/oauth/token')
+      .auth(CLIENTS.viewer.id, CLIENTS.viewer.secret)
+      .type('form')
+      .set('X-Request-Id', 'issue-trace-1')
+      .set('User-Agent', 'obs-test/1.0')
+      .send({ grant_type: 'client_credentials' });
+    expect(issued.status).toBe(200);
+    const refused = await request(url)
+      .post('/oauth/token')
+      .auth(CLIENTS.viewer.id, 'not-the-secret-0123456789')
+      .type('form')
+      .set('X-Request-Id', 'issue-trace-2')
+      .set('User-Agent', 'obs-test/1.0')
+      .send({ grant_type: 'client_credentials' });
+    expect(refused.status).toBe(401);
+    const admin = await tokenFor(url, CLIENTS.admin);
+    const find = async (action: string, requestId: string) => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const page = await request(url).get('/admin/audit').query({ action }).set(bearer(admin));
+        const event = (page.body.events as Array<Record<string, unknown>>).find(
+          (e) => e.requestId === requestId,
+        );
+        if (event) return event;
+        if (Date.now() > deadline) throw new Error(`no ${action} event of ${requestId}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    expect(await find('token.issue', 'issue-trace-1')).toMatchObject({
+      outcome: 'success',
+      actor: CLIENTS.viewer.id,
+      ip: '127.0.0.1',
+      userAgent: 'obs-test/1.0',
+    });
+    expect(await find('client.authenticate', 'issue-trace-2')).toMatchObject({
+      outcome: 'failure',
+      target: CLIENTS.viewer.id,
+      ip: '127.0.0.1',
+      userAgent: 'obs-test/1.0',
+    });
+  });
+
   it('serves metrics without authentication on METRICS_PORT', async () => {
     const response = await fetch(`${metricsUrl}/metrics`);
     expect(response.status).toBe(200);

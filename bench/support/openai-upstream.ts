@@ -1,7 +1,9 @@
 /**
  * The benchmark's upstream: a minimal OpenAI-compatible server (node:http, keep-alive) answering
- * every chat completion at once with a fixed JSON body (Content-Length) or, for `stream: true`,
- * five SSE chunks and the usage chunk. Run as its own process: `node openai-upstream.js <port>`.
+ * every chat completion with a fixed JSON body (Content-Length) or, for `stream: true`, five SSE
+ * chunks and the usage chunk. At once, or — for a model named `…-<N>ms` (`bench-model-25ms`) —
+ * after N milliseconds, as a model server that takes time to generate does. Run as its own
+ * process: `node openai-upstream.js <port>`.
  */
 import { createServer } from 'node:http';
 
@@ -32,20 +34,27 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     if (req.url === '/v1/models') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"object":"list","data":[{"id":"bench-model","object":"model"}]}');
+      res.end(
+        '{"object":"list","data":[{"id":"bench-model","object":"model"},{"id":"bench-model-25ms","object":"model"}]}',
+      );
       return;
     }
-    const stream = Buffer.concat(parts).includes('"stream":true');
-    if (stream) {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(SSE_BODY);
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(JSON_BODY),
-    });
-    res.end(JSON_BODY);
+    const request = Buffer.concat(parts).toString();
+    const paced = /"model":"[^"]*-(\d+)ms"/.exec(request);
+    const answer = () => {
+      if (request.includes('"stream":true')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(SSE_BODY);
+        return;
+      }
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(JSON_BODY),
+      });
+      res.end(JSON_BODY);
+    };
+    if (paced) setTimeout(answer, Number(paced[1]));
+    else answer();
   });
 });
 server.keepAliveTimeout = 120_000;

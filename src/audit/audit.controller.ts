@@ -34,6 +34,7 @@ export class AuditController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     await this.audit.record({
+      request: reply.request,
       action: 'audit.export',
       outcome: 'success',
       actor: who.subject,

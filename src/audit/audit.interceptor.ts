@@ -2,11 +2,11 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { catchError, concatMap, from, Observable } from 'rxjs';
 import type { Principal } from '../access/principal';
+import type { RequestInfo } from '../common/request-context';
 import { AuditService } from './audit.service';
 
-interface AuditedRequest {
+interface AuditedRequest extends RequestInfo {
   user?: Principal;
-  ip?: string;
   params?: Record<string, string>;
   body?: unknown;
 }
@@ -49,6 +49,7 @@ export class AuditInterceptor implements NestInterceptor {
     const params = request.params ?? {};
     const targetParam = TARGET_PARAMS.find((p) => params[p] !== undefined);
     const base = {
+      request,
       action: spec.action,
       actor: request.user?.subject,
       actorMethod: request.user?.method,

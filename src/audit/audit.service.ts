@@ -13,7 +13,7 @@ import { Counter, Gauge } from 'prom-client';
 import { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
 import { isDigits, keysetPage } from '../common/keyset-page';
 import { every, PeriodicJob } from '../common/periodic';
-import { currentRequest } from '../common/request-context';
+import type { RequestInfo } from '../common/request-context';
 import { auditConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
 import { BrokenLink, ChainWalker, GENESIS_HASH } from './audit-chain';
@@ -26,11 +26,13 @@ export interface AuditRecord {
   actor?: string;
   actorMethod?: string;
   target?: string;
-  /** Default: the address of the request being served, if any. */
+  /** The request the event happened in: the defaults of `ip`, `requestId` and `userAgent`. */
+  request?: RequestInfo;
+  /** Default: the request's address. */
   ip?: string;
-  /** Default: the id of the request being served, if any. */
+  /** Default: the request's id. */
   requestId?: string;
-  /** Default: the user agent of the request being served, if any. */
+  /** Default: the request's user agent. */
   userAgent?: string;
   details?: Record<string, unknown>;
 }
@@ -170,7 +172,7 @@ export class AuditService
   }
 
   private prepare(event: AuditRecord): PreparedEvent {
-    const request = currentRequest();
+    const request = event.request;
     const agent = event.userAgent ?? request?.headers['user-agent'];
     return {
       at: new Date().toISOString(),

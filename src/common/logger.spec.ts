@@ -2,7 +2,6 @@ import type { FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { describeRequest, NestPinoLogger } from './logger';
-import { requestContext, type RequestInfo } from './request-context';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -75,12 +74,10 @@ describe('NestPinoLogger', () => {
     expect(lines[1]).toMatchObject({ level: 50, context: 'Usage', msg: 'bad' });
   });
 
-  it("names the request being served, so a line can be joined with that request's line", async () => {
+  it("merges a message given as an object (a request's id, so a line joins its request line)", async () => {
     const { lines, logger } = capture();
     const sut = new NestPinoLogger(logger);
-    requestContext.run({ id: 'req-42', headers: {} } as RequestInfo, () =>
-      sut.warn('slow upstream', 'Gateway'),
-    );
+    sut.warn({ req: { id: 'req-42' }, msg: 'slow upstream' }, 'Gateway');
     sut.warn('outside', 'Gateway');
     await flushed();
     expect(lines[0]).toMatchObject({

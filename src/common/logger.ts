@@ -1,7 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import pino, { Level, Logger } from 'pino';
-import { currentRequest } from './request-context';
 
 /** How long a log line may wait in the buffer when traffic is too low to fill it. */
 const FLUSH_EVERY_MS = 250;
@@ -94,9 +93,8 @@ const NEST_LEVELS: Record<string, Level> = {
 
 /**
  * Nest's own messages (`new Logger('Keys').warn(…)`) as JSON lines of the same logger, with the
- * context in `context` and, when logged while a request is served, that request's id in
- * `req.id` (the same id as its request line and audit events):
- * `{"level":40,…,"context":"Keys","req":{"id":"…"},"msg":"…"}`.
+ * context in `context`: `{"level":40,…,"context":"Keys","msg":"…"}`. A message given as an object
+ * is merged into the line (the exception filter adds the request's `req.id` that way).
  */
 export class NestPinoLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
@@ -130,8 +128,6 @@ export class NestPinoLogger implements LoggerService {
         ? (rest.pop() as string)
         : undefined;
     const fields: Record<string, unknown> = context ? { context } : {};
-    const request = currentRequest();
-    if (request) fields.req = { id: request.id };
     if (message instanceof Error) {
       this.logger[level]({ ...fields, err: message }, message.message);
     } else if (typeof message === 'object' && message !== null) {

@@ -287,17 +287,20 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
     const { body, headers } = toProblem(exception);
+    // The request's id joins these lines to its request line and audit events.
+    const req = { id: reply.request.id };
     if (body.status === 500) {
       // Unexpected: the stack is what an operator needs. A driver error's message may quote
       // input (redacted); its detail and the query's parameters are never part of it.
-      this.logger.error(
-        redactDatabaseMessage(
+      this.logger.error({
+        req,
+        msg: redactDatabaseMessage(
           exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
         ),
-      );
+      });
     } else if (body.status > 500) {
       // Expected conditions (readiness 503, Redis or upstream down): one line, no stack trace.
-      this.logger.warn(`${body.status} ${body.code}: ${body.detail}`);
+      this.logger.warn({ req, msg: `${body.status} ${body.code}: ${body.detail}` });
     }
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     const url = host.switchToHttp().getRequest<FastifyRequest | undefined>()?.url;

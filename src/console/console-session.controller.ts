@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, HttpCode, Inject, Ip, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -52,13 +52,12 @@ export class ConsoleSessionController {
   @ApiOperation({ summary: 'Console sign-in: {email, password} → access token + session cookie' })
   async signIn(
     @Body() dto: LoginDto,
-    @Ip() ip: string,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ConsoleSession> {
     requireConsoleHeader(request);
     noStore(reply);
-    const login = await this.logins.login(dto.email, dto.password, ip);
+    const login = await this.logins.login(dto.email, dto.password, request);
     reply.header('Set-Cookie', this.cookie(request, login.refresh_token));
     return {
       access_token: login.access_token,

@@ -132,7 +132,7 @@ export class InferenceController {
     const body = validateOpenAiRequest(endpoint, request.body);
     const model = body.model as string;
     if (!this.inference.serves(model)) throw new ModelNotFoundError(model);
-    this.access.assertAllowed(who, model, request.id);
+    this.access.assertAllowed(who, model, request);
     const reservation = await this.limiter.reserve(who, endpoint, model, body, reply);
     const caller: Caller = { subject: who.subject, clientId: who.clientId, requestId: request.id };
     try {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Principal } from '../access/principal';
 import { AuditService } from '../audit/audit.service';
 import { ModelNotAllowedError } from '../common/errors';
+import type { RequestInfo } from '../common/request-context';
 import { compileGlobs } from '../config/policy/gateway-policy';
 import { modelsMatcher } from '../config/policy/usage-limits';
 import { RbacService } from '../rbac/rbac.service';
@@ -49,15 +50,16 @@ export class ModelAccess {
   }
 
   /** 403 `model_not_allowed` (recorded in the audit trail) unless the caller may invoke `model`. */
-  assertAllowed(principal: Principal, model: string, requestId: string): void {
+  assertAllowed(principal: Principal, model: string, request: RequestInfo): void {
     if (this.matcherFor(principal)(model)) return;
     void this.audit.record({
+      request,
       action: 'model.access_denied',
       outcome: 'failure',
       actor: principal.subject,
       actorMethod: principal.method,
       target: model,
-      details: { request_id: requestId, client_id: principal.clientId ?? null },
+      details: { request_id: request.id, client_id: principal.clientId ?? null },
     });
     throw new ModelNotAllowedError(model);
   }

@@ -1,6 +1,6 @@
-import { Body, Controller, Get, HttpCode, Ip, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticated, Public } from '../access/authenticated.decorator';
 import { CurrentPrincipal } from '../access/current-principal.decorator';
 import { LoginDto } from './dto/login.dto';
@@ -27,11 +27,11 @@ export class LoginController {
   @ApiOkResponse({ description: '{access_token, token_type, expires_in, refresh_token, claims}' })
   login(
     @Body() dto: LoginDto,
-    @Ip() ip: string,
+    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<LoginResponse> {
     reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
-    return this.logins.login(dto.email, dto.password, ip);
+    return this.logins.login(dto.email, dto.password, request);
   }
 
   @Get('verify')

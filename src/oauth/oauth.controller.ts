@@ -1,7 +1,8 @@
-import { Body, Controller, Headers, HttpCode, Ip, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OAuthError } from '../common/errors';
+import type { RequestInfo } from '../common/request-context';
 import { clientCredentialsFrom, field, formOf } from '../clients/client-credentials';
 import { noStore } from './oauth-form';
 import { Public } from '../access/authenticated.decorator';
@@ -43,7 +44,7 @@ export class OAuthController {
     @Body() raw: unknown,
     @Headers('authorization') authorization: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
-    @Ip() ip: string,
+    @Req() request: RequestInfo,
   ): Promise<TokenResponse> {
     const form = formOf(raw);
     const grantType = field(form, 'grant_type');
@@ -54,6 +55,7 @@ export class OAuthController {
         return this.oauth.clientCredentials(
           clientCredentialsFrom(authorization, form),
           field(form, 'scope'),
+          request,
         );
       case 'password':
         return this.passwordLogin.passwordGrant(
@@ -61,7 +63,7 @@ export class OAuthController {
           field(form, 'username'),
           field(form, 'password'),
           field(form, 'scope'),
-          ip,
+          request,
         );
       case 'refresh_token': {
         const refreshToken = field(form, 'refresh_token');
@@ -74,6 +76,7 @@ export class OAuthController {
           hasClientAuth ? clientCredentialsFrom(authorization, form) : undefined,
           refreshToken,
           field(form, 'scope'),
+          request,
         );
       }
       default:
@@ -99,6 +102,7 @@ export class OAuthController {
   async simpleToken(
     @Body() raw: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @Req() request: RequestInfo,
   ): Promise<TokenResponse> {
     const form = formOf(raw);
     const clientId = field(form, 'client_id');
@@ -106,6 +110,6 @@ export class OAuthController {
     if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
     if (!clientSecret) throw new OAuthError('invalid_request', 'client_secret is required');
     noStore(reply);
-    return this.oauth.clientCredentials({ clientId, clientSecret }, field(form, 'scope'));
+    return this.oauth.clientCredentials({ clientId, clientSecret }, field(form, 'scope'), request);
   }
 }

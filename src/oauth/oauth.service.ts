@@ -2,6 +2,7 @@ import { grantClaims } from '../config/policy/usage-limits';
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { OAuthError } from '../common/errors';
+import type { RequestInfo } from '../common/request-context';
 import type { ClientCredentials } from '../clients/client-credentials';
 import { ClientsService, ClientView } from '../clients/clients.service';
 import { MetricsService } from '../metrics/metrics.service';
@@ -32,10 +33,15 @@ export class OAuthService {
     private readonly users: UsersService,
   ) {}
 
-  async authenticateClient(credentials: ClientCredentials): Promise<ClientView> {
+  /** The client, or `invalid_client` (audited as `client.authenticate`, in `origin`'s request). */
+  async authenticateClient(
+    credentials: ClientCredentials,
+    origin?: RequestInfo,
+  ): Promise<ClientView> {
     const client = await this.clients.authenticate(credentials.clientId, credentials.clientSecret);
     if (!client) {
       void this.audit.record({
+        request: origin,
         action: 'client.authenticate',
         outcome: 'failure',
         target: credentials.clientId.slice(0, 200),
@@ -46,8 +52,12 @@ export class OAuthService {
   }
 
   /** RFC 6749 §4.4: client credentials. Scope defaults to everything the client is allowed. */
-  async clientCredentials(credentials: ClientCredentials, scope?: string): Promise<TokenResponse> {
-    const client = await this.authenticateClient(credentials);
+  async clientCredentials(
+    credentials: ClientCredentials,
+    scope?: string,
+    origin?: RequestInfo,
+  ): Promise<TokenResponse> {
+    const client = await this.authenticateClient(credentials, origin);
     if (!client.grantTypes.includes('client_credentials')) {
       throw new OAuthError(
         'unauthorized_client',
@@ -62,6 +72,7 @@ export class OAuthService {
       roles: client.roles,
       // The client's gateway narrowing (models, own limits) travels with its tokens.
       extra: grantClaims(client),
+      origin,
     });
   }
 
@@ -75,8 +86,9 @@ export class OAuthService {
     credentials: ClientCredentials | undefined,
     refreshToken: string,
     scope?: string,
+    origin?: RequestInfo,
   ): Promise<TokenResponse> {
-    const client = credentials ? await this.authenticateClient(credentials) : undefined;
+    const client = credentials ? await this.authenticateClient(credentials, origin) : undefined;
     const grant = await this.refreshTokens.rotate(refreshToken, client?.id);
     let roles = grant.roles;
     if (typeof grant.claims?.oid === 'string') {
@@ -95,6 +107,7 @@ export class OAuthService {
       scopes,
       roles,
       extra: grant.claims,
+      origin,
     });
     return { ...response, refresh_token: grant.refreshToken };
   }

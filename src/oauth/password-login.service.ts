@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { RequestInfo } from '../common/request-context';
 import { InvalidCredentialsError, OAuthError, RateLimitedError } from '../common/errors';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { UsersService, UserView } from '../users/users.service';
@@ -30,10 +31,10 @@ export class PasswordLoginService {
   ) {}
 
   /** `POST /auth/login`: 401 `Invalid email or password` or 429 with Retry-After when locked. */
-  async login(email: string, password: string, ip?: string): Promise<LoginResponse> {
-    const user = await this.users.verifyCredentials(email, password, ip);
+  async login(email: string, password: string, origin?: RequestInfo): Promise<LoginResponse> {
+    const user = await this.users.verifyCredentials(email, password, origin);
     if (!user) throw new InvalidCredentialsError();
-    const issued = await this.issue(user, []);
+    const issued = await this.issue(user, [], undefined, origin);
     return {
       access_token: issued.access_token,
       token_type: 'Bearer',
@@ -53,9 +54,9 @@ export class PasswordLoginService {
     username: string | undefined,
     password: string | undefined,
     scope: string | undefined,
-    ip?: string,
+    origin?: RequestInfo,
   ): Promise<TokenResponse> {
-    const client = await this.oauth.authenticateClient(credentials);
+    const client = await this.oauth.authenticateClient(credentials, origin);
     if (!client.grantTypes.includes('password'))
       throw new OAuthError('unauthorized_client', 'This client may not use the password grant');
     if (!username) throw new OAuthError('invalid_request', 'username is required');
@@ -63,7 +64,7 @@ export class PasswordLoginService {
     const scopes = grantedScopes(client.scopes, scope);
     let user: UserView | undefined;
     try {
-      user = await this.users.verifyCredentials(username, password, ip);
+      user = await this.users.verifyCredentials(username, password, origin);
     } catch (error) {
       if (error instanceof RateLimitedError) {
         throw new OAuthError(
@@ -76,13 +77,14 @@ export class PasswordLoginService {
       throw error;
     }
     if (!user) throw new OAuthError('invalid_grant', 'Invalid username or password');
-    return this.issue(user, scopes, client.id);
+    return this.issue(user, scopes, client.id, origin);
   }
 
   private async issue(
     user: UserView,
     scopes: string[],
     clientId?: string,
+    origin?: RequestInfo,
   ): Promise<TokenResponse & { refresh_token: string }> {
     const claims = { oid: user.oid, email: user.email, name: user.name };
     const minted = this.tokens.mint({
@@ -92,6 +94,7 @@ export class PasswordLoginService {
       roles: user.roles,
       extra: claims,
       grant: clientId === undefined ? 'login' : 'password',
+      origin,
     });
     const { refreshToken } = await this.refreshTokens.issue({
       subject: user.oid,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
-import { currentRequest } from '../common/request-context';
+import type { RequestInfo } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
 import type { ConfigType } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
@@ -26,6 +26,8 @@ export interface MintRequest {
    * (`child` for renewals).
    */
   grant?: string;
+  /** The request it is issued in (the audit event's caller, address and request id), if any. */
+  origin?: RequestInfo;
 }
 
 export interface MintedToken {
@@ -84,8 +86,9 @@ export class TokenService {
   private recordIssued(request: MintRequest, claims: AccessTokenClaims, kid: string): void {
     const grant = request.grant ?? request.tokenType ?? 'access';
     this.metrics.tokensIssued.inc({ grant });
-    const caller = currentRequest()?.user;
+    const caller = request.origin?.user;
     void this.audit.record({
+      request: request.origin,
       action: 'token.issue',
       outcome: 'success',
       actor: caller?.subject ?? (request.tokenType === 'child' ? 'system' : request.subject),

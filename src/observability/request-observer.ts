@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode, OAuthError } from '../common/errors';
 import { describeRequest } from '../common/logger';
-import { problemOf, requestContext, type RequestInfo } from '../common/request-context';
+import { problemOf } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Logger } from 'pino';
 import { APP_LOGGER } from './app-logger';
@@ -26,9 +26,8 @@ const BEARER_FAILURES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * One place that sees every request: it answers with `x-request-id`, makes the request visible to
- * code without a request in hand (the audit trail, through {@link requestContext}), and when the
- * answer has gone out, observes one latency histogram, writes the request's one JSON log line
+ * One place that sees every request: it answers with `x-request-id`, and when the answer has gone
+ * out, observes one latency histogram, writes the request's one JSON log line
  * (request id, route, status, time, caller's subject and client — never a credential), and counts
  * and audits refusals (401, 403, 429) from what the exception filter noted on the request.
  *
@@ -49,12 +48,7 @@ export class RequestObserver implements OnModuleInit {
     if (!fastify?.addHook) return; // an application context without HTTP (the CLI)
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
-      // Everything after this runs with the request in context (guards, handlers, services).
-      requestContext.run(request as unknown as RequestInfo, done);
-    });
-    // Body parsing completes in the socket's context, not the request's: re-enter it.
-    fastify.addHook('preValidation', (request, _reply, done) => {
-      requestContext.run(request as unknown as RequestInfo, done);
+      done();
     });
     fastify.addHook('onResponse', (request, reply, done) => {
       this.onResponse(request as ObservedRequest, reply);

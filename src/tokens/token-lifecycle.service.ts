@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { AccessTokenClaims } from '../access/access-token';
 import type { Principal } from '../access/principal';
+import type { RequestInfo } from '../common/request-context';
 import { PrincipalFactory } from '../auth/principal.factory';
 import { TokenService } from '../oauth/token.service';
 import {
@@ -55,7 +56,7 @@ export class TokenLifecycleService {
   ) {}
 
   /** `POST /tokens`: an access token for `user_id`, with roles never above the caller's. */
-  issueAccess(caller: Principal, dto: IssueTokenDto) {
+  issueAccess(caller: Principal, dto: IssueTokenDto, origin?: RequestInfo) {
     const expiresIn = this.lifetime('expires_in', dto.expires_in, this.config.accessTokenTtl);
     const minted = this.tokens.mint({
       subject: dto.user_id,
@@ -66,6 +67,7 @@ export class TokenLifecycleService {
       expiresIn,
       extra: { ...this.extraClaims(dto.claims), ...networkClaims(dto) },
       grant: 'user',
+      origin,
     });
     return {
       token: minted.token,
@@ -78,7 +80,7 @@ export class TokenLifecycleService {
   }
 
   /** `POST /token-pairs`: a parent (registered before it is handed out) and maybe a first child. */
-  async issuePair(caller: Principal, dto: IssuePairDto) {
+  async issuePair(caller: Principal, dto: IssuePairDto, origin?: RequestInfo) {
     const parentExpiresIn = this.lifetime(
       'parent_expires_in',
       dto.parent_expires_in,
@@ -102,6 +104,7 @@ export class TokenLifecycleService {
       expiresIn: parentExpiresIn,
       extra: claims,
       grant: 'pair',
+      origin,
     });
     await this.parents.register({
       jti: parent.jti,
@@ -122,7 +125,7 @@ export class TokenLifecycleService {
       token_type: 'Bearer',
     };
     if (dto.include_child ?? true) {
-      const child = await this.renewByJti(parent.jti);
+      const child = await this.renewByJti(parent.jti, origin);
       Object.assign(pair, {
         child_token: child.child_token,
         child_jti: child.child_jti,
@@ -134,18 +137,19 @@ export class TokenLifecycleService {
   }
 
   /** `POST /renew`: a new child of a live parent, the parent token being the credential. */
-  async renew(parentToken: string): Promise<ChildTokenView> {
+  async renew(parentToken: string, origin?: RequestInfo): Promise<ChildTokenView> {
     const { claims } = await this.verifier.verify(parentToken);
     if (claims.token_type !== 'parent') throw new InvalidTokenError('not a parent token');
     this.revocation.assertNotRevoked(claims);
-    return this.renewByJti(claims.jti);
+    return this.renewByJti(claims.jti, origin);
   }
 
   /**
    * Mints the claims of a new child: the parent's subject, client, roles, scopes and extra
-   * claims, plus `parent_jti` and `parent_exp`, never outliving the parent.
+   * claims, plus `parent_jti` and `parent_exp`, never outliving the parent. `origin`: the
+   * request that asked for it (none for the renewal worker).
    */
-  mintChild(parent: ParentTokenEntity): ChildClaims | undefined {
+  mintChild(parent: ParentTokenEntity, origin?: RequestInfo): ChildClaims | undefined {
     // After a hard rotation the parent no longer verifies: it must not keep producing children.
     if (!this.keys.verificationKey(parent.kid)) return undefined;
     const parentExp = Math.floor(parent.expiresAt.getTime() / 1000);
@@ -157,6 +161,7 @@ export class TokenLifecycleService {
       tokenType: 'child',
       expiresIn: Math.max(1, Math.min(parent.childExpiresIn, parentExp - now())),
       extra: { ...parent.claims, parent_jti: parent.jti, parent_exp: parentExp },
+      origin,
     });
     return minted.claims as ChildClaims;
   }
@@ -238,8 +243,8 @@ export class TokenLifecycleService {
     return Object.fromEntries(Object.entries(claims).filter(([k]) => !PROTECTED_CLAIMS.has(k)));
   }
 
-  private async renewByJti(parentJti: string): Promise<ChildTokenView> {
-    const claims = await this.parents.renew(parentJti, (parent) => this.mintChild(parent));
+  private async renewByJti(parentJti: string, origin?: RequestInfo): Promise<ChildTokenView> {
+    const claims = await this.parents.renew(parentJti, (parent) => this.mintChild(parent, origin));
     if (!claims) {
       await this.liveParent(parentJti);
       throw new RevokedTokenError();

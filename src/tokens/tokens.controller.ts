@@ -29,16 +29,24 @@ export class TokensController {
   @Audit('token.issue_user')
   @Authenticated({ permission: 'tokens:issue' })
   @ApiOperation({ summary: 'Issue an access token for a user' })
-  issue(@Body() dto: IssueTokenDto, @CurrentPrincipal() who: Principal) {
-    return this.lifecycle.issueAccess(who, dto);
+  issue(
+    @Body() dto: IssueTokenDto,
+    @CurrentPrincipal() who: Principal,
+    @Req() request: FastifyRequest,
+  ) {
+    return this.lifecycle.issueAccess(who, dto, request);
   }
 
   @Post('token-pairs')
   @Audit('token.issue_pair')
   @Authenticated({ permission: 'tokens:issue' })
   @ApiOperation({ summary: 'Issue a parent token and (by default) its first child' })
-  pair(@Body() dto: IssuePairDto, @CurrentPrincipal() who: Principal) {
-    return this.lifecycle.issuePair(who, dto);
+  pair(
+    @Body() dto: IssuePairDto,
+    @CurrentPrincipal() who: Principal,
+    @Req() request: FastifyRequest,
+  ) {
+    return this.lifecycle.issuePair(who, dto, request);
   }
 
   /** The parent token in the body is the credential (as in jwt-auth-service). */
@@ -46,8 +54,8 @@ export class TokensController {
   @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'Mint a new child from a live parent token' })
-  renew(@Body() dto: RenewDto) {
-    return this.lifecycle.renew(dto.parent_token);
+  renew(@Body() dto: RenewDto, @Req() request: FastifyRequest) {
+    return this.lifecycle.renew(dto.parent_token, request);
   }
 
   // Public only to the global guard: the handler accepts the parent token itself as bearer,

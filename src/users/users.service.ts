@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { QueryFailedError, Repository } from 'typeorm';
+import type { RequestInfo } from '../common/request-context';
 import { AuditService } from '../audit/audit.service';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { RbacService } from '../rbac/rbac.service';
@@ -38,7 +39,8 @@ export interface UpdateUserInput {
 /** One password login attempt, as the audit trail will record it. */
 export interface LoginAttempt {
   email: string;
-  ip?: string;
+  /** The request the attempt came in (address, user agent, request id). */
+  origin?: RequestInfo;
   outcome: 'success' | 'invalid_credentials' | 'locked_out';
   oid?: string;
 }
@@ -69,23 +71,24 @@ export class UsersService {
   async verifyCredentials(
     email: string,
     password: string,
-    ip?: string,
+    origin?: RequestInfo,
   ): Promise<UserView | undefined> {
+    const ip = origin?.ip;
     try {
       await this.throttle.assertAllowed(email, ip);
     } catch (error) {
-      this.recordAttempt({ email, ip, outcome: 'locked_out' });
+      this.recordAttempt({ email, origin, outcome: 'locked_out' });
       throw error;
     }
     const user = await this.findByEmail(email);
     const matches = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
     if (!user || !matches || user.disabled) {
       await this.throttle.recordFailure(email, ip);
-      this.recordAttempt({ email, ip, outcome: 'invalid_credentials' });
+      this.recordAttempt({ email, origin, outcome: 'invalid_credentials' });
       return undefined;
     }
     await this.throttle.recordSuccess(email);
-    this.recordAttempt({ email, ip, outcome: 'success', oid: user.oid });
+    this.recordAttempt({ email, origin, outcome: 'success', oid: user.oid });
     return view(user);
   }
 
@@ -94,14 +97,16 @@ export class UsersService {
    * never the password, never a token).
    */
   recordAttempt(attempt: LoginAttempt): void {
-    this.logger.debug(`login ${attempt.outcome} for ${attempt.email} from ${attempt.ip ?? '?'}`);
+    this.logger.debug(
+      `login ${attempt.outcome} for ${attempt.email} from ${attempt.origin?.ip ?? '?'}`,
+    );
     void this.audit.record({
       action: 'user.login',
       outcome: attempt.outcome === 'success' ? 'success' : 'failure',
       actor: attempt.oid,
       actorMethod: 'password',
       target: attempt.email,
-      ip: attempt.ip,
+      request: attempt.origin,
       details: { result: attempt.outcome },
     });
   }
