@@ -30,7 +30,11 @@ export interface ChainedFields {
   prevHash: string;
 }
 
-export function eventHash(event: ChainedFields): string {
+/**
+ * `detailsJson`: `canonicalJson(event.details)` when the caller has it already (the writer
+ * stores the same text), so it is not serialized twice.
+ */
+export function eventHash(event: ChainedFields, detailsJson?: string): string {
   const canonical = JSON.stringify([
     1, // format version
     event.id,
@@ -43,7 +47,7 @@ export function eventHash(event: ChainedFields): string {
     event.ip,
     event.userAgent,
     event.requestId,
-    canonicalJson(event.details),
+    detailsJson ?? canonicalJson(event.details),
     event.prevHash,
   ]);
   return createHash('sha256').update(canonical).digest('hex');

@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
-import { eventHash } from './audit-chain';
+import { canonicalJson, eventHash } from './audit-chain';
 
 /** An event ready to store: plain JSON (it may be spilled to a file and read back). */
 export interface PreparedEvent {
@@ -224,10 +224,14 @@ export class AuditWriter {
           id += 1n;
           const idText = id.toString();
           const at = new Date(e.at);
-          const hash = eventHash({ ...e, id: idText, at, prevHash: prev });
+          // One serialization of the details for both the hash and the column (jsonb keeps the
+          // value; the hash is over this canonical text, which survives jsonb's key order).
+          const details = canonicalJson(e.details);
+          const hash = eventHash({ ...e, id: idText, at, prevHash: prev }, details);
           const row = [
             idText,
-            at,
+            // As text: PostgreSQL parses ISO 8601; node-postgres would format a Date per element.
+            at.toISOString(),
             e.action,
             e.outcome,
             e.actor,
@@ -236,7 +240,7 @@ export class AuditWriter {
             e.ip,
             e.userAgent,
             e.requestId,
-            JSON.stringify(e.details),
+            details,
             prev,
             hash,
           ];

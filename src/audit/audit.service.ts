@@ -19,6 +19,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { BrokenLink, ChainWalker, GENESIS_HASH } from './audit-chain';
 import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
 import { AuditWriter, PreparedEvent } from './audit-writer';
+import { cleanDetails, text } from './audit-details';
 
 export interface AuditRecord {
   action: string;
@@ -85,8 +86,6 @@ const PURGE_LOCK = 'tessera:audit-purge';
 const SCAN_BATCH = 2000;
 /** Keys whose values must never reach the audit trail, whatever a caller passes in details. */
 // `key` alone: an API key in an admin answer (the create response shows it once).
-const SECRET_KEYS = /secret|password|token|authorization|api_?key|credential|cookie|^key$/i;
-const MAX_TEXT = 500;
 
 /**
  * The audit trail: the one entry point every module records through (`record`), and the
@@ -184,7 +183,7 @@ export class AuditService
       ip: text(event.ip ?? request?.ip),
       userAgent: text(typeof agent === 'string' ? agent : undefined),
       requestId: text(event.requestId ?? request?.id),
-      details: sanitize(scrub(event.details ?? {})) as Record<string, unknown>,
+      details: cleanDetails(event.details ?? {}, 0) as Record<string, unknown>,
     };
   }
 
@@ -351,51 +350,6 @@ function view(e: AuditEventEntity): AuditEventView {
     requestId: e.requestId ?? undefined,
     details: e.details,
   };
-}
-
-/** Redacts the values of secret-looking keys, at any depth (before/after snapshots nest). */
-function scrub(details: Record<string, unknown>, depth = 0): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(details).map(([k, v]) => [
-      k,
-      SECRET_KEYS.test(k)
-        ? '[redacted]'
-        : v !== null && typeof v === 'object' && !Array.isArray(v) && depth < 8
-          ? scrub(v as Record<string, unknown>, depth + 1)
-          : v,
-    ]),
-  );
-}
-
-/**
- * What PostgreSQL stores and gives back unchanged (the hash covers it): JSON values only, no
- * NUL characters (text and jsonb refuse them), no lone surrogates.
- */
-function sanitize(value: unknown): unknown {
-  const plain = JSON.parse(JSON.stringify(value ?? {})) as unknown;
-  const clean = (v: unknown): unknown => {
-    if (typeof v === 'string') return cleanString(v);
-    if (Array.isArray(v)) return v.map(clean);
-    if (v !== null && typeof v === 'object')
-      return Object.fromEntries(
-        Object.entries(v as Record<string, unknown>).map(([k, x]) => [cleanString(k), clean(x)]),
-      );
-    return v;
-  };
-  return clean(plain);
-}
-
-// eslint-disable-next-line no-control-regex -- NUL is exactly what must go
-const NUL = /\u0000/g;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-function cleanString(value: string): string {
-  return value.replace(NUL, '').replace(LONE_SURROGATE, '\uFFFD');
-}
-
-function text(value: string | undefined | null): string | null {
-  if (value === undefined || value === null) return null;
-  return cleanString(String(value)).slice(0, MAX_TEXT);
 }
 
 function registerAuditMetrics(metrics: MetricsService, depth: () => number) {
