@@ -104,7 +104,20 @@ interface PendingCount {
   endpoint: string;
   day: string;
   requests: number;
-  last: Date;
+  /** Epoch milliseconds of the newest request counted. */
+  last: number;
+}
+
+const DAY_MS = 86_400_000;
+let today = { day: '', from: 0, until: 0 };
+
+/** The UTC date (YYYY-MM-DD) of `now`: formatted once a day, not once a request. */
+export function utcDay(now: number): string {
+  if (now < today.from || now >= today.until) {
+    const from = now - (now % DAY_MS);
+    today = { day: new Date(from).toISOString().slice(0, 10), from, until: from + DAY_MS };
+  }
+  return today.day;
 }
 
 /** How often counts buffered in memory are added to PostgreSQL. */
@@ -164,7 +177,7 @@ export class UsageService
 
   /** Adds one model call to the ledger (in memory; flushed with the request counts). */
   recordModel(usage: ModelUsage): void {
-    const day = new Date().toISOString().slice(0, 10);
+    const day = utcDay(Date.now());
     const clientId = usage.clientId ?? '';
     const key = `${usage.subject}\u0000${clientId}\u0000${usage.model}\u0000${day}`;
     const entry = this.pendingModels.get(key);
@@ -235,8 +248,8 @@ export class UsageService
 
   /** Counts one request (in memory; see the class comment). */
   record(subject: string, endpoint: string): void {
-    const now = new Date();
-    const day = now.toISOString().slice(0, 10);
+    const now = Date.now();
+    const day = utcDay(now);
     const key = `${subject}\u0000${endpoint}\u0000${day}`;
     const entry = this.pending.get(key);
     if (entry) {
@@ -312,7 +325,7 @@ export class UsageService
           batch.map((c) => c.endpoint),
           batch.map((c) => c.day),
           batch.map((c) => c.requests),
-          batch.map((c) => c.last),
+          batch.map((c) => new Date(c.last)),
         ],
       );
     } catch (error) {
