@@ -110,6 +110,13 @@ describe('Gateway: x-ratelimit headers and request limits on every route', () =>
     expect(Number(model.headers['x-ratelimit-remaining-tokens'])).toBeLessThan(100000);
     expect(model.headers['x-ratelimit-reset-tokens']).toMatch(RESET);
     expect(answers[0].headers['x-ratelimit-limit-tokens']).toBeUndefined();
+    // A model call refused before the limiter (400, 404) still reports the tokens left, and
+    // spends none: the bad request and the unknown model left the count where it was.
+    for (const refused of [answers[4], answers[5]]) {
+      expect(refused.headers['x-ratelimit-limit-tokens']).toBe('100000');
+      expect(refused.headers['x-ratelimit-remaining-tokens']).toBe('100000');
+      expect(refused.headers['x-ratelimit-reset-tokens']).toMatch(RESET);
+    }
   });
 
   it('sends them on a 403 model_not_allowed, and none on a 401 (no caller known)', async () => {

@@ -129,10 +129,18 @@ export class InferenceController {
   ) {
     // In order: a well-formed request (400), for a model that exists (404) and that this caller
     // may invoke (403), within its limits and budget (429); only then is anything forwarded.
-    const body = validateOpenAiRequest(endpoint, request.body);
-    const model = body.model as string;
-    if (!this.inference.serves(model)) throw new ModelNotFoundError(model);
-    this.access.assertAllowed(who, model, request);
+    let body: Record<string, unknown>;
+    let model: string;
+    try {
+      body = validateOpenAiRequest(endpoint, request.body);
+      model = body.model as string;
+      if (!this.inference.serves(model)) throw new ModelNotFoundError(model);
+      this.access.assertAllowed(who, model, request);
+    } catch (error) {
+      // Refused before the limiter: still tell a token-limited caller what is left.
+      await this.limiter.peek(who, endpoint, reply).catch(() => undefined);
+      throw error;
+    }
     const reservation = await this.limiter.reserve(who, endpoint, model, body, reply);
     const caller: Caller = { subject: who.subject, clientId: who.clientId, requestId: request.id };
     try {

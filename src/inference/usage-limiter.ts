@@ -135,12 +135,7 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
     const checks = this.checksFor(principal, endpoint, model, body, now);
     if (!checks.length) return { settle: () => undefined };
     const result = await this.store.reserve(checks);
-    const tokens = this.tightest(checks, result.values, 'tokens');
-    if (tokens) {
-      reply.header('x-ratelimit-limit-tokens', tokens.check.limit);
-      reply.header('x-ratelimit-remaining-tokens', Math.max(0, Math.floor(tokens.remaining)));
-      reply.header('x-ratelimit-reset-tokens', formatResetDuration(tokens.check.resetAt - now));
-    }
+    this.tokenHeaders(checks, result.values, now, reply);
     if (result.refused >= 0) {
       const check = checks[result.refused];
       const retryAfter = Math.max(1, Math.ceil((check.resetAt - now) / 1000));
@@ -173,6 +168,34 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
         void this.store.add(deltas);
       },
     };
+  }
+
+  /**
+   * The `x-ratelimit-*-tokens` headers of a model call refused before its reservation (a bad
+   * request, an unknown or forbidden model), where a token limit applies: what is left, nothing
+   * spent (a reservation of zero).
+   */
+  async peek(principal: Principal, endpoint: ModelEndpoint, reply: FastifyReply): Promise<void> {
+    const now = Date.now();
+    const checks = this.checksFor(principal, endpoint, '', {}, now)
+      .filter((c) => c.kind === 'tokens')
+      .map((c) => ({ ...c, amount: 0 }));
+    if (!checks.length) return;
+    const result = await this.store.reserve(checks);
+    this.tokenHeaders(checks, result.values, now, reply);
+  }
+
+  private tokenHeaders(
+    checks: CounterCheck[],
+    values: number[],
+    now: number,
+    reply: FastifyReply,
+  ): void {
+    const tokens = this.tightest(checks, values, 'tokens');
+    if (!tokens) return;
+    reply.header('x-ratelimit-limit-tokens', tokens.check.limit);
+    reply.header('x-ratelimit-remaining-tokens', Math.max(0, Math.floor(tokens.remaining)));
+    reply.header('x-ratelimit-reset-tokens', formatResetDuration(tokens.check.resetAt - now));
   }
 
   private checksFor(
