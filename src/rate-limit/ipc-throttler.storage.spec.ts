@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ServiceUnavailableError } from '../common/errors';
 import { ipcLink } from '../../test/support/ipc-link';
 import type { IpcChannel } from '../common/ipc-channel';
-import { IpcThrottlerStorage, serveRateLimits } from './ipc-throttler.storage';
+import { IpcThrottlerStorage, leaseFor, serveRateLimits } from './ipc-throttler.storage';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 /** A worker's store joined to the primary's one, in memory. */
@@ -43,6 +43,50 @@ describe('IpcThrottlerStorage', () => {
     expect(records.filter((_, i) => i % 2 === 0).map((r) => r.totalHits)).toEqual([
       1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
     ]);
+  });
+
+  it('far from the limit, counts leased hits in the worker without a message each', async () => {
+    const store = new MemoryThrottlerStorage();
+    const { channel, sent } = link(store);
+    const sut = new IpcThrottlerStorage(channel);
+    const first = await sut.increment('far', 60_000, 1_000_000);
+    expect(first.totalHits).toBe(1);
+    expect(store.hit('far', 60_000, 1_000_000, 0).totalHits).toBe(1 + 256); // the lease counted
+    const next = [];
+    for (let i = 0; i < 256; i++) next.push(await sut.increment('far', 60_000, 1_000_000));
+    expect(sent).toHaveLength(1);
+    expect(next.map((r) => r.totalHits)).toEqual(Array.from({ length: 256 }, (_, i) => i + 2));
+    expect(next.every((r) => !r.isBlocked && r.timeToExpire === 60)).toBe(true);
+    await sut.increment('far', 60_000, 1_000_000); // the lease is spent: the primary again
+    expect(sent).toHaveLength(2);
+  });
+
+  it('leases nothing for small limits or near the limit, and never past the window', async () => {
+    expect(leaseFor(399, 1)).toBe(0);
+    expect(leaseFor(1_000, 1)).toBe(5);
+    expect(leaseFor(1_000, 960)).toBe(5);
+    expect(leaseFor(1_000, 961)).toBe(0);
+    const store = new MemoryThrottlerStorage();
+    const { channel, sent } = link(store);
+    const sut = new IpcThrottlerStorage(channel);
+    await sut.increment('short', 100, 1_000_000);
+    await new Promise((r) => setTimeout(r, 120));
+    const after = await sut.increment('short', 100, 1_000_000);
+    expect(sent).toHaveLength(2);
+    expect(after.totalHits).toBe(1); // a new window in the primary
+  });
+
+  it('keeps the limit exact across workers holding leases', async () => {
+    const store = new MemoryThrottlerStorage();
+    const workers = [0, 1, 2].map(() => new IpcThrottlerStorage(link(store).channel));
+    let admitted = 0;
+    for (let i = 0; i < 1_200; i++) {
+      const record = await workers[i % 3].increment('shared', 60_000, 1_000);
+      if (!record.isBlocked) admitted++;
+    }
+    // Never more than the limit; at most one unused lease (5 hits) per worker fewer.
+    expect(admitted).toBeLessThanOrEqual(1_000);
+    expect(admitted).toBeGreaterThanOrEqual(1_000 - 3 * 5);
   });
 
   it('fails closed (503) when the primary is gone', async () => {

@@ -53,6 +53,12 @@ export class MemoryThrottlerStorage implements RequestCounterStore {
     };
   }
 
+  /** Milliseconds until `key`'s window ends (0 when it has none). */
+  resetInMs(key: string): number {
+    const window = this.windows.get(key);
+    return window ? Math.max(0, window.resetAt - this.now()) : 0;
+  }
+
   private sweep(now: number): void {
     for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
     this.nextSweep = now + this.sweepEveryMs;
