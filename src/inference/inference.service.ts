@@ -46,7 +46,11 @@ export interface SettledUsage extends ReportedUsage {
 }
 
 /** Called once per forwarded request when its answer has ended (or the client went away). */
-export type SettleHook = (usage: SettledUsage | undefined) => void;
+/**
+ * Settles a reservation to the real usage. The answer's last bytes wait for its promise, so the
+ * caller's next request — on any replica or worker — is checked against the settled count.
+ */
+export type SettleHook = (usage: SettledUsage | undefined) => void | Promise<void>;
 
 interface ModelList {
   object: 'list';
@@ -146,7 +150,7 @@ export class InferenceService implements OnApplicationShutdown {
     const upstream = this.registry.route(model);
     if (!upstream) {
       if (this.registry.empty && model === ECHO_MODEL)
-        return this.echo(endpoint, body, caller, reply, settle);
+        return this.echo(endpoint, body, caller, reply, settle) as unknown as Promise<void>;
       throw new ModelNotFoundError(model);
     }
     const stream = body.stream === true;
@@ -223,7 +227,7 @@ export class InferenceService implements OnApplicationShutdown {
       const settled = ok
         ? this.settleUsage(model, endpoint, body, result, caller, upstream)
         : undefined;
-      settle?.(settled);
+      return settle?.(settled);
     });
     // Piped by hand, not with stream.pipeline: on Node 20 pipeline makes an AbortController per
     // call and aborts it when done, which constructs a DOMException (and its stack) per proxied
@@ -352,16 +356,17 @@ export class InferenceService implements OnApplicationShutdown {
   }
 
   /** The built-in echo model: honest word counts, so limits and usage work without upstreams. */
-  private echo(
+  private async echo(
     endpoint: ModelEndpoint,
     body: Record<string, unknown>,
     caller: Caller,
     reply: FastifyReply,
     settle?: SettleHook,
-  ): FastifyReply {
+  ): Promise<FastifyReply> {
     reply.status(200);
     const created = Math.floor(Date.now() / 1000);
-    const record = (promptTokens: number, completionTokens: number) => {
+    /** Counts the answer and settles the reservation before the answer goes out. */
+    const record = async (promptTokens: number, completionTokens: number) => {
       const settled = this.settleUsage(
         ECHO_MODEL,
         endpoint,
@@ -369,7 +374,7 @@ export class InferenceService implements OnApplicationShutdown {
         { usage: { promptTokens, completionTokens }, completionChars: 0, aborted: false },
         caller,
       );
-      settle?.(settled);
+      await settle?.(settled);
     };
     const usage = (p: number, c: number) => ({
       prompt_tokens: p,
@@ -380,7 +385,7 @@ export class InferenceService implements OnApplicationShutdown {
       const inputs = Array.isArray(body.input) ? (body.input as unknown[]) : [body.input];
       const texts = inputs.map((i) => (Array.isArray(i) ? i.join(' ') : String(i)));
       const prompt = texts.reduce((n, t) => n + countWords(t), 0);
-      record(prompt, 0);
+      await record(prompt, 0);
       return reply.send({
         object: 'list',
         model: ECHO_MODEL,
@@ -415,7 +420,7 @@ export class InferenceService implements OnApplicationShutdown {
     const completionTokens = countWords(content);
     const id = `${chat ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
     if (body.stream !== true) {
-      record(promptTokens, completionTokens);
+      await record(promptTokens, completionTokens);
       return reply.send({
         id,
         object: chat ? 'chat.completion' : 'text_completion',
@@ -443,7 +448,7 @@ export class InferenceService implements OnApplicationShutdown {
     if ((body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true)
       events.push(chunk(undefined, { usage: usage(promptTokens, completionTokens) }));
     events.push('data: [DONE]\n\n');
-    record(promptTokens, completionTokens);
+    await record(promptTokens, completionTokens);
     return reply
       .header('content-type', 'text/event-stream')
       .header('cache-control', 'no-cache')

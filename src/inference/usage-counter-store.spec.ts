@@ -52,6 +52,15 @@ describe('IpcCounterStore', () => {
     expect(await a.reserve(tokens(1))).toEqual({ refused: 0, values: [30] });
   });
 
+  it('resolves a settlement once the primary has applied it', async () => {
+    const store = new MemoryCounterStore();
+    const sut = new IpcCounterStore(link(store).channel);
+    await sut.reserve(tokens(12));
+    await sut.add([{ key: 'tokens:p', amount: -6, resetAt }]);
+    // Read in the primary directly, no message in between: the settlement is there already.
+    expect(store.reserveNow(tokens(0))).toEqual({ refused: -1, values: [6] });
+  });
+
   it('sends the reservations and settlements of one event-loop turn in one message', async () => {
     const store = new MemoryCounterStore();
     const { channel, sent } = link(store);

@@ -191,6 +191,8 @@ interface AskMessage {
   tessera: 'usage-limit';
   reserve: Reserve[];
   add: Array<[string, number, number]>;
+  /** Call ids to answer (`[id, -1, []]`) once `add` is applied: settlements awaited. */
+  acks: number[];
 }
 interface AnswerMessage {
   tessera: 'usage-limit';
@@ -199,7 +201,12 @@ interface AnswerMessage {
 
 function isAsk(message: unknown): message is AskMessage {
   const m = message as AskMessage | null;
-  return m?.tessera === 'usage-limit' && Array.isArray(m.reserve) && Array.isArray(m.add);
+  return (
+    m?.tessera === 'usage-limit' &&
+    Array.isArray(m.reserve) &&
+    Array.isArray(m.add) &&
+    Array.isArray(m.acks)
+  );
 }
 
 function isAnswer(message: unknown): message is AnswerMessage {
@@ -215,12 +222,14 @@ function unavailable(): ServiceUnavailableError {
  * The token and budget counters of a cluster worker (WORKERS > 1 without Redis): they live in the
  * primary's one {@link MemoryCounterStore}, so all workers share one allowance per principal, as
  * the memory rate limiter's counters are shared (ipc-throttler.storage.ts). The reservations and
- * settlements of one event-loop turn travel in one IPC message. Without the primary, reserving
- * fails closed (503), as with an unreachable Redis; a settlement that cannot be sent is dropped.
+ * settlements of one event-loop turn travel in one IPC message; a settlement resolves once the
+ * primary has applied it. Without the primary, reserving fails closed (503), as with an
+ * unreachable Redis; a settlement that cannot be sent is dropped.
  */
 export class IpcCounterStore implements CounterStore {
   private reserves: Reserve[] = [];
   private adds: Array<[string, number, number]> = [];
+  private acks: number[] = [];
   private scheduled = false;
   private readonly pending = new PendingCalls<ReserveResult>(unavailable);
 
@@ -242,7 +251,13 @@ export class IpcCounterStore implements CounterStore {
   async add(entries: CounterDelta[]): Promise<void> {
     if (!entries.length || !this.channel.connected) return;
     for (const e of entries) this.adds.push([e.key, e.amount, e.resetAt]);
+    const { id, answer } = this.pending.open();
+    this.acks.push(id);
     this.schedule();
+    await answer.then(
+      () => undefined,
+      () => undefined, // the primary is gone: nothing to settle against
+    );
   }
 
   async close(): Promise<void> {}
@@ -255,11 +270,18 @@ export class IpcCounterStore implements CounterStore {
 
   private flush(): void {
     this.scheduled = false;
-    const message: AskMessage = { tessera: 'usage-limit', reserve: this.reserves, add: this.adds };
+    const message: AskMessage = {
+      tessera: 'usage-limit',
+      reserve: this.reserves,
+      add: this.adds,
+      acks: this.acks,
+    };
     this.reserves = [];
     this.adds = [];
+    this.acks = [];
     const fail = () => {
       for (const [id] of message.reserve) this.pending.fail(id);
+      for (const id of message.acks) this.pending.fail(id);
     };
     try {
       if (!this.channel.connected || !this.channel.send) return fail();
@@ -285,13 +307,14 @@ export function serveUsageLimits(worker: Worker, store: MemoryCounterStore): voi
     if (!isAsk(message)) return;
     if (message.add.length)
       store.addNow(message.add.map(([key, amount, resetAt]) => ({ key, amount, resetAt })));
-    if (!message.reserve.length || !worker.isConnected()) return;
+    if ((!message.reserve.length && !message.acks.length) || !worker.isConnected()) return;
     const answers = message.reserve.map(([id, checks]): Answer => {
       const result = store.reserveNow(
         checks.map(([key, limit, amount, resetAt]) => ({ key, limit, amount, resetAt })),
       );
       return [id, result.refused, result.values];
     });
+    for (const id of message.acks) answers.push([id, -1, []]);
     worker.send({ tessera: 'usage-limit', answers } satisfies AnswerMessage);
   });
 }

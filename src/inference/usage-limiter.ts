@@ -34,7 +34,7 @@ interface CounterCheck extends CounterSpec {
 
 /** What `reserve` hands back: the settle hook. */
 export interface Reservation {
-  settle: (usage: SettledUsage | undefined) => void;
+  settle: (usage: SettledUsage | undefined) => void | Promise<void>;
 }
 
 const WINDOW_SECONDS: Record<LimitWindow, number> = {
@@ -165,7 +165,8 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
             return { key: c.key, amount: real - c.amount, resetAt: c.resetAt };
           })
           .filter((d) => d.amount !== 0);
-        void this.store.add(deltas);
+        // The answer's last bytes wait for this (see SettleHook).
+        return this.store.add(deltas).catch(() => undefined);
       },
     };
   }

@@ -8,7 +8,9 @@ async function through(
   chunks: string[],
 ): Promise<{ out: string; result: TapResult }> {
   let result: TapResult | undefined;
-  const sut = new UsageTap(kind, strip, (r) => (result = r));
+  const sut = new UsageTap(kind, strip, (r) => {
+    result = r;
+  });
   let out = '';
   await pipeline(Readable.from(chunks.map((c) => Buffer.from(c))), sut, async (source) => {
     for await (const chunk of source) out += chunk;
@@ -64,5 +66,29 @@ describe('UsageTap', () => {
       event({ choices: [{ delta: { content: 'efgh' } }] }),
     ]);
     expect(result).toEqual({ usage: undefined, completionChars: 8, aborted: false });
+  });
+
+  it('holds the last bytes until the end is counted (the reservation settled)', async () => {
+    let settled = false;
+    let release!: () => void;
+    const sut = new UsageTap('json', false, () => {
+      return new Promise<void>((resolve) => {
+        release = () => {
+          settled = true;
+          resolve();
+        };
+      });
+    });
+    const seen: string[] = [];
+    sut.on('data', (chunk: Buffer) => seen.push(chunk.toString()));
+    const ended = new Promise((resolve) => sut.on('end', resolve));
+    sut.write(Buffer.from('{"usage":'));
+    sut.end(Buffer.from('{"prompt_tokens":1,"completion_tokens":2}}'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.join('')).toBe('{"usage":');
+    expect(settled).toBe(false);
+    release();
+    await ended;
+    expect(seen.join('')).toBe('{"usage":{"prompt_tokens":1,"completion_tokens":2}}');
   });
 });

@@ -66,6 +66,8 @@ function generatedText(event: Record<string, unknown>): number {
  * (the client did not ask for `stream_options.include_usage`; Tessera added it to count tokens)
  * the usage-only chunk is held back, so a client that reads `choices[0]` of every chunk is not
  * surprised by an empty `choices`; only then are events passed on whole rather than as they come.
+ * The last chunk is held until the end is counted (`onEnd`, and the promise it returns: the
+ * reservation settled), so the caller has not seen the whole answer before its usage is counted.
  */
 export class UsageTap extends Transform {
   private readonly decoder = new StringDecoder('utf8');
@@ -75,11 +77,13 @@ export class UsageTap extends Transform {
   private usage?: ReportedUsage;
   private completionChars = 0;
   private finished = false;
+  /** The newest chunk, passed on when the next arrives or once the end is counted. */
+  private held?: Buffer;
 
   constructor(
     private readonly kind: 'json' | 'sse',
     private readonly stripUsageChunk: boolean,
-    private readonly onEnd: (result: TapResult) => void,
+    private readonly onEnd: (result: TapResult) => void | Promise<void>,
   ) {
     super();
   }
@@ -88,12 +92,13 @@ export class UsageTap extends Transform {
     if (this.kind === 'json') {
       this.jsonBytes += chunk.length;
       if (this.jsonBytes <= MAX_PARSED_JSON_BYTES) this.json.push(chunk);
-      callback(null, chunk);
+      callback(null, this.hold(chunk));
       return;
     }
     this.carry += this.decoder.write(chunk);
     if (!this.stripUsageChunk) {
-      this.push(chunk);
+      const previous = this.hold(chunk);
+      if (previous) this.push(previous);
       this.scan(false);
       callback();
       return;
@@ -102,7 +107,15 @@ export class UsageTap extends Transform {
     callback(null, kept.length ? kept : undefined);
   }
 
+  private hold(chunk: Buffer): Buffer | undefined {
+    const previous = this.held;
+    this.held = chunk;
+    return previous;
+  }
+
   override _flush(callback: TransformCallback): void {
+    let tail: Buffer | string | undefined = this.held;
+    this.held = undefined;
     if (this.kind === 'json') {
       if (this.jsonBytes <= MAX_PARSED_JSON_BYTES) {
         try {
@@ -118,21 +131,26 @@ export class UsageTap extends Transform {
       this.carry += this.decoder.end();
       if (this.carry.trim()) this.carry += '\n\n';
       const kept = this.scan(this.stripUsageChunk);
-      if (this.stripUsageChunk && kept) this.push(kept);
+      if (this.stripUsageChunk && kept) tail = kept;
     }
-    this.finish(false);
-    callback();
+    const done = () => {
+      if (tail !== undefined && tail.length > 0) this.push(tail);
+      callback();
+    };
+    const counted = this.finish(false);
+    if (counted) counted.then(done, done);
+    else done();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.finish(true);
+    void this.finish(true);
     callback(error);
   }
 
-  private finish(aborted: boolean): void {
+  private finish(aborted: boolean): void | Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    this.onEnd({ usage: this.usage, completionChars: this.completionChars, aborted });
+    return this.onEnd({ usage: this.usage, completionChars: this.completionChars, aborted });
   }
 
   /** Inspects every complete event in `carry`; returns the text of those to keep (if asked). */
