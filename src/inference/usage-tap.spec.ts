@@ -91,4 +91,27 @@ describe('UsageTap', () => {
     await ended;
     expect(seen.join('')).toBe('{"usage":{"prompt_tokens":1,"completion_tokens":2}}');
   });
+
+  it('passes stream events at once and holds only data: [DONE] until the end is counted', async () => {
+    let release!: () => void;
+    const sut = new UsageTap(
+      'sse',
+      false,
+      () => new Promise<void>((resolve) => (release = resolve)),
+    );
+    const seen: string[] = [];
+    sut.on('data', (chunk: Buffer) => seen.push(chunk.toString()));
+    const ended = new Promise((resolve) => sut.on('end', resolve));
+    const first = 'data: {"choices":[{"delta":{"content":"a"}}]}\n\n';
+    sut.write(Buffer.from(first));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.join('')).toBe(first); // not held back until the next chunk
+    const usage = 'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}\n\n';
+    sut.end(Buffer.from(usage + 'data: [DONE]\n\n'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.join('')).toBe(first + usage);
+    release();
+    await ended;
+    expect(seen.join('')).toBe(first + usage + 'data: [DONE]\n\n');
+  });
 });

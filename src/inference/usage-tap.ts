@@ -59,6 +59,8 @@ function generatedText(event: Record<string, unknown>): number {
   return chars;
 }
 
+const DONE_EVENT = Buffer.from('data: [DONE]');
+
 /**
  * Passes an upstream answer through to the client unchanged, chunk by chunk, while reading the
  * `usage` it carries: from the JSON body at the end, or from the stream's events (the final
@@ -66,8 +68,10 @@ function generatedText(event: Record<string, unknown>): number {
  * (the client did not ask for `stream_options.include_usage`; Tessera added it to count tokens)
  * the usage-only chunk is held back, so a client that reads `choices[0]` of every chunk is not
  * surprised by an empty `choices`; only then are events passed on whole rather than as they come.
- * The last chunk is held until the end is counted (`onEnd`, and the promise it returns: the
- * reservation settled), so the caller has not seen the whole answer before its usage is counted.
+ * The end of the answer waits until it is counted (`onEnd`, and the promise it returns: the
+ * reservation settled), so the caller has not seen the whole answer before: a JSON answer's last
+ * chunk is held until then, a stream's `data: [DONE]` event (every other event passes at once)
+ * and the stream's end.
  */
 export class UsageTap extends Transform {
   private readonly decoder = new StringDecoder('utf8');
@@ -77,7 +81,7 @@ export class UsageTap extends Transform {
   private usage?: ReportedUsage;
   private completionChars = 0;
   private finished = false;
-  /** The newest chunk, passed on when the next arrives or once the end is counted. */
+  /** JSON: the newest chunk, passed on when the next arrives; SSE: `data: [DONE]` and after. */
   private held?: Buffer;
 
   constructor(
@@ -97,20 +101,32 @@ export class UsageTap extends Transform {
     }
     this.carry += this.decoder.write(chunk);
     if (!this.stripUsageChunk) {
-      const previous = this.hold(chunk);
-      if (previous) this.push(previous);
+      const now = this.holdDone(chunk);
+      if (now) this.push(now);
       this.scan(false);
       callback();
       return;
     }
     const kept = this.scan(true);
-    callback(null, kept.length ? kept : undefined);
+    callback(null, kept.length ? this.holdDone(Buffer.from(kept)) : undefined);
   }
 
   private hold(chunk: Buffer): Buffer | undefined {
     const previous = this.held;
     this.held = chunk;
     return previous;
+  }
+
+  /** What may pass now: all of `chunk` but its `data: [DONE]` event, which waits for the end. */
+  private holdDone(chunk: Buffer): Buffer | undefined {
+    if (this.held) {
+      this.held = Buffer.concat([this.held, chunk]); // after [DONE]: nothing is expected
+      return undefined;
+    }
+    const at = chunk.lastIndexOf(DONE_EVENT);
+    if (at < 0) return chunk;
+    this.held = chunk.subarray(at);
+    return at > 0 ? chunk.subarray(0, at) : undefined;
   }
 
   override _flush(callback: TransformCallback): void {
@@ -131,7 +147,8 @@ export class UsageTap extends Transform {
       this.carry += this.decoder.end();
       if (this.carry.trim()) this.carry += '\n\n';
       const kept = this.scan(this.stripUsageChunk);
-      if (this.stripUsageChunk && kept) tail = kept;
+      if (this.stripUsageChunk && kept)
+        tail = tail ? Buffer.concat([tail, Buffer.from(kept)]) : kept;
     }
     const done = () => {
       if (tail !== undefined && tail.length > 0) this.push(tail);
