@@ -61,6 +61,15 @@ describe('IpcCounterStore', () => {
     expect(store.reserveNow(tokens(0))).toEqual({ refused: -1, values: [6] });
   });
 
+  it('does not wait more than a second for a primary that does not answer a settlement', async () => {
+    const silent = Object.assign(new EventEmitter(), { connected: true, send: () => true });
+    const sut = new IpcCounterStore(silent as unknown as IpcChannel);
+    const started = Date.now();
+    await sut.add([{ key: 'tokens:p', amount: -6, resetAt }]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it('sends the reservations and settlements of one event-loop turn in one message', async () => {
     const store = new MemoryCounterStore();
     const { channel, sent } = link(store);

@@ -214,6 +214,9 @@ function isAnswer(message: unknown): message is AnswerMessage {
   return m?.tessera === 'usage-limit' && Array.isArray(m.answers);
 }
 
+/** How long a settlement waits for the primary's acknowledgement. */
+const SETTLE_WAIT_MS = 1000;
+
 function unavailable(): ServiceUnavailableError {
   return new ServiceUnavailableError('Usage limit store unavailable');
 }
@@ -254,10 +257,17 @@ export class IpcCounterStore implements CounterStore {
     const { id, answer } = this.pending.open();
     this.acks.push(id);
     this.schedule();
-    await answer.then(
-      () => undefined,
-      () => undefined, // the primary is gone: nothing to settle against
-    );
+    // Waited for at most a second, as a Redis settlement is (commandTimeout): a stalled primary
+    // must not hold the answer. Gone, it has nothing to settle against.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      answer.then(
+        () => undefined,
+        () => undefined,
+      ),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS).unref())),
+    ]);
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {}
