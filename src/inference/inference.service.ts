@@ -149,8 +149,10 @@ export class InferenceService implements OnApplicationShutdown {
     const model = body.model as string;
     const upstream = this.registry.route(model);
     if (!upstream) {
-      if (this.registry.empty && model === ECHO_MODEL)
-        return this.echo(endpoint, body, caller, reply, settle) as unknown as Promise<void>;
+      if (this.registry.empty && model === ECHO_MODEL) {
+        await this.echo(endpoint, body, caller, reply, settle);
+        return;
+      }
       throw new ModelNotFoundError(model);
     }
     const stream = body.stream === true;

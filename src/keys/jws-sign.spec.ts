@@ -1,16 +1,7 @@
-import { createSecretKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { decode, verify, type Algorithm } from 'jsonwebtoken';
 import { jwtVerify, importJWK, exportJWK } from 'jose';
+import { keyPair } from '../../test/support/key-pair';
 import { signCompactJws, type SigningAlgorithm } from './jws-sign';
-
-function keyPair(alg: SigningAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
-  if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  if (alg === 'HS256') {
-    const secret = createSecretKey(randomBytes(32));
-    return { privateKey: secret, publicKey: secret };
-  }
-  return generateKeyPairSync('rsa', { modulusLength: 2048 });
-}
 
 describe('signCompactJws', () => {
   const claims = { sub: 'alice', aud: 'api', iss: 'https://issuer', exp: 4_000_000_000, n: 'ü' };

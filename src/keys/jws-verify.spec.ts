@@ -1,24 +1,10 @@
-import {
-  createHmac,
-  createSecretKey,
-  generateKeyPairSync,
-  KeyObject,
-  randomBytes,
-} from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { sign as jwtSign, type Algorithm } from 'jsonwebtoken';
 import { SignJWT, importJWK, exportJWK } from 'jose';
 import { InvalidTokenError, TokenExpiredError } from '../common/errors';
+import { keyPair } from '../../test/support/key-pair';
 import { signCompactJws, type SigningAlgorithm } from './jws-sign';
 import { verifyCompactJws, type ClaimChecks } from './jws-verify';
-
-function keyPair(alg: SigningAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
-  if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  if (alg === 'HS256') {
-    const secret = createSecretKey(randomBytes(32));
-    return { privateKey: secret, publicKey: secret };
-  }
-  return generateKeyPairSync('rsa', { modulusLength: 2048 });
-}
 
 const NOW = 1_800_000_000;
 const CHECKS: ClaimChecks = { issuer: 'https://issuer', audience: 'api', now: NOW };
