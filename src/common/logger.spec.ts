@@ -1,7 +1,6 @@
-import type { FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { describeRequest, NestPinoLogger } from './logger';
+import { NestPinoLogger } from './logger';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -15,39 +14,6 @@ function capture() {
 }
 
 const flushed = () => new Promise((r) => setImmediate(r));
-
-describe('describeRequest', () => {
-  it('names a credential header as present, never its value, and drops the query string', () => {
-    const sut = describeRequest({
-      id: 'req-1',
-      method: 'POST',
-      url: '/oauth/token?client_secret=s3cret',
-      headers: {
-        authorization: 'Bearer eyJhbGciOi.secret.sig',
-        'x-api-key': 'tsk_live_secret',
-        cookie: 'session=secret',
-        'user-agent': 'curl/8',
-      },
-    } as unknown as FastifyRequest);
-    expect(sut).toEqual({
-      id: 'req-1',
-      method: 'POST',
-      url: '/oauth/token',
-      headers: { 'user-agent': 'curl/8', authorization: '[redacted]', 'x-api-key': '[redacted]' },
-    });
-    expect(JSON.stringify(sut)).not.toContain('secret');
-  });
-
-  it('leaves out credential markers that were not sent', () => {
-    const sut = describeRequest({
-      id: 'req-2',
-      method: 'GET',
-      url: '/v1/models',
-      headers: {},
-    } as unknown as FastifyRequest);
-    expect(sut.headers).toEqual({ 'user-agent': undefined });
-  });
-});
 
 describe('NestPinoLogger', () => {
   it('writes Nest messages with their context and level', async () => {

@@ -1,49 +1,34 @@
 import type { LoggerService } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
 import pino, { Level, Logger } from 'pino';
+import { LineWriter } from './line-writer';
 
 /** How long a log line may wait in the buffer when traffic is too low to fill it. */
 const FLUSH_EVERY_MS = 250;
 
-type Destination = ReturnType<typeof pino.destination>;
-let stdout: Destination | undefined;
+let stdout: LineWriter | undefined;
 
 /**
- * The process's one asynchronous stdout destination (sonic-boom): lines are buffered (4 KiB) and
- * written without blocking the event loop, instead of one synchronous `write` per line. A timer
- * writes out a partial buffer within 250 ms, and a last synchronous flush on `exit` covers every
- * path out of the process (graceful shutdown, `process.exit` after a fatal error). One for the
- * process, however many apps it creates (the tests create many).
+ * The process's one asynchronous stdout destination ({@link LineWriter}): lines are buffered
+ * (16 KiB) and written without blocking the event loop, instead of one synchronous `write` per
+ * line. A timer writes out a partial buffer within 250 ms, and a last synchronous flush on `exit`
+ * covers every path out of the process (graceful shutdown, `process.exit` after a fatal error).
+ * One for the process, however many apps it creates (the tests create many).
  */
-function stdoutDestination(): Destination {
+function stdoutDestination(): LineWriter {
   if (stdout) return stdout;
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => flushQuietly(destination), FLUSH_EVERY_MS).unref();
-  process.once('exit', () => {
-    try {
-      destination.flushSync();
-    } catch {
-      // not open yet, or already closed: nothing left to write
-    }
-  });
+  const destination = new LineWriter(1);
+  setInterval(() => destination.flush(), FLUSH_EVERY_MS).unref();
+  process.once('exit', () => destination.flushSync());
   stdout = destination;
   return destination;
-}
-
-function flushQuietly(destination: Destination): void {
-  try {
-    destination.flush();
-  } catch {
-    // the destination is still opening: the next tick writes it out
-  }
 }
 
 /**
  * Structured JSON logs on stdout at `level`, through the asynchronous destination above.
  *
  * Credentials never reach the logs because nothing that carries them is given to the logger: the
- * request line is built field by field ({@link describeRequest}), bodies are never logged and
- * query strings are dropped. That is cheaper than redaction paths and cannot miss a new field.
+ * request line is built field by field (observability/request-log-line.ts), bodies are never
+ * logged and query strings are dropped. That is cheaper than redaction paths and cannot miss a new field.
  */
 export function createLogger(level: string): Logger {
   return pino({ level }, stdoutDestination());
@@ -53,33 +38,7 @@ export function createLogger(level: string): Logger {
 export function flushLogs(): Promise<void> {
   const destination = stdout;
   if (!destination) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    try {
-      destination.flush(() => resolve());
-    } catch {
-      resolve();
-    }
-  });
-}
-
-/**
- * The logged request: id, method, path without the query string, the user agent, and whether a
- * credential header was present — never its value.
- */
-export function describeRequest(request: FastifyRequest): Record<string, unknown> {
-  const { headers } = request;
-  const url = request.url;
-  const query = url.indexOf('?');
-  return {
-    id: request.id,
-    method: request.method,
-    url: query === -1 ? url : url.slice(0, query),
-    headers: {
-      'user-agent': headers['user-agent'],
-      ...(headers.authorization ? { authorization: '[redacted]' } : {}),
-      ...(headers['x-api-key'] ? { 'x-api-key': '[redacted]' } : {}),
-    },
-  };
+  return new Promise<void>((resolve) => destination.flush(resolve));
 }
 
 const NEST_LEVELS: Record<string, Level> = {

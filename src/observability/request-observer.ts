@@ -3,11 +3,11 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode, OAuthError } from '../common/errors';
-import { describeRequest } from '../common/logger';
 import { problemOf } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Logger } from 'pino';
 import { APP_LOGGER } from './app-logger';
+import { RequestLogLine } from './request-log-line';
 
 interface Caller {
   subject: string;
@@ -36,12 +36,16 @@ const BEARER_FAILURES: ReadonlySet<string> = new Set([
  */
 @Injectable()
 export class RequestObserver implements OnModuleInit {
+  private readonly line: RequestLogLine;
+
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
-    @Inject(APP_LOGGER) private readonly logger: Logger,
-  ) {}
+    @Inject(APP_LOGGER) logger: Logger,
+  ) {
+    this.line = new RequestLogLine(logger);
+  }
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
@@ -65,17 +69,13 @@ export class RequestObserver implements OnModuleInit {
     // Liveness and readiness probes are not logged while they pass (a probe every few seconds
     // would drown the log); a failing readiness check is.
     if (route.startsWith('/health') && status < 400) return;
-    if (!this.logger.isLevelEnabled('info')) return;
-    const line = {
-      req: describeRequest(request),
+    this.line.write(request, {
       route,
       status,
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
       subject: request.user?.subject,
       client: request.user?.clientId,
-    };
-    if (status >= 500) this.logger.warn(line, 'request failed');
-    else this.logger.info(line, 'request completed');
+    });
   }
 
   /** Metrics and audit events of a refusal (authentication, authorization, limits). */
