@@ -61,6 +61,18 @@ describe('IpcThrottlerStorage', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('counts a leased hit at once (incrementNow), and answers undefined without a lease', async () => {
+    const store = new MemoryThrottlerStorage();
+    const { channel, sent } = link(store);
+    const sut = new IpcThrottlerStorage(channel);
+    expect(sut.incrementNow('now')).toBeUndefined(); // nothing leased yet: ask the primary
+    await sut.increment('now', 60_000, 1_000_000);
+    expect(sut.incrementNow('now')).toMatchObject({ totalHits: 2, isBlocked: false });
+    expect(sut.incrementNow('now')).toMatchObject({ totalHits: 3 });
+    expect(sent).toHaveLength(1);
+    expect(sut.incrementNow('other')).toBeUndefined();
+  });
+
   it('leases nothing for small limits or near the limit, and never past the window', async () => {
     expect(leaseFor(399, 1)).toBe(0);
     expect(leaseFor(1_000, 1)).toBe(5);

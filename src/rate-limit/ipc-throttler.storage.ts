@@ -100,6 +100,11 @@ export class IpcThrottlerStorage implements RequestCounterStore {
     return this.ask(key, ttl, limit, 0);
   }
 
+  /** Counted against this worker's lease, when it holds one with room (no message). */
+  incrementNow(key: string): ThrottlerStorageRecord | undefined {
+    return this.channel.connected ? this.fromLease(key, 1) : undefined;
+  }
+
   private ask(
     key: string,
     ttl: number,

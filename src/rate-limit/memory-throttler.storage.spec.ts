@@ -12,6 +12,12 @@ describe('MemoryThrottlerStorage', () => {
     expect(sut.hit('k', 60_000, 2)).toMatchObject({ totalHits: 1, isBlocked: false });
   });
 
+  it('counts at once through incrementNow, as increment does', async () => {
+    const sut = new MemoryThrottlerStorage();
+    expect(sut.incrementNow('k', 60_000, 1)).toMatchObject({ totalHits: 1, isBlocked: false });
+    expect(await sut.increment('k', 60_000, 1)).toMatchObject({ totalHits: 2, isBlocked: true });
+  });
+
   it('peeks without counting and without keeping a window for a key never hit', async () => {
     const sut = new MemoryThrottlerStorage(() => 0);
     expect(await sut.peek('fresh', 60_000, 2)).toMatchObject({ totalHits: 0, timeToExpire: 60 });

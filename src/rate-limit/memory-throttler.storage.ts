@@ -29,6 +29,10 @@ export class MemoryThrottlerStorage implements RequestCounterStore {
     return this.hit(key, ttl, limit);
   }
 
+  incrementNow(key: string, ttl: number, limit: number): ThrottlerStorageRecord {
+    return this.hit(key, ttl, limit);
+  }
+
   async peek(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
     return this.hit(key, ttl, limit, 0);
   }

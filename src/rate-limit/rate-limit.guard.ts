@@ -40,21 +40,39 @@ export class RateLimitGuard implements CanActivate {
     this.limits = new RequestLimits(policy.rateLimits);
   }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * Synchronous when the store counts at once (memory, a cluster worker's lease): Nest awaits
+   * only a promise, so the common case takes no microtask turn.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const http = context.switchToHttp();
     const request = http.getRequest<AuthenticatedRequest>();
     const principal = request.user;
     if (!principal || request.routeRule?.kind === 'public') return true;
     const counters = this.limits.countersFor(principal);
     if (!counters.length) return true;
-    const records =
-      counters.length === 1
-        ? [await this.hit(counters[0], principal, request.ip)]
-        : await Promise.all(counters.map((c) => this.hit(c, principal, request.ip)));
+    let waiting = false;
+    const records = counters.map((counter) => {
+      const key = this.keyOf(counter, principal, request.ip);
+      const now = this.storage.incrementNow?.(key, counter.windowMs, counter.limit);
+      if (now) return now;
+      waiting = true;
+      return this.storage.increment(key, counter.windowMs, counter.limit, 0, 'default');
+    });
+    if (!waiting) return this.decide(context, counters, records as ThrottlerStorageRecord[]);
+    return Promise.all(records).then((answered) => this.decide(context, counters, answered));
+  }
+
+  /** Reports the allowance; refuses with 429 (and `Retry-After`) when a counter is over. */
+  private decide(
+    context: ExecutionContext,
+    counters: readonly RequestCounter[],
+    records: ThrottlerStorageRecord[],
+  ): boolean {
     const refused = this.report(context, counters, records);
     if (refused >= 0) {
       const retryAfter = records[refused].timeToBlockExpire;
-      http.getResponse<FastifyReply>().header('Retry-After', retryAfter);
+      context.switchToHttp().getResponse<FastifyReply>().header('Retry-After', retryAfter);
       throw new RateLimitedError(retryAfter, counters[refused].detail);
     }
     return true;
@@ -121,20 +139,6 @@ export class RateLimitGuard implements CanActivate {
       reply.header('x-ratelimit-reset-requests', formatResetDuration(reset * 1000));
     }
     return refused;
-  }
-
-  private hit(
-    counter: RequestCounter,
-    principal: Principal,
-    ip: string | undefined,
-  ): Promise<ThrottlerStorageRecord> {
-    return this.storage.increment(
-      this.keyOf(counter, principal, ip),
-      counter.windowMs,
-      counter.limit,
-      0,
-      'default',
-    );
   }
 
   private keyOf(counter: RequestCounter, principal: Principal, ip: string | undefined): string {

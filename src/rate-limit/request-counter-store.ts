@@ -8,4 +8,9 @@ import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-st
  */
 export interface RequestCounterStore extends ThrottlerStorage {
   peek(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord>;
+  /**
+   * The hit counted at once, when the store can without waiting (memory; a cluster worker's
+   * lease); undefined when it must ask (the primary, Redis) — then `increment` is the way.
+   */
+  incrementNow?(key: string, ttl: number, limit: number): ThrottlerStorageRecord | undefined;
 }

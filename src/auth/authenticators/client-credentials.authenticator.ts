@@ -22,10 +22,7 @@ interface RoutedRequest extends AuthenticatedRequest {
 export class ClientCredentialsAuthenticator implements RequestAuthenticator {
   constructor(private readonly clients: ClientsService) {}
 
-  async authenticate(
-    request: RoutedRequest,
-    { bearer }: PresentedCredentials,
-  ): Promise<Principal | undefined> {
+  authenticate(request: RoutedRequest, { bearer }: PresentedCredentials): Principal | undefined {
     const rule = request.routeRule;
     if (rule?.kind !== 'protected' || !rule.clientAuthentication) return undefined;
     const authorization = request.headers.authorization;
@@ -36,7 +33,7 @@ export class ClientCredentialsAuthenticator implements RequestAuthenticator {
     if (bearer !== undefined)
       throw new OAuthError('invalid_request', 'Use one client authentication method, not both');
     const credentials = clientCredentialsFrom(basic ? authorization : undefined, body);
-    const client = await this.clients.authenticate(credentials.clientId, credentials.clientSecret);
+    const client = this.clients.authenticate(credentials.clientId, credentials.clientSecret);
     if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
     return Object.freeze({
       subject: client.id,

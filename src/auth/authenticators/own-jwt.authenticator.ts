@@ -27,13 +27,18 @@ export class OwnJwtAuthenticator implements RequestAuthenticator {
     this.enabled = policy.modes.includes('jwt');
   }
 
-  async authenticate(
+  /** Synchronous for a token verified before (the cache); a promise while one is verified. */
+  authenticate(
     _request: unknown,
     { bearer }: PresentedCredentials,
-  ): Promise<Principal | undefined> {
+  ): Principal | undefined | Promise<Principal> {
     if (!this.enabled || bearer === undefined) return undefined;
     const cached = this.verified.get(bearer);
     if (cached) return this.principals.fromAccessToken(cached.claims, cached.kid);
+    return this.verify(bearer);
+  }
+
+  private async verify(bearer: string): Promise<Principal> {
     const { claims, kid } = await this.tokens.verify(bearer);
     const principal = this.principals.fromAccessToken(claims, kid);
     this.verified.set(bearer, claims as AccessTokenClaims, kid);

@@ -23,16 +23,37 @@ export class AuthenticationGuard implements CanActivate {
     @Inject(REQUEST_AUTHENTICATORS) private readonly authenticators: RequestAuthenticator[],
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * Synchronous while every authenticator answers synchronously (a cached token, an API key, no
+   * credential): a promise only once one has to wait (a signature checked, a trusted issuer's
+   * JWKS). Nest awaits only what is a promise, so a request whose token is cached takes no
+   * microtask turn here.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const rule = this.rules.of(context);
     request.routeRule = rule;
     if (rule.kind === 'public') return true;
-    const credentials: PresentedCredentials = { bearer: bearerToken(request) };
-    for (const authenticator of this.authenticators) {
-      const principal = await authenticator.authenticate(request, credentials);
-      if (principal) {
-        request.user = principal;
+    return this.walk(request, { bearer: bearerToken(request) }, 0);
+  }
+
+  /** Asks the authenticators from `from` on; the first principal wins. */
+  private walk(
+    request: AuthenticatedRequest,
+    credentials: PresentedCredentials,
+    from: number,
+  ): boolean | Promise<boolean> {
+    for (let i = from; i < this.authenticators.length; i++) {
+      const answer = this.authenticators[i].authenticate(request, credentials);
+      if (answer instanceof Promise) {
+        return answer.then((principal) => {
+          if (!principal) return this.walk(request, credentials, i + 1);
+          request.user = principal;
+          return true;
+        });
+      }
+      if (answer) {
+        request.user = answer;
         return true;
       }
     }
