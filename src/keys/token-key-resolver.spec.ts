@@ -17,15 +17,17 @@ describe('TokenKeyResolver', () => {
     { issuer: 'http://iss', audience: 'aud', algorithm: 'RS256' } as never,
     keys,
   );
+  /** A value (a key in the ring) or a promise (a kid looked up): either way, a promise here. */
+  const resolve = async (raw: string) => sut.resolve(raw);
 
   it('returns the ring’s KeyObject for a well-formed header', async () => {
-    await expect(sut.resolve(token({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' }))).resolves.toEqual({
+    await expect(resolve(token({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' }))).resolves.toEqual({
       key: publicKey,
       kid: 'k1',
       algorithm: 'RS256',
     });
     await expect(
-      sut.resolve(token({ alg: 'RS256', typ: 'application/at+jwt', kid: 'k1' })),
+      resolve(token({ alg: 'RS256', typ: 'application/at+jwt', kid: 'k1' })),
     ).resolves.toBeDefined();
   });
 
@@ -39,7 +41,28 @@ describe('TokenKeyResolver', () => {
     ['a numeric kid', { alg: 'RS256', typ: 'at+jwt', kid: 1 }],
     ['an unknown kid', { alg: 'RS256', typ: 'at+jwt', kid: 'k2' }],
   ])('refuses %s', async (_name, header) => {
-    await expect(sut.resolve(token(header))).rejects.toBeInstanceOf(InvalidTokenError);
+    await expect(resolve(token(header))).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it('answers at once for a key in the ring, and waits for the lookup of an unknown kid', async () => {
+    expect(sut.resolve(token({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' }))).not.toBeInstanceOf(
+      Promise,
+    );
+    const looked = sut.resolve(token({ alg: 'RS256', typ: 'at+jwt', kid: 'k3' }));
+    expect(looked).toBeInstanceOf(Promise);
+    await expect(looked).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it('remembers decoded headers by their exact text, never mixing two apart', async () => {
+    const first = token({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' });
+    await expect(resolve(first)).resolves.toMatchObject({ kid: 'k1' });
+    await expect(resolve(first)).resolves.toMatchObject({ kid: 'k1' }); // from the cache
+    await expect(resolve(token({ alg: 'HS256', typ: 'at+jwt', kid: 'k1' }))).rejects.toBeInstanceOf(
+      InvalidTokenError,
+    );
+    for (let i = 0; i < 200; i++)
+      await resolve(token({ alg: 'RS256', typ: 'at+jwt', kid: `x${i}` })).catch(() => undefined);
+    await expect(resolve(first)).resolves.toMatchObject({ kid: 'k1' }); // bounded, still right
   });
 
   it('pins the verification options', () => {

@@ -5,6 +5,7 @@ import type { Algorithm, VerifyOptions } from 'jsonwebtoken';
 import { InvalidTokenError, MisconfiguredError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { KeysService } from './keys.service';
+import type { VerificationKey } from './key-ring';
 import { isAccessTokenType } from '../access/access-token';
 import { sharedSecretKey } from './shared-secret';
 import type { SigningAlgorithm } from './jws-sign';
@@ -15,6 +16,15 @@ export interface JoseHeader {
   kid?: unknown;
   [member: string]: unknown;
 }
+
+export interface ResolvedKey {
+  key: KeyObject;
+  kid: string;
+  algorithm: SigningAlgorithm;
+}
+
+/** Decoded headers remembered (a handful of keys sign everything; junk only refills it). */
+const HEADER_CACHE_SIZE = 64;
 
 /** Decodes the protected header without trusting it: only used to pick a key we already hold. */
 export function decodeHeader(token: string): JoseHeader {
@@ -44,6 +54,7 @@ export class TokenKeyResolver {
   readonly verifyOptions: VerifyOptions;
   /** HS256 mode: the shared secret's kid, used for tokens that carry none (PyJWT's, say). */
   private readonly sharedKid?: string;
+  private readonly headers = new Map<string, JoseHeader>();
 
   constructor(
     @Inject(jwtConfig.KEY) config: ConfigType<typeof jwtConfig>,
@@ -61,14 +72,16 @@ export class TokenKeyResolver {
       this.sharedKid = sharedSecretKey(config.secretKey).kid;
   }
 
-  async resolve(
-    token: string,
-  ): Promise<{ key: KeyObject; kid: string; algorithm: SigningAlgorithm }> {
+  /**
+   * The key for `token`: at once from the ring, or — a kid the ring does not hold — a promise
+   * while the ring is reloaded from the database once (a key another replica just made).
+   */
+  resolve(token: string): ResolvedKey | Promise<ResolvedKey> {
     // HS256: without a usable shared secret nothing can be verified; that is our fault (500),
     // not the caller's (401). (Startup refuses a short secret; this guards the impossible case.)
     if (this.keys.symmetric && !this.keys.isReady)
       throw new MisconfiguredError('Authentication system misconfigured');
-    const header = decodeHeader(token);
+    const header = this.header(token);
     if (
       typeof header.alg !== 'string' ||
       !(this.verifyOptions.algorithms as string[]).includes(header.alg)
@@ -86,9 +99,34 @@ export class TokenKeyResolver {
     if (typeof kid !== 'string' || kid.length === 0 || kid.length > 200) {
       throw new InvalidTokenError('missing kid');
     }
-    const key = this.keys.verificationKey(kid) ?? (await this.keys.verificationKeyWithRefresh(kid));
-    if (!key) throw new InvalidTokenError('unknown kid');
-    if (key.algorithm !== header.alg) throw new InvalidTokenError('alg does not match the key');
-    return { key: key.key, kid: key.kid, algorithm: key.algorithm as SigningAlgorithm };
+    const key = this.keys.verificationKey(kid);
+    if (key) return accept(key, header.alg);
+    const alg = header.alg;
+    return this.keys.verificationKeyWithRefresh(kid).then((refreshed) => {
+      if (!refreshed) throw new InvalidTokenError('unknown kid');
+      return accept(refreshed, alg);
+    });
   }
+
+  /**
+   * The decoded protected header. Every token one key signs has the very same header segment,
+   * so the decoded form of the last few is kept (read-only, by the exact segment text): a new
+   * token of a known key skips the base64 and JSON work.
+   */
+  private header(token: string): JoseHeader {
+    const dot = token.indexOf('.');
+    const segment = dot > 0 ? token.slice(0, dot) : token;
+    let header = this.headers.get(segment);
+    if (header === undefined) {
+      header = Object.freeze(decodeHeader(token));
+      if (this.headers.size >= HEADER_CACHE_SIZE) this.headers.clear();
+      this.headers.set(segment, header);
+    }
+    return header;
+  }
+}
+
+function accept(key: VerificationKey, alg: string): ResolvedKey {
+  if (key.algorithm !== alg) throw new InvalidTokenError('alg does not match the key');
+  return { key: key.key, kid: key.kid, algorithm: key.algorithm as SigningAlgorithm };
 }

@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/errors';
 import type { AccessTokenClaims } from '../access/access-token';
 import { verifyCompactJws } from './jws-verify';
-import { TokenKeyResolver } from './token-key-resolver';
+import { ResolvedKey, TokenKeyResolver } from './token-key-resolver';
+
+export interface Verified {
+  claims: AccessTokenClaims;
+  kid: string;
+}
 
 /**
  * Verifies a token signed by Tessera — the bearer of every request (OwnJwtAuthenticator) and a
@@ -21,12 +26,24 @@ export class TokenVerifier {
     this.audience = resolver.verifyOptions.audience as string;
   }
 
-  /** @throws InvalidTokenError or TokenExpiredError. */
-  async verify(
+  /**
+   * @throws InvalidTokenError or TokenExpiredError. Synchronous when the ring holds the token's
+   * key (every request's case); a promise while an unknown kid is looked up in the database.
+   */
+  verify(
     token: string,
     options: { ignoreExpiration?: boolean } = {},
-  ): Promise<{ claims: AccessTokenClaims; kid: string }> {
-    const { key, kid, algorithm } = await this.resolver.resolve(token);
+  ): Verified | Promise<Verified> {
+    const resolved = this.resolver.resolve(token);
+    if (resolved instanceof Promise) return resolved.then((key) => this.check(token, key, options));
+    return this.check(token, resolved, options);
+  }
+
+  private check(
+    token: string,
+    { key, kid, algorithm }: ResolvedKey,
+    options: { ignoreExpiration?: boolean },
+  ): Verified {
     const claims = verifyCompactJws(token, key, algorithm, {
       issuer: this.issuer,
       audience: this.audience,

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import type { AccessTokenClaims } from '../../access/access-token';
 import type { Principal } from '../../access/principal';
 import { policyConfig } from '../../config/configuration';
-import { TokenVerifier } from '../../keys/token-verifier';
+import { TokenVerifier, Verified } from '../../keys/token-verifier';
 import { PrincipalFactory } from '../principal.factory';
 import { VerifiedTokenCache } from '../verified-token-cache';
 import type { PresentedCredentials, RequestAuthenticator } from './request-authenticator';
@@ -27,7 +26,10 @@ export class OwnJwtAuthenticator implements RequestAuthenticator {
     this.enabled = policy.modes.includes('jwt');
   }
 
-  /** Synchronous for a token verified before (the cache); a promise while one is verified. */
+  /**
+   * Synchronous for a token verified before (the cache) and for a new one whose key the ring
+   * holds; a promise only while an unknown kid is looked up.
+   */
   authenticate(
     _request: unknown,
     { bearer }: PresentedCredentials,
@@ -35,13 +37,14 @@ export class OwnJwtAuthenticator implements RequestAuthenticator {
     if (!this.enabled || bearer === undefined) return undefined;
     const cached = this.verified.get(bearer);
     if (cached) return this.principals.fromAccessToken(cached.claims, cached.kid);
-    return this.verify(bearer);
+    const verified = this.tokens.verify(bearer);
+    if (verified instanceof Promise) return verified.then((v) => this.accept(bearer, v));
+    return this.accept(bearer, verified);
   }
 
-  private async verify(bearer: string): Promise<Principal> {
-    const { claims, kid } = await this.tokens.verify(bearer);
+  private accept(bearer: string, { claims, kid }: Verified): Principal {
     const principal = this.principals.fromAccessToken(claims, kid);
-    this.verified.set(bearer, claims as AccessTokenClaims, kid);
+    this.verified.set(bearer, claims, kid);
     return principal;
   }
 }
