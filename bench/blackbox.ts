@@ -31,6 +31,7 @@ import {
   requireWrk,
   scratchDatabase,
   session,
+  settle,
   waitUp,
   wrk,
   WrkResult,
@@ -269,6 +270,7 @@ export async function runBlackbox(args: string[]): Promise<void> {
           // oldest forgotten first) holds exactly this set; the other scenarios' tokens (the
           // never-seen ones above all) have pushed them out since the last round.
           await pass(`${rs.base}/v1/infer`, distinctTokens);
+          await settle(rs.process);
           const result = await infer(rs.base, '/v1/infer', distinctFile);
           distinctRate = Math.max(distinctRate, result.rps);
           return result;
@@ -286,6 +288,7 @@ export async function runBlackbox(args: string[]): Promise<void> {
         run: async (round) => {
           neverSeen = join(work, `never-seen-${round}.tokens`);
           await tesseraTokens(rs, POOL, neverSeen);
+          await settle(rs.process); // minting's audit events are written before the timing
           return load(
             `${rs.base}/v1/infer`,
             tokenScript,

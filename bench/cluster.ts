@@ -12,11 +12,10 @@
  * their own serve N times the requests.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { options, startTessera, tesseraTokens } from './blackbox';
-import { LUA, machine, requireWrk, session, wrk } from './support/harness';
+import { cpuSeconds, LUA, machine, requireWrk, session, wrk } from './support/harness';
 
 /** CPU seconds used so far by `pid` and its child processes (Linux /proc; 0 elsewhere). */
 function treeCpuSeconds(pid: number): number {
@@ -29,17 +28,7 @@ function treeCpuSeconds(pid: number): number {
   } catch {
     // pgrep exits 1 when there are none
   }
-  let ticks = 0;
-  for (const p of [pid, ...children]) {
-    try {
-      // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone, or not Linux
-    }
-  }
-  return ticks / 100; // USER_HZ
+  return [pid, ...children].reduce((sum, p) => sum + cpuSeconds(p), 0);
 }
 
 export async function runClusterBenchmark(args: string[]): Promise<void> {

@@ -130,6 +130,32 @@ export async function stopAll(): Promise<void> {
   );
 }
 
+/** CPU seconds `pid` has used so far (Linux /proc; 0 elsewhere). */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Waits until `child` is idle (under 5% of a core over 300 ms; at most 20 s): what a preparation
+ * step leaves behind — the audit events of tokens just minted, their garbage — is not measured
+ * as part of the next scenario.
+ */
+export async function settle(child: ChildProcess): Promise<void> {
+  if (!child.pid) return;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const before = cpuSeconds(child.pid);
+    await new Promise((r) => setTimeout(r, 300));
+    if (cpuSeconds(child.pid) - before <= 0.015) return;
+  }
+}
+
 /** Polls `url` until it answers 2xx; fails naming the log to read. */
 export async function waitUp(url: string, child: ChildProcess, logFile: string): Promise<void> {
   const deadline = Date.now() + 120_000;
