@@ -26,6 +26,7 @@ import type { Principal } from '../src/access/principal';
 import { AppModule } from '../src/app.module';
 import { AuditService } from '../src/audit/audit.service';
 import { AuditWriter, PreparedEvent } from '../src/audit/audit-writer';
+import { ChainAppender, typeOrmChainStore } from '../src/audit/chain-appender';
 import { createApp } from '../src/bootstrap';
 import { InferBody, InferBodyPipe } from '../src/inference/dto/infer-body.pipe';
 import { UsageModule } from '../src/usage/usage.module';
@@ -214,7 +215,7 @@ export async function main(args: string[]): Promise<void> {
     const writers = pools.map(
       (pool) =>
         new AuditWriter(
-          pool,
+          new ChainAppender(typeOrmChainStore(pool)),
           { bufferMax: 1_000_000, spillDir: join(dataDir, 'spill') },
           noop,
           silent,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ChainWalker, GENESIS_HASH } from '../src/audit/audit-chain';
 import { AuditWriter, PreparedEvent } from '../src/audit/audit-writer';
+import { ChainAppender, typeOrmChainStore } from '../src/audit/chain-appender';
 import { MIGRATIONS } from '../src/database/migrations';
 import { createDatabase, dropDatabase } from './support/app';
 import { TcpProxy } from './support/tcp-proxy';
@@ -44,8 +45,13 @@ describe('audit writer: batching, outage, spill and replay', () => {
     details: { n, nested: { z: 1, a: [1, 'two'] } },
   });
 
-  const writer = (bufferMax: number, dir = spillDir) =>
-    new AuditWriter(dataSource, { bufferMax, spillDir: dir, batchMax: 40 }, metrics, logger);
+  const writer = (bufferMax: number, dir = spillDir, source = dataSource) =>
+    new AuditWriter(
+      new ChainAppender(typeOrmChainStore(source), 40),
+      { bufferMax, spillDir: dir, batchMax: 40 },
+      metrics,
+      logger,
+    );
 
   const until = async (condition: () => boolean | Promise<boolean>, what: string) => {
     const deadline = Date.now() + 20_000;
@@ -142,6 +148,23 @@ describe('audit writer: batching, outage, spill and replay', () => {
     expect(await chainIntact()).toBe(true);
   });
 
+  it('replays a spill file written by an earlier version (one event object a line)', async () => {
+    const before = await stored();
+    const legacy = [event(7000), event(7001)].map((e) => JSON.stringify(e)).join('\n') + '\n';
+    writeFileSync(join(spillDir, `0-1-legacy.ndjson`), legacy, { mode: 0o600 });
+    const sut = writer(1000);
+    sut.notePendingSpills();
+    await until(async () => (await stored()) === before + 2, 'the legacy replay');
+    const rows = await dataSource.query(
+      "SELECT target, details FROM audit_events WHERE target IN ('7000', '7001') ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { target: '7000', details: { n: 7000, nested: { z: 1, a: [1, 'two'] } } },
+      { target: '7001', details: { n: 7001, nested: { z: 1, a: [1, 'two'] } } },
+    ]);
+    expect(await chainIntact()).toBe(true);
+  });
+
   it('drops only what can be neither written nor spilled, and counts and logs it', async () => {
     const notADirectory = join(spillDir, 'file');
     writeFileSync(notADirectory, '');
@@ -155,6 +178,39 @@ describe('audit writer: batching, outage, spill and replay', () => {
     await sut.flush();
     rmSync(notADirectory);
     expect(await chainIntact()).toBe(true);
+  });
+
+  it('two writers appending at once (two replicas) form one chain, each in its own order', async () => {
+    const before = await stored();
+    const direct = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+    direct.pathname = `/${database}`;
+    const other = await new DataSource({ type: 'postgres', url: direct.toString() }).initialize();
+    try {
+      const a = writer(1000);
+      const b = writer(1000, spillDir, other); // another replica, its own connections
+      // Several turns each, so the two race for the head many times.
+      for (let turn = 0; turn < 10; turn++) {
+        for (let i = 0; i < 30; i++) {
+          a.enqueue(event(20_000 + turn * 30 + i));
+          b.enqueue(event(30_000 + turn * 30 + i));
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all([a.flush(), b.flush()]);
+      expect(await stored()).toBe(before + 600);
+      expect(await chainIntact()).toBe(true);
+      for (const from of [20_000, 30_000]) {
+        const targets = (
+          await dataSource.query(
+            'SELECT target FROM audit_events WHERE target::int >= $1 AND target::int < $2 ORDER BY id',
+            [from, from + 300],
+          )
+        ).map((r: { target: string }) => Number(r.target));
+        expect(targets).toEqual(Array.from({ length: 300 }, (_, i) => from + i));
+      }
+    } finally {
+      await other.destroy();
+    }
   });
 });
 

@@ -1,4 +1,13 @@
-import { canonicalJson, ChainedFields, ChainWalker, eventHash, GENESIS_HASH } from './audit-chain';
+import { createHash } from 'node:crypto';
+import {
+  canonicalJson,
+  chainedText,
+  ChainedFields,
+  ChainWalker,
+  eventFields,
+  eventHash,
+  GENESIS_HASH,
+} from './audit-chain';
 
 function chain(n: number, start = { id: 1n, prev: GENESIS_HASH }) {
   const events: Array<ChainedFields & { hash: string }> = [];
@@ -33,6 +42,48 @@ function walk(events: Array<ChainedFields & { hash: string }>, head = events[eve
 }
 
 describe('audit hash chain', () => {
+  it('builds the hashed text from the fields serialized once, byte for byte the format', () => {
+    const cases: ChainedFields[] = [
+      chain(1)[0],
+      {
+        id: '18446744073709551615',
+        at: new Date(0),
+        action: 'x"\\\u0001\u2028é😀',
+        outcome: 'failure',
+        actor: null,
+        actorMethod: 'api_key',
+        target: '</script>',
+        ip: '::1',
+        userAgent: 'agent\twith\ttabs',
+        requestId: 'r',
+        details: { quote: '"', list: [1, 'two', null, { b: true, a: 1.5 }], empty: {} },
+        prevHash: 'f'.repeat(64),
+      },
+    ];
+    for (const event of cases) {
+      // The format (version 1) as it was first written: one JSON.stringify of every field.
+      const format = JSON.stringify([
+        1,
+        event.id,
+        event.at.toISOString(),
+        event.action,
+        event.outcome,
+        event.actor,
+        event.actorMethod,
+        event.target,
+        event.ip,
+        event.userAgent,
+        event.requestId,
+        canonicalJson(event.details),
+        event.prevHash,
+      ]);
+      expect(chainedText(eventFields(event), event.id, event.prevHash)).toBe(format);
+      expect(eventHash(event)).toBe(createHash('sha256').update(format).digest('hex'));
+      // An ISO string for `at` (what the writer holds) serializes the same as the Date.
+      expect(eventFields({ ...event, at: event.at.toISOString() })).toBe(eventFields(event));
+    }
+  });
+
   it('hashes details the same whatever their key order (jsonb reorders keys)', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } })).toBe(
       '{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}',

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The audit trail's hash chain. Events are numbered 1, 2, 3… (`id`, with no gaps) in the order
@@ -30,15 +30,26 @@ export interface ChainedFields {
   prevHash: string;
 }
 
+/** An event's stored fields, apart from its place in the chain (`id`, `prevHash`). */
+export type EventFields = Omit<ChainedFields, 'at' | 'id' | 'prevHash'> & { at: Date | string };
+
 /**
- * `detailsJson`: `canonicalJson(event.details)` when the caller has it already (the writer
- * stores the same text), so it is not serialized twice.
+ * The text an event's hash is taken over: a JSON array of a format version and every field, in
+ * a fixed order, the details as canonical JSON text — exactly
+ * `JSON.stringify([1, id, at, action, outcome, actor, actorMethod, target, ip, userAgent,
+ * requestId, canonicalJson(details), prevHash])`, built from {@link eventFields} (the part that
+ * does not depend on the event's place in the chain, serialized once when it is recorded). The
+ * writer also sends this very text to PostgreSQL as the row (with the hash appended).
  */
-export function eventHash(event: ChainedFields, detailsJson?: string): string {
-  const canonical = JSON.stringify([
-    1, // format version
-    event.id,
-    event.at.toISOString(),
+export function chainedText(fields: string, id: string, prevHash: string): string {
+  // id: digits; prevHash: hex — neither needs escaping.
+  return `[1,"${id}",${fields},"${prevHash}"]`;
+}
+
+/** The middle of {@link chainedText}: `at` … `details`, comma-separated JSON values. */
+export function eventFields(event: EventFields): string {
+  const array = JSON.stringify([
+    typeof event.at === 'string' ? event.at : event.at.toISOString(),
     event.action,
     event.outcome,
     event.actor,
@@ -47,10 +58,18 @@ export function eventHash(event: ChainedFields, detailsJson?: string): string {
     event.ip,
     event.userAgent,
     event.requestId,
-    detailsJson ?? canonicalJson(event.details),
-    event.prevHash,
+    canonicalJson(event.details),
   ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  return array.slice(1, -1);
+}
+
+/** SHA-256, hex. */
+export function hashOf(chained: string): string {
+  return hash('sha256', chained, 'hex');
+}
+
+export function eventHash(event: ChainedFields): string {
+  return hashOf(chainedText(eventFields(event), event.id, event.prevHash));
 }
 
 /**

@@ -8,22 +8,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { DataSource, EntityManager } from 'typeorm';
-import { canonicalJson, eventHash } from './audit-chain';
+import { eventFields } from './audit-chain';
+import type { ChainAppender, PreparedEvent } from './chain-appender';
 
-/** An event ready to store: plain JSON (it may be spilled to a file and read back). */
-export interface PreparedEvent {
-  at: string;
-  action: string;
-  outcome: string;
-  actor: string | null;
-  actorMethod: string | null;
-  target: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  details: Record<string, unknown>;
-}
+export type { PreparedEvent } from './chain-appender';
 
 export interface WriterOptions {
   /** Events held in memory before the oldest are spilled to `spillDir`. */
@@ -46,7 +34,8 @@ interface Logger {
 }
 
 interface Pending {
-  event: PreparedEvent;
+  /** The event's {@link eventFields} text: all it holds while it waits (one flat string). */
+  fields: string;
   done?: () => void;
 }
 
@@ -54,14 +43,15 @@ const MAX_RETRY_MS = 5000;
 const SPILL_SUFFIX = '.ndjson';
 
 /**
- * Writes audit events off the request path, in multi-row INSERTs, one transaction per batch:
- * lock the chain head, number and hash the events, insert them, move the head (so replicas
- * writing at once form one chain).
+ * Writes audit events off the request path, a batch per statement: the events numbered and
+ * hashed after the chain head this writer last saw, inserted in the same statement that moves
+ * the head — only if the head is still there (compare-and-set), so replicas writing at once form
+ * one chain without a transaction held open across round trips ({@link AuditWriter.append}).
  *
  * Group commit: the first event starts a write at once (setImmediate); events arriving while
  * it runs are written together next. The buffer is bounded (`bufferMax`): while PostgreSQL is
  * down, writes are retried with back-off, and when the buffer is full its oldest half is
- * spilled to a file under DATA_DIR/audit-spill, replayed (one transaction per file) once the
+ * spilled to a file under DATA_DIR/audit-spill, replayed (atomically, file by file) once the
  * database answers again, and at the next start. An event is dropped only if it cannot be
  * spilled either (disk full, directory not writable) or PostgreSQL refuses its data; each drop
  * is counted (`tessera_audit_events_dropped_total`) and logged.
@@ -76,7 +66,7 @@ export class AuditWriter {
   private readonly batchMax: number;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly appender: Pick<ChainAppender, 'append'>,
     private readonly options: WriterOptions,
     private readonly metrics: WriterMetrics,
     private readonly logger: Logger,
@@ -89,8 +79,12 @@ export class AuditWriter {
     return this.queue.length + this.inflight;
   }
 
+  /**
+   * Queues an event. It is serialized at once ({@link eventFields}), so what waits for the next
+   * batch is one string, not an object graph for the garbage collector to copy meanwhile.
+   */
   enqueue(event: PreparedEvent, done?: () => void): void {
-    this.queue.push({ event, done });
+    this.queue.push({ fields: eventFields(event), done });
     if (this.queue.length > this.options.bufferMax) this.spillOldest();
     if (!this.running && !this.retryTimer) this.start();
   }
@@ -135,11 +129,7 @@ export class AuditWriter {
   private async drain(): Promise<void> {
     try {
       if (this.spillsPending) await this.replaySpills();
-      // Two batches in flight: while one commits (and waits for its fsync), the next one takes
-      // the chain head and inserts. They serialize on the head lock, so the chain stays a line.
-      const results = await Promise.allSettled([this.writeBatches(), this.writeBatches()]);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      await this.writeBatches();
       if (this.retryMs > 0) this.logger.log('Audit trail writes resumed');
       this.retryMs = 0;
     } catch (error) {
@@ -165,7 +155,7 @@ export class AuditWriter {
       const batch = this.queue.splice(0, this.batchMax);
       this.inflight += batch.length;
       try {
-        await this.insertOrIsolate(batch.map((p) => p.event));
+        await this.appendOrIsolate(batch.map((p) => p.fields));
       } catch (error) {
         this.queue.unshift(...batch);
         throw error;
@@ -178,82 +168,32 @@ export class AuditWriter {
   }
 
   /**
-   * One batch insert; if PostgreSQL refuses the data itself (SQLSTATE classes 22, 23 — never
+   * One batch appended; if PostgreSQL refuses the data itself (SQLSTATE classes 22, 23 — never
    * expected, the events are sanitized), the batch is retried one event at a time and the
    * refused ones are dropped, counted and logged, so one bad event cannot block the trail.
    */
-  private async insertOrIsolate(events: PreparedEvent[]): Promise<void> {
+  private async appendOrIsolate(events: string[]): Promise<void> {
     try {
-      await this.insert(events);
+      await this.append(events);
     } catch (error) {
       if (!isDataError(error)) throw error;
       for (const event of events) {
         try {
-          await this.insert([event]);
+          await this.append([event]);
         } catch (single) {
           if (!isDataError(single)) throw single;
           this.metrics.dropped(1);
           this.logger.error(
-            `Audit event ${event.action} dropped: PostgreSQL refused it (${(single as Error).message})`,
+            `Audit event ${actionOf(event)} dropped: PostgreSQL refused it (${(single as Error).message})`,
           );
         }
       }
     }
   }
 
-  /** Appends events to the chain in one transaction (any number: chunked statements). */
-  async insert(events: PreparedEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.dataSource.transaction(async (manager) => {
-      // The chain head is a row lock that every replica's writer (and the CLI) takes. A process
-      // that stalls while holding it (a blocked event loop) would stall everyone's audit
-      // writes: PostgreSQL ends such a transaction after 10 s idle, and a writer waits at most
-      // 10 s for the lock (then its events stay buffered and are retried).
-      await manager.query(
-        "SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = '10s'",
-      );
-      const [head] = (await manager.query(
-        'SELECT last_id::text AS last_id, hash FROM audit_chain WHERE id = 1 FOR UPDATE',
-      )) as Array<{ last_id: string; hash: string }>;
-      let id = BigInt(head.last_id);
-      let prev = head.hash;
-      for (let start = 0; start < events.length; start += this.batchMax) {
-        const chunk = events.slice(start, start + this.batchMax);
-        const columns: unknown[][] = Array.from({ length: 13 }, () => []);
-        for (const e of chunk) {
-          id += 1n;
-          const idText = id.toString();
-          const at = new Date(e.at);
-          // One serialization of the details for both the hash and the column (jsonb keeps the
-          // value; the hash is over this canonical text, which survives jsonb's key order).
-          const details = canonicalJson(e.details);
-          const hash = eventHash({ ...e, id: idText, at, prevHash: prev }, details);
-          const row = [
-            idText,
-            // As text: PostgreSQL parses ISO 8601; node-postgres would format a Date per element.
-            at.toISOString(),
-            e.action,
-            e.outcome,
-            e.actor,
-            e.actorMethod,
-            e.target,
-            e.ip,
-            e.userAgent,
-            e.requestId,
-            details,
-            prev,
-            hash,
-          ];
-          for (let i = 0; i < row.length; i++) columns[i].push(row[i]);
-          prev = hash;
-        }
-        await insertChunk(manager, columns);
-      }
-      await manager.query(
-        'UPDATE audit_chain SET last_id = $1, hash = $2, updated_at = now() WHERE id = 1',
-        [id.toString(), prev],
-      );
-    });
+  /** One batch onto the chain ({@link ChainAppender}: one statement, compare-and-set). */
+  private append(events: string[]): Promise<void> {
+    return this.appender.append(events);
   }
 
   /** Buffer full: the oldest half goes to a spill file. */
@@ -268,7 +208,8 @@ export class AuditWriter {
     try {
       mkdirSync(this.options.spillDir, { recursive: true, mode: 0o700 });
       const tmp = join(this.options.spillDir, `${name}.tmp`);
-      writeFileSync(tmp, pending.map((p) => JSON.stringify(p.event)).join('\n') + '\n', {
+      // One JSON array a line: the event's fields, in eventFields' order.
+      writeFileSync(tmp, pending.map((p) => `[${p.fields}]`).join('\n') + '\n', {
         mode: 0o600,
       });
       renameSync(tmp, join(this.options.spillDir, name + SPILL_SUFFIX));
@@ -308,9 +249,9 @@ export class AuditWriter {
       const events = readFileSync(claimed, 'utf8')
         .split('\n')
         .filter((line) => line.trim() !== '')
-        .map((line) => JSON.parse(line) as PreparedEvent);
+        .map(spilledFields);
       try {
-        await this.insertOrIsolate(events);
+        await this.appendOrIsolate(events);
       } catch (error) {
         renameSync(claimed, path.replace(/\.replaying\.\d+$/, ''));
         this.spillsPending = true;
@@ -323,14 +264,23 @@ export class AuditWriter {
   }
 }
 
-async function insertChunk(manager: EntityManager, columns: unknown[][]): Promise<void> {
-  await manager.query(
-    `INSERT INTO audit_events
-       (id, at, action, outcome, actor, actor_method, target, ip, user_agent, request_id, details, prev_hash, hash)
-     SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-       $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::text[])`,
-    columns,
-  );
+/**
+ * A spill file's line as {@link eventFields} text: a JSON array of the fields (this version), or
+ * a PreparedEvent object (files spilled by earlier versions).
+ */
+function spilledFields(line: string): string {
+  const value = JSON.parse(line) as unknown;
+  if (Array.isArray(value)) return JSON.stringify(value).slice(1, -1);
+  return eventFields(value as PreparedEvent);
+}
+
+/** The action of an event given as {@link eventFields} text (for a log line). */
+function actionOf(fields: string): string {
+  try {
+    return String((JSON.parse(`[${fields}]`) as unknown[])[1]);
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** PostgreSQL refused the data (22xxx data exception, 23xxx integrity), not the connection. */

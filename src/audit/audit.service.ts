@@ -19,6 +19,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { BrokenLink, ChainWalker, GENESIS_HASH } from './audit-chain';
 import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
 import { AuditWriter, PreparedEvent } from './audit-writer';
+import { ChainAppender, typeOrmChainStore } from './chain-appender';
 import { cleanDetails, text } from './audit-details';
 
 export interface AuditRecord {
@@ -113,7 +114,7 @@ export class AuditService
   ) {
     const counters = registerAuditMetrics(metrics, () => this.writer.depth);
     this.writer = new AuditWriter(
-      dataSource,
+      new ChainAppender(typeOrmChainStore(dataSource)),
       { bufferMax: config.bufferMax, spillDir: config.spillDir },
       {
         written: (n) => counters.written.inc(n),
