@@ -128,23 +128,25 @@ export function signAccessToken(
   expiresIn: number | null,
 ): { token: string; claims: AccessTokenClaims } {
   const iat = Math.floor(Date.now() / 1000);
-  const extra = Object.fromEntries(
-    Object.entries(request.extra ?? {}).filter(([name]) => !RESERVED.has(name)),
-  );
+  // One object literal, then what is optional: spreading into a claims object made it a slow
+  // dictionary for V8, in building and in JSON.stringify (a few µs of every token).
   const claims = {
-    ...extra,
     iss: identity.issuer,
     sub: request.subject,
     aud: identity.audience,
     iat,
     nbf: iat,
-    ...(expiresIn === null ? {} : { exp: iat + expiresIn }),
-    jti: randomUUID(),
-    ...(request.clientId ? { client_id: request.clientId } : {}),
-    scope: (request.scopes ?? []).join(' '),
-    roles: request.roles ?? [],
-    token_type: request.tokenType ?? 'access',
   } as AccessTokenClaims;
+  if (expiresIn !== null) claims.exp = iat + expiresIn;
+  claims.jti = randomUUID();
+  if (request.clientId) claims.client_id = request.clientId;
+  claims.scope = (request.scopes ?? []).join(' ');
+  claims.roles = request.roles ?? [];
+  claims.token_type = request.tokenType ?? 'access';
+  // Extra claims (a grant's models and limits, a person's profile) never override these.
+  for (const name in request.extra)
+    if (!RESERVED.has(name) && Object.hasOwn(request.extra, name))
+      claims[name] = request.extra[name];
   return { token: signClaims(key, claims), claims };
 }
 
