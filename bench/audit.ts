@@ -13,7 +13,7 @@
  * Uses DATABASE_URL's server for a throw-away database (or the embedded PostgreSQL).
  */
 import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
-import { fork, ChildProcess } from 'node:child_process';
+import { execFileSync, fork, ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -33,6 +33,7 @@ import { UsageModule } from '../src/usage/usage.module';
 import { UsageService } from '../src/usage/usage.service';
 import { OAuthService } from '../src/oauth/oauth.service';
 import { writeBenchPolicy } from './support/bench-policy';
+import { cpuSeconds } from './support/harness';
 import type { LoadJob, LoadResult } from './support/load-worker';
 
 @Controller('bench')
@@ -91,6 +92,20 @@ function ask<T>(child: ChildProcess, message: unknown): Promise<T> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds used so far by the PostgreSQL processes on this machine (0 when none runs here). */
+function postgresCpuSeconds(): number {
+  let pids: number[] = [];
+  try {
+    pids = execFileSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // none here (pgrep exits 1)
+  }
+  return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+}
 
 /** Records `count` events through `record`, waiting only while more than 50,000 are buffered. */
 async function sustained(
@@ -275,21 +290,31 @@ export async function main(args: string[]): Promise<void> {
     // Server CPU per request (this process; the load comes from another): steadier than req/s
     // on a shared machine, and what auditing adds to each request is the difference.
     const cpuPerRequest: Record<string, number> = {};
+    // And PostgreSQL's (its processes on this machine, when it runs here): on a machine whose
+    // cores the database shares, storing an event costs its CPU too.
+    const databaseCpuPerRequest: Record<string, number> = {};
     for (let round = 1; round <= rounds; round++) {
       for (const path of ['/v1/infer', '/bench/audited-infer']) {
         await load(path, 1000);
         const cpuStart = process.cpuUsage();
+        const databaseStart = postgresCpuSeconds();
         const result = await load(path, seconds * 1000);
         await audit.flush(); // the writing of this run's events is part of its cost
         const used = process.cpuUsage(cpuStart);
         const perRequest = (used.user + used.system) / result.requests;
+        const databasePerRequest =
+          ((postgresCpuSeconds() - databaseStart) * 1e6) / Math.max(1, result.requests);
         cpuPerRequest[path] = Math.min(cpuPerRequest[path] ?? Infinity, perRequest);
+        databaseCpuPerRequest[path] = Math.min(
+          databaseCpuPerRequest[path] ?? Infinity,
+          databasePerRequest,
+        );
         best[path] = Math.max(best[path] ?? 0, result.rps);
         const statuses = Object.entries(result.statuses)
           .map(([s, n]) => `${s}×${n}`)
           .join(' ');
         process.stdout.write(
-          `  round ${round} ${path.padEnd(22)} ${result.rps.toFixed(0).padStart(7)} req/s  ${perRequest.toFixed(0)} µs CPU/request  ${statuses}\n`,
+          `  round ${round} ${path.padEnd(22)} ${result.rps.toFixed(0).padStart(7)} req/s  ${perRequest.toFixed(0)} µs CPU/request (PostgreSQL ${databasePerRequest.toFixed(0)} µs)  ${statuses}\n`,
         );
       }
     }
@@ -305,6 +330,7 @@ export async function main(args: string[]): Promise<void> {
         `| guarded POST /v1/infer | ${best['/v1/infer'].toFixed(0)} req/s | |`,
         `| guarded POST /v1/infer: server CPU per request | ${cpuPerRequest['/v1/infer'].toFixed(0)} µs | |`,
         `| same route + one audit event per request | ${best['/bench/audited-infer'].toFixed(0)} req/s (${(100 * ratio).toFixed(1)}% of the throughput); ${cpuPerRequest['/bench/audited-infer'].toFixed(0)} µs CPU per request (+${(100 * cpuCost).toFixed(1)}%) | cost ≤ 5% |`,
+        `| PostgreSQL's CPU per request (its processes on this machine), plain / audited | ${databaseCpuPerRequest['/v1/infer'].toFixed(0)} µs / ${databaseCpuPerRequest['/bench/audited-infer'].toFixed(0)} µs | |`,
         '',
       ].join('\n'),
     );
