@@ -1,19 +1,12 @@
 import type { DataSource } from 'typeorm';
-import { chainedText, hashOf } from './audit-chain';
+import { chainedText, EventFields, hashOf } from './audit-chain';
 
 /** An event ready to store: plain JSON (it may be spilled to a file and read back). */
-export interface PreparedEvent {
+export type PreparedEvent = Omit<EventFields, 'at' | 'details'> & {
+  /** ISO 8601, as `Date.toISOString` writes it. */
   at: string;
-  action: string;
-  outcome: string;
-  actor: string | null;
-  actorMethod: string | null;
-  target: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  requestId: string | null;
   details: Record<string, unknown>;
-}
+};
 
 /** Runs SQL: a pool's query, or one transaction's. */
 export type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, unknown>>>;
