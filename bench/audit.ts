@@ -13,7 +13,7 @@
  * Uses DATABASE_URL's server for a throw-away database (or the embedded PostgreSQL).
  */
 import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
-import { execFileSync, fork, ChildProcess } from 'node:child_process';
+import { fork, ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -26,14 +26,14 @@ import type { Principal } from '../src/access/principal';
 import { AppModule } from '../src/app.module';
 import { AuditService } from '../src/audit/audit.service';
 import { AuditWriter, PreparedEvent } from '../src/audit/audit-writer';
-import { ChainAppender, typeOrmChainStore } from '../src/audit/chain-appender';
+import { ChainAppender } from '../src/audit/chain-appender';
 import { createApp } from '../src/bootstrap';
 import { InferBody, InferBodyPipe } from '../src/inference/dto/infer-body.pipe';
 import { UsageModule } from '../src/usage/usage.module';
 import { UsageService } from '../src/usage/usage.service';
 import { OAuthService } from '../src/oauth/oauth.service';
 import { writeBenchPolicy } from './support/bench-policy';
-import { cpuSeconds } from './support/harness';
+import { cpuSeconds, pgrep } from './support/harness';
 import type { LoadJob, LoadResult } from './support/load-worker';
 
 @Controller('bench')
@@ -95,16 +95,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** CPU seconds used so far by the PostgreSQL processes on this machine (0 when none runs here). */
 function postgresCpuSeconds(): number {
-  let pids: number[] = [];
-  try {
-    pids = execFileSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    // none here (pgrep exits 1)
-  }
-  return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  return pgrep('-x', 'postgres').reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
 /** Records `count` events through `record`, waiting only while more than 50,000 are buffered. */
@@ -230,7 +221,7 @@ export async function main(args: string[]): Promise<void> {
     const writers = pools.map(
       (pool) =>
         new AuditWriter(
-          new ChainAppender(typeOrmChainStore(pool)),
+          new ChainAppender(pool),
           { bufferMax: 1_000_000, spillDir: join(dataDir, 'spill') },
           noop,
           silent,

@@ -11,24 +11,14 @@
  * on who else uses the cores: if N workers spend no more CPU per request than one, N cores of
  * their own serve N times the requests.
  */
-import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { options, startTessera, tesseraTokens } from './blackbox';
-import { cpuSeconds, LUA, machine, requireWrk, session, wrk } from './support/harness';
+import { cpuSeconds, LUA, machine, pgrep, requireWrk, session, wrk } from './support/harness';
 
 /** CPU seconds used so far by `pid` and its child processes (Linux /proc; 0 elsewhere). */
 function treeCpuSeconds(pid: number): number {
-  let children: number[] = [];
-  try {
-    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    // pgrep exits 1 when there are none
-  }
-  return [pid, ...children].reduce((sum, p) => sum + cpuSeconds(p), 0);
+  return [pid, ...pgrep('-P', String(pid))].reduce((sum, p) => sum + cpuSeconds(p), 0);
 }
 
 export async function runClusterBenchmark(args: string[]): Promise<void> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ChainWalker, GENESIS_HASH } from '../src/audit/audit-chain';
 import { AuditWriter, PreparedEvent } from '../src/audit/audit-writer';
-import { ChainAppender, typeOrmChainStore } from '../src/audit/chain-appender';
+import { ChainAppender } from '../src/audit/chain-appender';
 import { MIGRATIONS } from '../src/database/migrations';
 import { createDatabase, dropDatabase } from './support/app';
 import { TcpProxy } from './support/tcp-proxy';
@@ -47,7 +47,7 @@ describe('audit writer: batching, outage, spill and replay', () => {
 
   const writer = (bufferMax: number, dir = spillDir, source = dataSource) =>
     new AuditWriter(
-      new ChainAppender(typeOrmChainStore(source), 40),
+      new ChainAppender(source, 40),
       { bufferMax, spillDir: dir, batchMax: 40 },
       metrics,
       logger,

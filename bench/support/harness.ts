@@ -130,6 +130,18 @@ export async function stopAll(): Promise<void> {
   );
 }
 
+/** The pids `pgrep` finds with `args` (none: an empty list). */
+export function pgrep(...args: string[]): number[] {
+  try {
+    return execFileSync('pgrep', args, { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
 /** CPU seconds `pid` has used so far (Linux /proc; 0 elsewhere). */
 export function cpuSeconds(pid: number): number {
   try {

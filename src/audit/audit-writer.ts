@@ -8,10 +8,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { eventFields } from './audit-chain';
-import type { ChainAppender, PreparedEvent } from './chain-appender';
+import { EventFields, eventFields } from './audit-chain';
+import type { ChainAppender } from './chain-appender';
 
-export type { PreparedEvent } from './chain-appender';
+/** An event ready to store: plain JSON (it may be spilled to a file and read back). */
+export type PreparedEvent = Omit<EventFields, 'at' | 'details'> & {
+  /** ISO 8601, as `Date.toISOString` writes it. */
+  at: string;
+  details: Record<string, unknown>;
+};
 
 export interface WriterOptions {
   /** Events held in memory before the oldest are spilled to `spillDir`. */

@@ -19,7 +19,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { BrokenLink, ChainWalker, GENESIS_HASH } from './audit-chain';
 import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
 import { AuditWriter, PreparedEvent } from './audit-writer';
-import { ChainAppender, typeOrmChainStore } from './chain-appender';
+import { ChainAppender } from './chain-appender';
 import { cleanDetails, text } from './audit-details';
 
 export interface AuditRecord {
@@ -114,7 +114,7 @@ export class AuditService
   ) {
     const counters = registerAuditMetrics(metrics, () => this.writer.depth);
     this.writer = new AuditWriter(
-      new ChainAppender(typeOrmChainStore(dataSource)),
+      new ChainAppender(dataSource),
       { bufferMax: config.bufferMax, spillDir: config.spillDir },
       {
         written: (n) => counters.written.inc(n),

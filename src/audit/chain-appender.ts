@@ -1,22 +1,8 @@
-import type { DataSource } from 'typeorm';
-import { chainedText, EventFields, hashOf } from './audit-chain';
+import type { DataSource, EntityManager } from 'typeorm';
+import { chainedText, hashOf } from './audit-chain';
 
-/** An event ready to store: plain JSON (it may be spilled to a file and read back). */
-export type PreparedEvent = Omit<EventFields, 'at' | 'details'> & {
-  /** ISO 8601, as `Date.toISOString` writes it. */
-  at: string;
-  details: Record<string, unknown>;
-};
-
-/** Runs SQL: a pool's query, or one transaction's. */
-export type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, unknown>>>;
-
-/** What the appender needs of PostgreSQL ({@link typeOrmChainStore}). */
-export interface ChainStore {
-  query: Query;
-  /** Runs `work` in one transaction (BEGIN … COMMIT; ROLLBACK when it throws). */
-  transaction<T>(work: (query: Query) => Promise<T>): Promise<T>;
-}
+/** Runs SQL: the DataSource's pool, or one transaction's manager. */
+type Queryable = Pick<EntityManager, 'query'>;
 
 /** The chain head: the last event's id and hash. */
 interface ChainHead {
@@ -43,7 +29,7 @@ export class ChainAppender {
   private head: ChainHead | undefined;
 
   constructor(
-    private readonly store: ChainStore,
+    private readonly dataSource: DataSource,
     private readonly batchMax = 2000,
   ) {}
 
@@ -52,10 +38,10 @@ export class ChainAppender {
     if (events.length === 0) return;
     if (events.length > this.batchMax) return this.insert(events);
     for (let attempt = 0; attempt < RACES_BEFORE_LOCKING; attempt++) {
-      const head = this.head ?? (await readHead(this.store.query));
+      const head = this.head ?? (await readHead(this.dataSource));
       const { rows, last } = chainRows(events, head);
       this.head = undefined; // unknown until the statement answers
-      const [row] = await this.store.query(
+      const [row] = (await this.dataSource.query(
         `WITH head AS (
            UPDATE audit_chain SET last_id = $2, hash = $3, updated_at = now()
            WHERE id = 1 AND last_id = $4 AND hash = $5
@@ -63,7 +49,7 @@ export class ChainAppender {
          ), stored AS (${INSERT_ROWS} WHERE EXISTS (SELECT 1 FROM head) RETURNING 1)
          SELECT count(*)::int AS n FROM stored`,
         [rows, last.id.toString(), last.hash, head.id.toString(), head.hash],
-      );
+      )) as Array<{ n: number }>;
       if (row?.n === events.length) {
         this.head = last;
         return;
@@ -79,22 +65,22 @@ export class ChainAppender {
    */
   async insert(events: string[]): Promise<void> {
     if (events.length === 0) return;
-    this.head = undefined;
-    this.head = await this.store.transaction(async (query) => {
+    this.head = undefined; // unknown if the transaction fails
+    this.head = await this.dataSource.transaction(async (manager) => {
       // The chain head is a row lock that every replica's writer (and the CLI) may take. A
       // process that stalls while holding it would stall everyone's audit writes: PostgreSQL
       // ends such a transaction after 10 s idle, and a writer waits at most 10 s for the lock
       // (then its events stay buffered and are retried).
-      await query(
+      await manager.query(
         "SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = '10s'",
       );
-      let head = await readHead(query, true);
+      let head = await readHead(manager, true);
       for (let start = 0; start < events.length; start += this.batchMax) {
         const { rows, last } = chainRows(events.slice(start, start + this.batchMax), head);
-        await query(INSERT_ROWS, [rows]);
+        await manager.query(INSERT_ROWS, [rows]);
         head = last;
       }
-      await query(
+      await manager.query(
         'UPDATE audit_chain SET last_id = $1, hash = $2, updated_at = now() WHERE id = 1',
         [head.id.toString(), head.hash],
       );
@@ -103,19 +89,19 @@ export class ChainAppender {
   }
 }
 
-async function readHead(query: Query, lock = false): Promise<ChainHead> {
-  const [head] = await query(
+async function readHead(db: Queryable, lock = false): Promise<ChainHead> {
+  const [head] = (await db.query(
     `SELECT last_id::text AS last_id, hash FROM audit_chain WHERE id = 1${lock ? ' FOR UPDATE' : ''}`,
-  );
-  return { id: BigInt(head.last_id as string), hash: head.hash as string };
+  )) as Array<{ last_id: string; hash: string }>;
+  return { id: BigInt(head.last_id), hash: head.hash };
 }
 
 /**
  * The events (their {@link eventFields} text) numbered and hashed after `head`, as one JSON array
  * of rows (each the chained text of {@link chainedText}, which the hash is taken over, with the
  * hash appended): no serialization here, only concatenation and the hash; PostgreSQL takes the
- * rows apart ({@link INSERT_ROWS}). One text parameter
- * instead of thirteen arrays leaves the per-row parsing and quoting to the database's process.
+ * rows apart ({@link INSERT_ROWS}). One text parameter instead of thirteen arrays leaves the
+ * per-row parsing and quoting to the database's process.
  */
 export function chainRows(events: string[], head: ChainHead): { rows: string; last: ChainHead } {
   let id = head.id;
@@ -123,9 +109,9 @@ export function chainRows(events: string[], head: ChainHead): { rows: string; la
   const rows: string[] = [];
   for (const fields of events) {
     id += 1n;
-    const text = id.toString();
-    const hash = hashOf(chainedText(fields, text, prev));
-    rows.push(`[1,"${text}",${fields},"${prev}","${hash}"]`);
+    const chained = chainedText(fields, id.toString(), prev);
+    const hash = hashOf(chained);
+    rows.push(`${chained.slice(0, -1)},"${hash}"]`); // the hashed array, the hash appended
     prev = hash;
   }
   return { rows: `[${rows.join(',')}]`, last: { id, hash: prev } };
@@ -141,12 +127,3 @@ const INSERT_ROWS = `INSERT INTO audit_events
   SELECT (r->>1)::bigint, (r->>2)::timestamptz, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9,
     r->>10, (r->>11)::jsonb, r->>12, r->>13
   FROM jsonb_array_elements($1::jsonb) AS r`;
-
-/** The app's DataSource as a {@link ChainStore}. */
-export function typeOrmChainStore(dataSource: DataSource): ChainStore {
-  return {
-    query: (sql, params) => dataSource.query(sql, params),
-    transaction: (work) =>
-      dataSource.transaction((manager) => work((sql, params) => manager.query(sql, params))),
-  };
-}

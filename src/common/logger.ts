@@ -8,10 +8,11 @@ const FLUSH_EVERY_MS = 250;
 let stdout: LineWriter | undefined;
 
 /**
- * The process's one asynchronous stdout destination ({@link LineWriter}): lines are buffered
- * (16 KiB) and written without blocking the event loop, instead of one synchronous `write` per
- * line. A timer writes out a partial buffer within 250 ms, and a last synchronous flush on `exit`
- * covers every path out of the process (graceful shutdown, `process.exit` after a fatal error).
+ * The process's one stdout destination ({@link LineWriter}): lines are buffered and written
+ * 16 KiB at a time instead of one `write` per line (a full non-blocking pipe is retried later,
+ * never waited for). A timer writes out a partial buffer within 250 ms, and a last synchronous
+ * flush on `exit` covers every path out of the process (graceful shutdown, `process.exit` after
+ * a fatal error).
  * One for the process, however many apps it creates (the tests create many).
  */
 function stdoutDestination(): LineWriter {

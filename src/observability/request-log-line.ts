@@ -56,17 +56,15 @@ export class RequestLogLine {
     const query = url.indexOf('?');
     const agent = headers['user-agent'];
     const failed = outcome.status >= 500;
+    // The request headers shown: the agent, and which credential headers were sent.
+    let shown = agent === undefined ? '' : `,"user-agent":${JSON.stringify(agent)}`;
+    if (headers.authorization) shown += ',"authorization":"[redacted]"';
+    if (headers['x-api-key']) shown += ',"x-api-key":"[redacted]"';
     return (
       `{"level":${failed ? this.warnLevel : this.infoLevel},"time":${time}${this.bindings}` +
       `,"req":{"id":${JSON.stringify(String(request.id))},"method":${JSON.stringify(request.method)}` +
       `,"url":${JSON.stringify(query === -1 ? url : url.slice(0, query))}` +
-      `,"headers":{${agent === undefined ? '' : `"user-agent":${JSON.stringify(agent)}`}` +
-      (headers.authorization
-        ? `${agent === undefined ? '' : ','}"authorization":"[redacted]"`
-        : '') +
-      (headers['x-api-key']
-        ? `${agent === undefined && !headers.authorization ? '' : ','}"x-api-key":"[redacted]"`
-        : '') +
+      `,"headers":{${shown.slice(1)}` +
       `}},"route":${JSON.stringify(outcome.route)},"status":${outcome.status}` +
       `,"responseTime":${outcome.responseTime}` +
       (outcome.subject === undefined ? '' : `,"subject":${JSON.stringify(outcome.subject)}`) +
