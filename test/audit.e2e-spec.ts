@@ -167,12 +167,39 @@ describe('audit trail', () => {
     expect(Number(second.events[0].id)).toBeLessThan(Number(first.events[1].id));
   });
 
+  it('finds the events of one request by its request id, in the listing and the export', async () => {
+    const requestId = `audit-e2e-${Date.now()}`;
+    const created = await sut
+      .http()
+      .post('/admin/clients')
+      .set(bearer(admin))
+      .set('x-request-id', requestId)
+      .send({ id: 'by-request-id' });
+    expect(created.status).toBe(201);
+    expect(created.headers['x-request-id']).toBe(requestId);
+    await sut.http().post('/admin/clients').set(bearer(admin)).send({ id: 'other-request' });
+
+    const page = await events({ request_id: requestId });
+    expect(page.events.map((e) => [e.action, e.target])).toEqual([
+      ['client.create', 'by-request-id'],
+    ]);
+    const exported = await sut
+      .http()
+      .get('/admin/audit/export')
+      .query({ request_id: requestId })
+      .set(bearer(admin));
+    expect(exported.status).toBe(200);
+    const lines = exported.text.trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as AuditEvent).target)).toEqual(['by-request-id']);
+  });
+
   it('answers bad filters with a 400 naming the field', async () => {
     for (const [query, field] of [
       [{ cursor: 'nonsense!' }, 'cursor'],
       [{ since: 'yesterday' }, 'since'],
       [{ limit: 0 }, 'limit'],
       [{ outcome: 'maybe' }, 'outcome'],
+      [{ request_id: 'x'.repeat(201) }, 'request_id'],
     ] as const) {
       const response = await sut.http().get('/admin/audit').query(query).set(bearer(admin));
       expect(response.status).toBe(400);

@@ -374,6 +374,27 @@ describe('tessera CLI (real processes)', () => {
       });
     });
 
+    it('lists and exports the audit events of one request (--request-id)', async () => {
+      const admin = await tokenFor(sut.url, CLIENTS.admin);
+      const requestId = `cli-e2e-${Date.now()}`;
+      const created = await sut
+        .http()
+        .post('/admin/clients')
+        .set(bearer(admin))
+        .set('x-request-id', requestId)
+        .send({ id: 'cli-request-id' });
+      expect(created.status).toBe(201);
+      const listed = await tessera(['audit', '--request-id', requestId]);
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout).events).toEqual([
+        expect.objectContaining({ action: 'client.create', target: 'cli-request-id' }),
+      ]);
+      const exported = await tessera(['audit', 'export', '--request-id', requestId]);
+      expect(exported.code).toBe(0);
+      expect(exported.stdout.trim().split('\n')).toHaveLength(1);
+      expect(JSON.parse(exported.stdout)).toMatchObject({ requestId, target: 'cli-request-id' });
+    });
+
     it('exits 2 for ambiguous or bad arguments', async () => {
       expect((await tessera(['revoke'])).code).toBe(2);
       expect((await tessera(['revoke', '--jti', 'a', '--subject', 'b'])).code).toBe(2);

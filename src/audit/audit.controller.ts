@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { Authenticated } from '../access/authenticated.decorator';
 import { CurrentPrincipal } from '../access/current-principal.decorator';
 import type { Principal } from '../access/principal';
-import { AuditService } from './audit.service';
+import { AuditFilter, AuditService } from './audit.service';
 import { ExportAuditDto, ListAuditDto } from './dto/list-audit.dto';
 
 @ApiTags('admin')
@@ -17,7 +17,7 @@ export class AuditController {
   @Authenticated({ permission: 'audit:read' })
   @ApiOperation({ summary: 'Audit events, newest first; filter and page with next_cursor' })
   list(@Query() query: ListAuditDto) {
-    return this.audit.list(query);
+    return this.audit.list(filterOf(query));
   }
 
   /** NDJSON for SIEM ingestion: streamed in keyset batches, never loaded whole. */
@@ -44,7 +44,7 @@ export class AuditController {
     await reply
       .header('Cache-Control', 'no-store')
       .type('application/x-ndjson; charset=utf-8')
-      .send(Readable.from(this.audit.exportLines(query)));
+      .send(Readable.from(this.audit.exportLines(filterOf(query))));
   }
 
   @Get('verify')
@@ -60,4 +60,12 @@ export class AuditController {
   verify() {
     return this.audit.verify();
   }
+}
+
+/** The query's filters as the service takes them (`request_id` → `requestId`). */
+function filterOf<Query extends ExportAuditDto>({
+  request_id,
+  ...rest
+}: Query): Omit<Query, 'request_id'> & AuditFilter {
+  return { ...rest, requestId: request_id };
 }

