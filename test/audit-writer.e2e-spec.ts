@@ -116,8 +116,48 @@ describe('audit writer: batching, outage, spill and replay', () => {
     expect(await chainIntact()).toBe(true);
   });
 
+  it('under load, paces its statements: one event at once, the next ones together after the interval', async () => {
+    const appender = new ChainAppender(dataSource, 40);
+    const statements: number[] = [];
+    const counting = {
+      append: (events: string[]) => {
+        statements.push(events.length);
+        return appender.append(events);
+      },
+    };
+    const sut = new AuditWriter(
+      counting,
+      { bufferMax: 1000, spillDir, batchMax: 40, intervalMs: 300 },
+      metrics,
+      logger,
+    );
+    const before = await stored();
+    const firstStored = new Promise<number>((resolve) =>
+      sut.enqueue(event(500), () => resolve(Date.now())),
+    );
+    const start = Date.now();
+    expect((await firstStored) - start).toBeLessThan(250); // after a quiet spell: at once
+    // Recorded by a caller the first write just resumed (they once waited for a next event).
+    const rest: Array<Promise<number>> = [];
+    for (let i = 1; i <= 5; i++)
+      rest.push(new Promise((resolve) => sut.enqueue(event(500 + i), () => resolve(Date.now()))));
+    const times = await Promise.all(rest);
+    // The five waited for the interval since the first statement, then went as one batch.
+    expect(Math.min(...times) - start).toBeGreaterThanOrEqual(290);
+    expect(statements).toEqual([1, 5]);
+    expect(await stored()).toBe(before + 6);
+    // A flush does not wait for the interval.
+    sut.enqueue(event(506));
+    const flushing = Date.now();
+    await sut.flush();
+    expect(Date.now() - flushing).toBeLessThan(250);
+    expect(statements).toEqual([1, 5, 1]);
+    expect(await chainIntact()).toBe(true);
+  });
+
   it('keeps events through an outage, spills the overflow, and replays it when PostgreSQL is back', async () => {
     const sut = writer(100);
+    const before = await stored();
     await proxy.cut();
     for (let i = 0; i < 250; i++) sut.enqueue(event(1000 + i));
     await until(() => counts.spilled > 0, 'a spill');
@@ -126,10 +166,10 @@ describe('audit writer: batching, outage, spill and replay', () => {
     expect(counts.dropped).toBe(0);
     await until(() => logs.some((l) => l.includes('cannot be written')), 'the outage logged');
     await proxy.restore();
-    await until(async () => sut.depth === 0 && (await stored()) === 350, 'the replay');
+    await until(async () => sut.depth === 0 && (await stored()) === before + 250, 'the replay');
     sut.notePendingSpills();
     await until(() => readdirSync(spillDir).length === 0, 'spill files replayed and removed');
-    expect(await stored()).toBe(350);
+    expect(await stored()).toBe(before + 250);
     expect(await chainIntact()).toBe(true);
   });
 

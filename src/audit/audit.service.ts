@@ -117,7 +117,11 @@ export class AuditService
     const counters = registerAuditMetrics(metrics, () => this.writer.depth);
     this.writer = new AuditWriter(
       new ChainAppender(dataSource),
-      { bufferMax: config.bufferMax, spillDir: config.spillDir },
+      {
+        bufferMax: config.bufferMax,
+        spillDir: config.spillDir,
+        intervalMs: config.writeIntervalMs,
+      },
       {
         written: (n) => counters.written.inc(n),
         spilled: (n) => counters.spilled.inc(n),

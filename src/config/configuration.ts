@@ -59,6 +59,7 @@ export const auditConfig = registerAs('audit', () => {
   return {
     retentionSeconds: e.auditRetention,
     bufferMax: e.auditBufferMax,
+    writeIntervalMs: e.auditWriteIntervalMs,
     spillDir: join(e.dataDir, 'audit-spill'),
   };
 });

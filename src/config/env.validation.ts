@@ -84,6 +84,8 @@ export interface TesseraEnv {
   workers: number;
   /** Audit events held in memory before the oldest are spilled to DATA_DIR/audit-spill. */
   auditBufferMax: number;
+  /** Under load, the least time between two audit statements (larger, fewer batches). */
+  auditWriteIntervalMs: number;
   /** Set: /metrics is also served without authentication on this port (a separate listener). */
   metricsPort?: number;
   metricsHost: string;
@@ -395,6 +397,7 @@ export function validateEnv(env: Env): TesseraEnv {
     jwksRefetchCooldown: integer(env, 'JWKS_REFETCH_COOLDOWN_SECONDS', 30, 0, 86400),
     jwksTimeoutMs: integer(env, 'JWKS_TIMEOUT_MS', 5000, 100, 60000),
     auditBufferMax: integer(env, 'AUDIT_BUFFER_MAX', 10_000, 100, 10_000_000),
+    auditWriteIntervalMs: integer(env, 'AUDIT_WRITE_INTERVAL_MS', 25, 0, 1000),
     metricsPort:
       read(env, 'METRICS_PORT') === undefined
         ? undefined
