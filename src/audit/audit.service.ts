@@ -181,7 +181,7 @@ export class AuditService
     const request = event.request;
     const agent = event.userAgent ?? request?.headers['user-agent'];
     return {
-      at: new Date().toISOString(),
+      at: isoNow(),
       action: text(event.action) ?? 'unknown',
       outcome: event.outcome === 'success' ? 'success' : 'failure',
       actor: text(event.actor),
@@ -344,6 +344,17 @@ export class AuditService
     return query;
   }
 }
+
+/** The time as ISO 8601 (millisecond precision), formatted once per millisecond however many events share it. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== clock.ms) {
+    clock.ms = now;
+    clock.iso = new Date(now).toISOString();
+  }
+  return clock.iso;
+}
+const clock = { ms: -1, iso: '' };
 
 function view(e: AuditEventEntity): AuditEventView {
   return {
