@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { startTestApp, TestApp } from './support/app';
 import { bearer, CLIENTS, clientsJson, tokenFor } from './support/factories';
 import { FakeOpenAi, startFakeOpenAi } from './support/fake-openai';
+import { eventually } from './support/lifecycle';
 import { policyFile } from './support/policy';
 import { startTestRedis, TestRedis } from './support/redis';
 
@@ -26,6 +27,35 @@ const LLAMA_USER = {
   roles: ['llama-user'],
 };
 const TRIAL = { id: 'test-trial', secret: 'trial-secret-0123456789abcdef', roles: ['trial'] };
+
+interface AuditEvent {
+  outcome: string;
+  actor?: string;
+  target?: string;
+  details: Record<string, unknown>;
+}
+
+/**
+ * The audit events matching `query` once there are at least `count` (refusals are recorded after
+ * the answer, not awaited by it: bounded polling).
+ */
+async function auditEvents(
+  app: TestApp,
+  admin: string,
+  query: Record<string, string>,
+  count = 1,
+): Promise<AuditEvent[]> {
+  let events: AuditEvent[] = [];
+  await eventually(
+    async () => {
+      const page = await app.http().get('/admin/audit').query(query).set(bearer(admin));
+      events = page.body.events as AuditEvent[];
+      return events.length >= count;
+    },
+    { attempts: 100, intervalMs: 50 },
+  );
+  return events;
+}
 
 function sdk(app: TestApp, apiKey: string): OpenAI {
   return new OpenAI({ apiKey, baseURL: `${app.url}/v1`, maxRetries: 0, timeout: 10_000 });
@@ -84,12 +114,8 @@ gateway:
     expect(models.data.map((m) => m.id)).toEqual(['llama-3-8b']);
 
     const admin = await tokenFor(sut.url, CLIENTS.admin);
-    const audit = await sut
-      .http()
-      .get('/admin/audit')
-      .query({ action: 'model.access_denied' })
-      .set(bearer(admin));
-    expect(audit.body.events[0]).toMatchObject({
+    const [denied] = await auditEvents(sut, admin, { action: 'model.access_denied' });
+    expect(denied).toMatchObject({
       action: 'model.access_denied',
       outcome: 'failure',
       actor: LLAMA_USER.id,
@@ -176,6 +202,22 @@ gateway:
     expect(usage.body.rows).toEqual([
       expect.objectContaining({ key: TRIAL.id, requests: 3, cost_usd: 0.000036 }),
     ]);
+    // Recorded and counted as a budget's refusal (not as a request rate limit's).
+    const refusals = await auditEvents(
+      sut,
+      admin,
+      { action: 'budget.refused', actor: TRIAL.id },
+      2,
+    );
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toMatchObject({
+      outcome: 'failure',
+      target: '/v1/chat/completions',
+      details: { limit: '0.00003/day', model: 'llama-3-8b', method: 'POST' },
+    });
+    const metrics = await sut.http().get('/metrics').set(bearer(admin));
+    expect(metrics.text).toContain('tessera_limit_refusals_total{limit="budget"} 2');
+    expect(metrics.text).not.toContain('tessera_limit_refusals_total{limit="rate"}');
   });
 });
 
@@ -242,5 +284,22 @@ ${ROLES}  token_limits:
     expect(last?.body.detail).toMatch(/^Token limit reached: 30\/hour/);
     expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
     expect(last?.headers['x-ratelimit-remaining-tokens']).toBe('0');
+
+    // Each refusal recorded as a token limit's, with its policy and model, where it happened.
+    const admin = await tokenFor(first.url, CLIENTS.admin);
+    // The too-big request and the refusals first answered (the other replica has the rest).
+    const refusals = await auditEvents(
+      first,
+      admin,
+      { action: 'token_limit.refused', actor: CLIENTS.operator.id },
+      2,
+    );
+    expect(refusals[0]).toMatchObject({
+      outcome: 'failure',
+      details: { limit: '30/hour', model: 'tessera-echo', method: 'POST' },
+    });
+    const metrics = await first.http().get('/metrics').set(bearer(admin));
+    expect(metrics.text).toMatch(/tessera_limit_refusals_total\{limit="token"\} [23]/);
+    expect(metrics.text).not.toContain('tessera_limit_refusals_total{limit="rate"}');
   });
 });

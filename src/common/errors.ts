@@ -72,11 +72,25 @@ export class InsufficientPermissionsError extends DomainError {
   }
 }
 
-/** 429 with `Retry-After` (seconds, when known): a rate limit or a login lockout. */
+/**
+ * Which limit refused a request (`tessera_limit_refusals_total{limit}`): a principal's request
+ * rate, a login lockout, a gateway token limit or spend budget.
+ */
+export type LimitKind = 'rate' | 'login' | 'token' | 'budget';
+
+/** A gateway limit's refusal: the policy that refused (`20000/day`) and the model asked for. */
+export interface GatewayLimit {
+  policy: string;
+  model: string;
+}
+
+/** 429 with `Retry-After` (seconds, when known): a rate limit, a token limit or a login lockout. */
 export class RateLimitedError extends DomainError {
   constructor(
     readonly retryAfterSeconds?: number,
     detail = 'Too many requests',
+    readonly limit: Exclude<LimitKind, 'budget'> = 'rate',
+    readonly gateway?: GatewayLimit,
   ) {
     super(
       ErrorCode.RateLimited,
@@ -155,9 +169,12 @@ export class ModelNotAllowedError extends DomainError {
 
 /** A budget (USD per window) is spent: 429 with `Retry-After` until the window resets. */
 export class InsufficientQuotaError extends DomainError {
+  readonly limit = 'budget';
+
   constructor(
     detail: string,
     readonly retryAfterSeconds?: number,
+    readonly gateway?: GatewayLimit,
   ) {
     super(ErrorCode.InsufficientQuota, detail);
   }

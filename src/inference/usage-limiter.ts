@@ -140,14 +140,18 @@ export class UsageLimiter implements OnModuleInit, OnApplicationShutdown {
       const check = checks[result.refused];
       const retryAfter = Math.max(1, Math.ceil((check.resetAt - now) / 1000));
       const left = Math.max(0, check.limit - result.values[result.refused]);
+      const gateway = { policy: check.text, model };
       if (check.kind === 'budget')
         throw new InsufficientQuotaError(
           `Budget spent: ${check.text} US dollars (${left.toFixed(6)} left; this request may cost up to ${check.amount.toFixed(6)})`,
           retryAfter,
+          gateway,
         );
       throw new RateLimitedError(
         retryAfter,
         `Token limit reached: ${check.text} (${Math.floor(left)} left; this request needs up to ${check.amount})`,
+        'token',
+        gateway,
       );
     }
     let settled = false;

@@ -50,7 +50,7 @@ export class MetricsService {
 
   readonly limitRefusals = new Counter({
     name: 'tessera_limit_refusals_total',
-    help: 'Requests refused by a limit: rate (per-principal rate limit), login (lockout), token (token budget)',
+    help: 'Requests refused by a limit: rate (per-principal request rate), login (lockout), token (gateway token limit), budget (gateway spend budget)',
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });

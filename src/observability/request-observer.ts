@@ -2,7 +2,13 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service';
-import { DomainError, ErrorCode, OAuthError } from '../common/errors';
+import {
+  DomainError,
+  ErrorCode,
+  InsufficientQuotaError,
+  OAuthError,
+  RateLimitedError,
+} from '../common/errors';
 import { problemOf } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Logger } from 'pino';
@@ -116,22 +122,37 @@ export class RequestObserver implements OnModuleInit {
         outcome: 'failure',
         details: { required, method: request.method },
       });
-    } else if (status === 429 && problem.code === ErrorCode.RateLimited) {
-      // The rate-limit guard sets RateLimit-* before refusing; a login lockout does not (and is
-      // audited by the login itself as user.login / locked_out).
-      if (reply.getHeader('ratelimit-limit') === undefined) {
-        this.metrics.limitRefusals.inc({ limit: 'login' });
-        return;
-      }
-      this.metrics.limitRefusals.inc({ limit: 'rate' });
-      void this.audit.record({
-        ...base,
-        action: 'rate_limit.refused',
-        outcome: 'failure',
-        details: { limit: Number(reply.getHeader('ratelimit-limit')), method: request.method },
-      });
+    } else if (problem instanceof RateLimitedError || problem instanceof InsufficientQuotaError) {
+      this.metrics.limitRefusals.inc({ limit: problem.limit });
+      // A login lockout is audited by the login itself (user.login, locked_out).
+      if (problem.limit === 'login') return;
+      void this.audit.record({ ...base, ...limitRefusal(problem, reply, request.method) });
     }
   }
+}
+
+/**
+ * The audit event of a limit's refusal: `rate_limit.refused` (the principal's request rate, as
+ * its `RateLimit-Limit` header gave it), `token_limit.refused` or `budget.refused` (a gateway
+ * limit: its policy and the model asked for).
+ */
+function limitRefusal(
+  problem: RateLimitedError | InsufficientQuotaError,
+  reply: FastifyReply,
+  method: string,
+) {
+  const outcome = 'failure' as const;
+  if (problem.limit === 'rate')
+    return {
+      action: 'rate_limit.refused',
+      outcome,
+      details: { limit: Number(reply.getHeader('ratelimit-limit')), method },
+    };
+  return {
+    action: problem.limit === 'budget' ? 'budget.refused' : 'token_limit.refused',
+    outcome,
+    details: { limit: problem.gateway?.policy, model: problem.gateway?.model, method },
+  };
 }
 
 function userAgentOf(request: FastifyRequest): string | undefined {
