@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ChainWalker, GENESIS_HASH } from '../src/audit/audit-chain';
-import { AuditWriter, PreparedEvent } from '../src/audit/audit-writer';
+import { AuditWriter, PACED_FROM, PreparedEvent } from '../src/audit/audit-writer';
 import { ChainAppender } from '../src/audit/chain-appender';
 import { MIGRATIONS } from '../src/database/migrations';
 import { createDatabase, dropDatabase } from './support/app';
@@ -116,7 +116,7 @@ describe('audit writer: batching, outage, spill and replay', () => {
     expect(await chainIntact()).toBe(true);
   });
 
-  it('under load, paces its statements: one event at once, the next ones together after the interval', async () => {
+  it('paces its statements once batches grow, and holds back no event of a quiet trail', async () => {
     const appender = new ChainAppender(dataSource, 40);
     const statements: number[] = [];
     const counting = {
@@ -127,31 +127,41 @@ describe('audit writer: batching, outage, spill and replay', () => {
     };
     const sut = new AuditWriter(
       counting,
-      { bufferMax: 1000, spillDir, batchMax: 40, intervalMs: 300 },
+      { bufferMax: 1000, spillDir, batchMax: 40, intervalMs: 400 },
       metrics,
       logger,
     );
     const before = await stored();
-    const firstStored = new Promise<number>((resolve) =>
-      sut.enqueue(event(500), () => resolve(Date.now())),
-    );
-    const start = Date.now();
-    expect((await firstStored) - start).toBeLessThan(250); // after a quiet spell: at once
+    const storedAt = (n: number) =>
+      new Promise<number>((resolve) => sut.enqueue(event(n), () => resolve(Date.now())));
+
+    // Quiet: one event, then another as soon as the first is stored — neither waits.
+    let start = Date.now();
+    await storedAt(500);
     // Recorded by a caller the first write just resumed (they once waited for a next event).
-    const rest: Array<Promise<number>> = [];
-    for (let i = 1; i <= 5; i++)
-      rest.push(new Promise((resolve) => sut.enqueue(event(500 + i), () => resolve(Date.now()))));
+    await storedAt(501);
+    expect(Date.now() - start).toBeLessThan(300);
+    expect(statements).toEqual([1, 1]);
+
+    // Busy: a batch of PACED_FROM events; the five recorded right after it wait for the
+    // interval since its statement, then go as one.
+    start = Date.now();
+    const burst = Array.from({ length: PACED_FROM }, (_, i) => storedAt(510 + i));
+    await Promise.all(burst);
+    const rest = Array.from({ length: 5 }, (_, i) => storedAt(530 + i));
     const times = await Promise.all(rest);
-    // The five waited for the interval since the first statement, then went as one batch.
-    expect(Math.min(...times) - start).toBeGreaterThanOrEqual(290);
-    expect(statements).toEqual([1, 5]);
-    expect(await stored()).toBe(before + 6);
+    expect(Math.min(...times) - start).toBeGreaterThanOrEqual(390);
+    expect(statements).toEqual([1, 1, PACED_FROM, 5]);
+    expect(await stored()).toBe(before + 2 + PACED_FROM + 5);
+
     // A flush does not wait for the interval.
-    sut.enqueue(event(506));
+    for (let i = 0; i < PACED_FROM; i++) sut.enqueue(event(540 + i));
+    await sut.flush();
+    sut.enqueue(event(560));
     const flushing = Date.now();
     await sut.flush();
-    expect(Date.now() - flushing).toBeLessThan(250);
-    expect(statements).toEqual([1, 5, 1]);
+    expect(Date.now() - flushing).toBeLessThan(300);
+    expect(statements).toEqual([1, 1, PACED_FROM, 5, PACED_FROM, 1]);
     expect(await chainIntact()).toBe(true);
   });
 

@@ -25,8 +25,9 @@ export interface WriterOptions {
   /** Rows per INSERT statement. */
   batchMax?: number;
   /**
-   * Under load, at least this long between the starts of two statements (events arriving
-   * meanwhile join the next batch); an event after a quiet spell is written at once. Default 0.
+   * Under load — once a batch held {@link PACED_FROM} events or more — at least this long between
+   * the starts of two statements (events arriving meanwhile join the next batch). Below that, an
+   * event is written as soon as the statement before has answered. Default 0.
    */
   intervalMs?: number;
 }
@@ -50,6 +51,12 @@ interface Pending {
 }
 
 const MAX_RETRY_MS = 5000;
+/**
+ * The batch size from which statements are paced (`intervalMs`): batches this large mean events
+ * arrive faster than statements answer, so waiting gathers more of them; smaller ones mean a
+ * quiet trail, whose events (a test reading them back, an operator watching) are not held back.
+ */
+export const PACED_FROM = 10;
 const SPILL_SUFFIX = '.ndjson';
 
 /**
@@ -75,8 +82,9 @@ export class AuditWriter {
   private spillsPending = true; // look once at start
   private readonly batchMax: number;
   private readonly intervalMs: number;
-  /** When the last batch's statement was sent (Date.now()). */
+  /** When the last batch's statement was sent (Date.now()), and how many events it held. */
   private lastWriteAt = 0;
+  private lastBatchSize = 0;
   /** A flush is waiting: write without pacing. */
   private flushing = false;
 
@@ -181,12 +189,19 @@ export class AuditWriter {
   /** Takes batches off the queue until it is empty; a failed batch goes back first in line. */
   private async writeBatches(): Promise<void> {
     while (this.queue.length > 0) {
-      // Paced under load: fewer, larger statements (each costs PostgreSQL a parse-free execute,
-      // a commit and a WAL flush, whatever its size); a flush or a full batch does not wait.
+      // Paced under load: fewer, larger statements (each costs PostgreSQL a commit and a WAL
+      // flush whatever its size); a flush or a full batch does not wait, nor does a quiet trail.
       const wait = this.lastWriteAt + this.intervalMs - Date.now();
-      if (wait > 0 && !this.flushing && this.queue.length < this.batchMax) await sleep(wait);
+      if (
+        wait > 0 &&
+        this.lastBatchSize >= PACED_FROM &&
+        !this.flushing &&
+        this.queue.length < this.batchMax
+      )
+        await sleep(wait);
       this.lastWriteAt = Date.now();
       const batch = this.queue.splice(0, this.batchMax);
+      this.lastBatchSize = batch.length;
       this.inflight += batch.length;
       try {
         await this.appendOrIsolate(batch.map((p) => p.fields));
