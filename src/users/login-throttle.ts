@@ -64,7 +64,8 @@ export class LoginThrottle implements OnApplicationBootstrap, OnApplicationShutd
       [this.keys(email, ip).map(([key]) => key)],
     );
     const wait = rows[0]?.wait;
-    if (wait !== null && wait !== undefined && wait > 0) throw new RateLimitedError(wait, undefined, 'login');
+    if (wait !== null && wait !== undefined && wait > 0)
+      throw new RateLimitedError(wait, undefined, 'login');
   }
 
   /** Counts one failed attempt against the account and the IP; may start a lockout. */
