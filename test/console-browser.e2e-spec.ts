@@ -336,6 +336,23 @@ describeBrowser('web console in a browser', () => {
       expect(actions).toContain('client.create');
       expect(actions.every((a) => a.startsWith('client.'))).toBe(true);
     }
+
+    // Everything one request did, by its x-request-id.
+    const requestId = `console-e2e-${Date.now()}`;
+    const created = await sut
+      .http()
+      .post('/admin/clients')
+      .set(bearer(admin))
+      .set('x-request-id', requestId)
+      .send({ id: 'by-request-id' });
+    expect(created.status).toBe(201);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByLabel('Request id').fill(requestId);
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('row', { name: /client\.create success .*by-request-id/ }).waitFor();
+    expect(await page.locator('tbody td[data-label="Action"]').allTextContents()).toEqual([
+      'client.create',
+    ]);
   });
 
   it('charts usage after echo-model calls (when the server has GET /admin/usage)', async () => {

@@ -21,6 +21,7 @@ interface AuditEvent {
   actorMethod?: string;
   target?: string;
   ip?: string;
+  requestId?: string;
   details?: Record<string, unknown> | null;
 }
 
@@ -28,6 +29,7 @@ interface Filters {
   action: string;
   actor: string;
   target: string;
+  requestId: string;
   outcome: string;
   since: string;
   until: string;
@@ -37,6 +39,7 @@ const NO_FILTERS: Filters = {
   action: '',
   actor: '',
   target: '',
+  requestId: '',
   outcome: '',
   since: '',
   until: '',
@@ -54,6 +57,7 @@ function query(f: Filters) {
     action: f.action.trim(),
     actor: f.actor.trim(),
     target: f.target.trim(),
+    request_id: f.requestId.trim(),
     outcome: f.outcome,
     since: iso(f.since),
     until: iso(f.until),
@@ -115,6 +119,12 @@ export function AuditPage() {
             label="Target"
             value={draft.target}
             onChange={(target) => setDraft({ ...draft, target })}
+          />
+          <TextField
+            label="Request id"
+            hint="Everything one request did (its x-request-id)"
+            value={draft.requestId}
+            onChange={(requestId) => setDraft({ ...draft, requestId })}
           />
           <div className="field">
             <label htmlFor="audit-outcome">Outcome</label>
@@ -195,7 +205,9 @@ export function AuditPage() {
                 {e.details && Object.keys(e.details).length ? (
                   <details>
                     <summary>Show</summary>
-                    <pre>{JSON.stringify({ ...e.details, ip: e.ip }, null, 2)}</pre>
+                    <pre>
+                      {JSON.stringify({ ...e.details, ip: e.ip, request_id: e.requestId }, null, 2)}
+                    </pre>
                   </details>
                 ) : (
                   <span className="muted">{e.ip ?? '—'}</span>
