@@ -1,4 +1,4 @@
-import { bearer, CLIENTS, tokenFor } from './support/factories';
+import { bearer, CLIENTS, createClient, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
 interface AuditEvent {
@@ -169,15 +169,8 @@ describe('audit trail', () => {
 
   it('finds the events of one request by its request id, in the listing and the export', async () => {
     const requestId = `audit-e2e-${Date.now()}`;
-    const created = await sut
-      .http()
-      .post('/admin/clients')
-      .set(bearer(admin))
-      .set('x-request-id', requestId)
-      .send({ id: 'by-request-id' });
-    expect(created.status).toBe(201);
-    expect(created.headers['x-request-id']).toBe(requestId);
-    await sut.http().post('/admin/clients').set(bearer(admin)).send({ id: 'other-request' });
+    await createClient(sut, admin, { id: 'by-request-id' }, { requestId });
+    await createClient(sut, admin, { id: 'other-request' });
 
     const page = await events({ request_id: requestId });
     expect(page.events.map((e) => [e.action, e.target])).toEqual([

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { bearer, CLIENTS, tokenFor } from './support/factories';
+import { bearer, CLIENTS, createClient, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
 const ROOT = join(__dirname, '..');
@@ -377,13 +377,7 @@ describe('tessera CLI (real processes)', () => {
     it('lists and exports the audit events of one request (--request-id)', async () => {
       const admin = await tokenFor(sut.url, CLIENTS.admin);
       const requestId = `cli-e2e-${Date.now()}`;
-      const created = await sut
-        .http()
-        .post('/admin/clients')
-        .set(bearer(admin))
-        .set('x-request-id', requestId)
-        .send({ id: 'cli-request-id' });
-      expect(created.status).toBe(201);
+      await createClient(sut, admin, { id: 'cli-request-id' }, { requestId });
       const listed = await tessera(['audit', '--request-id', requestId]);
       expect(listed.code).toBe(0);
       expect(JSON.parse(listed.stdout).events).toEqual([

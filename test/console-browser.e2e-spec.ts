@@ -10,7 +10,7 @@ import {
   screenshot,
 } from './support/browser';
 import { ensureConsoleBuilt } from './support/console';
-import { bearer, CLIENTS, createUser, tokenFor } from './support/factories';
+import { bearer, CLIENTS, createClient, createUser, tokenFor } from './support/factories';
 import { policyFile, standardPolicy } from './support/policy';
 
 type TestUser = Awaited<ReturnType<typeof createUser>>;
@@ -339,13 +339,7 @@ describeBrowser('web console in a browser', () => {
 
     // Everything one request did, by its x-request-id.
     const requestId = `console-e2e-${Date.now()}`;
-    const created = await sut
-      .http()
-      .post('/admin/clients')
-      .set(bearer(admin))
-      .set('x-request-id', requestId)
-      .send({ id: 'by-request-id' });
-    expect(created.status).toBe(201);
+    await createClient(sut, admin, { id: 'by-request-id' }, { requestId });
     await page.getByRole('button', { name: 'Clear' }).click();
     await page.getByLabel('Request id').fill(requestId);
     await page.getByRole('button', { name: 'Apply filters' }).click();

@@ -62,20 +62,31 @@ async function created(
   admin: string,
   path: string,
   body: Record<string, unknown>,
+  headers: Record<string, string> = {},
 ): Promise<Record<string, unknown>> {
-  const response = await app.http().post(path).set(bearer(admin)).send(body);
+  const response = await app.http().post(path).set(bearer(admin)).set(headers).send(body);
   if (response.status !== 201)
     throw new Error(`POST ${path} failed: ${response.status} ${response.text}`);
   return response.body as Record<string, unknown>;
 }
 
-/** A client created through the admin API; `secret` is the one-time client_secret. */
+/**
+ * A client created through the admin API; `secret` is the one-time client_secret. `requestId`:
+ * the request's `X-Request-Id` (its audit event carries it).
+ */
 export async function createClient(
   app: HasHttp,
   admin: string,
   body: Record<string, unknown> = {},
+  { requestId }: { requestId?: string } = {},
 ): Promise<TestClient & { body: Record<string, unknown> }> {
-  const out = await created(app, admin, '/admin/clients', { id: unique('client'), ...body });
+  const out = await created(
+    app,
+    admin,
+    '/admin/clients',
+    { id: unique('client'), ...body },
+    requestId ? { 'x-request-id': requestId } : {},
+  );
   return {
     id: out.id as string,
     secret: out.client_secret as string,
