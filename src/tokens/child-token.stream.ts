@@ -1,4 +1,5 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { eventStream } from '../common/http-drain';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { ParentTokenEntity } from './parent-token.entity';
@@ -57,6 +58,7 @@ export class ChildTokenStream implements OnModuleInit, OnModuleDestroy {
   /** Takes over the response: headers now, the newest live child at once, then events. */
   open(parent: ParentTokenEntity, request: FastifyRequest, reply: FastifyReply): void {
     reply.hijack();
+    eventStream(reply); // ended on shutdown (onModuleDestroy): draining does not wait for it
     const raw = reply.raw;
     raw.writeHead(200, {
       'Content-Type': 'text/event-stream',
