@@ -1,7 +1,7 @@
 import { decode, verify, type Algorithm } from 'jsonwebtoken';
 import { jwtVerify, importJWK, exportJWK } from 'jose';
 import { keyPair } from '../../test/support/key-pair';
-import { signCompactJws, type SigningAlgorithm } from './jws-sign';
+import { SignatureBatch, signCompactJws, type SigningAlgorithm } from './jws-sign';
 
 describe('signCompactJws', () => {
   const claims = { sub: 'alice', aud: 'api', iss: 'https://issuer', exp: 4_000_000_000, n: 'ü' };
@@ -36,6 +36,35 @@ describe('signCompactJws', () => {
     expect(JSON.parse(Buffer.from(two, 'base64url').toString())).toEqual({
       alg: 'ES256',
       kid: 'b',
+    });
+  });
+
+  describe('SignatureBatch', () => {
+    it('signs what one turn asked for after that turn, together, each verifying', async () => {
+      const { privateKey, publicKey } = keyPair('ES256');
+      const batch = new SignatureBatch();
+      const signed: string[] = [];
+      const pending = [1, 2, 3].map((n) =>
+        batch
+          .sign({ alg: 'ES256', kid: 'k' }, { ...claims, n }, privateKey)
+          .then((jws) => signed.push(jws)),
+      );
+      await Promise.resolve(); // microtasks of this turn: nothing is signed yet
+      expect(signed).toHaveLength(0);
+      await Promise.all(pending);
+      expect(signed.map((jws) => (verify(jws, publicKey) as { n: number }).n)).toEqual([1, 2, 3]);
+      // The next turn's request is signed in its own batch.
+      const later = await batch.sign({ alg: 'ES256', kid: 'k' }, claims, privateKey);
+      expect(verify(later, publicKey, { algorithms: ['ES256'] })).toEqual(claims);
+    });
+
+    it('fails only the signature that cannot be made', async () => {
+      const { privateKey } = keyPair('ES256');
+      const batch = new SignatureBatch();
+      const bad = batch.sign({ alg: 'ES256', kid: 'k' }, { big: 1n }, privateKey);
+      const good = batch.sign({ alg: 'ES256', kid: 'k' }, claims, privateKey);
+      await expect(bad).rejects.toThrow(/BigInt/);
+      await expect(good).resolves.toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     });
   });
 });

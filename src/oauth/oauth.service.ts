@@ -101,7 +101,7 @@ export class OAuthService {
       roles = user.roles;
     }
     const scopes = grantedScopes(grant.scopes, scope);
-    const response = this.issue('refresh_token', {
+    const response = await this.issue('refresh_token', {
       subject: grant.subject,
       clientId: grant.clientId,
       scopes,
@@ -113,8 +113,11 @@ export class OAuthService {
   }
 
   /** Mints the access token of a grant (TokenService counts and audits it). */
-  private issue(grantType: string, request: MintRequest & { scopes: string[] }): TokenResponse {
-    const minted = this.tokens.mint({ ...request, grant: grantType });
+  private async issue(
+    grantType: string,
+    request: MintRequest & { scopes: string[] },
+  ): Promise<TokenResponse> {
+    const minted = await this.tokens.mintBatched({ ...request, grant: grantType });
     const scope = request.scopes.join(' ');
     return {
       access_token: minted.token,

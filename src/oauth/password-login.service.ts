@@ -87,7 +87,7 @@ export class PasswordLoginService {
     origin?: RequestInfo,
   ): Promise<TokenResponse & { refresh_token: string }> {
     const claims = { oid: user.oid, email: user.email, name: user.name };
-    const minted = this.tokens.mint({
+    const minted = await this.tokens.mintBatched({
       subject: user.oid,
       clientId,
       scopes,

@@ -69,6 +69,21 @@ describe('TokenService', () => {
     expect(minted).toMatchObject({ kid: 'kid-1', expiresIn: 900, exp: claims.exp });
   });
 
+  it('mints the same token with the signature batched (the token endpoint), counted and audited', async () => {
+    const minted = await sut.mintBatched({ subject: 'svc', clientId: 'svc', scopes: ['a'] });
+    const claims = verify(minted.token, publicKey, {
+      algorithms: ['RS256'],
+      issuer: config.issuer,
+      audience: 'tessera',
+    }) as Record<string, unknown>;
+    expect(claims).toMatchObject({ sub: 'svc', client_id: 'svc', scope: 'a', jti: minted.jti });
+    expect(decode(minted.token, { complete: true })?.header).toMatchObject({ kid: 'kid-1' });
+    expect(recorded[recorded.length - 1]).toMatchObject({
+      action: 'token.issue',
+      target: minted.jti,
+    });
+  });
+
   it('gives every token a distinct jti', () => {
     const a = sut.mint({ subject: 's' });
     const b = sut.mint({ subject: 's' });
