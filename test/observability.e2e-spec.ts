@@ -293,6 +293,15 @@ describe('observability of a running server', () => {
       client: CLIENTS.operator.id,
       responseTime: expect.any(Number),
     });
+    // The token endpoint names the client it issued for (never the secret it was sent).
+    expect(requests.find((r) => r.req.id === 'issue-trace-1')).toMatchObject({
+      route: '/oauth/token',
+      status: 200,
+      subject: CLIENTS.viewer.id,
+      client: CLIENTS.viewer.id,
+    });
+    expect(requests.find((r) => r.req.id === 'issue-trace-2')?.client).toBeUndefined();
+    expect(stdout).not.toContain(CLIENTS.viewer.secret);
     const refused = requests.find((r) => r.req.id === seen.refused);
     expect(refused).toMatchObject({ status: 401 });
     expect(refused?.subject).toBeUndefined();

@@ -41,3 +41,24 @@ export function noteProblem(request: object, exception: unknown): void {
 export function problemOf(request: object): unknown {
   return (request as Record<symbol, unknown>)[PROBLEM];
 }
+
+const CALLER = Symbol('tessera.caller');
+
+/** Who a request's log line names: the principal's subject and client. */
+export interface NamedCaller {
+  subject: string;
+  clientId?: string;
+}
+
+/**
+ * A public endpoint that authenticates its caller itself — the token endpoint, after a client
+ * (and for the password grant a person) proved who it is — names them for the request's log line,
+ * as the authentication guard does for every other route (`request.user`).
+ */
+export function noteCaller(request: object, caller: NamedCaller): void {
+  (request as Record<symbol, unknown>)[CALLER] = caller;
+}
+
+export function callerOf(request: object): NamedCaller | undefined {
+  return (request as Record<symbol, unknown>)[CALLER] as NamedCaller | undefined;
+}

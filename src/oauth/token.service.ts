@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
-import type { RequestInfo } from '../common/request-context';
+import { noteCaller, type RequestInfo } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
 import type { ConfigType } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
@@ -110,6 +110,10 @@ export class TokenService {
     const grant = request.grant ?? request.tokenType ?? 'access';
     this.metrics.tokensIssued.inc({ grant });
     const caller = request.origin?.user;
+    // A token endpoint's request has no authenticated user: its log line names whom it issued
+    // for (a client's own grant, a person's login), as the audit event's actor does.
+    if (request.origin && !caller)
+      noteCaller(request.origin, { subject: request.subject, clientId: request.clientId });
     void this.audit.record({
       request: request.origin,
       action: 'token.issue',

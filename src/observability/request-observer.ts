@@ -9,7 +9,7 @@ import {
   OAuthError,
   RateLimitedError,
 } from '../common/errors';
-import { problemOf } from '../common/request-context';
+import { callerOf, problemOf } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Logger } from 'pino';
 import { APP_LOGGER } from './app-logger';
@@ -75,12 +75,13 @@ export class RequestObserver implements OnModuleInit {
     // Liveness and readiness probes are not logged while they pass (a probe every few seconds
     // would drown the log); a failing readiness check is.
     if (route.startsWith('/health') && status < 400) return;
+    const caller = request.user ?? callerOf(request);
     this.line.write(request, {
       route,
       status,
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
-      subject: request.user?.subject,
-      client: request.user?.clientId,
+      subject: caller?.subject,
+      client: caller?.clientId,
     });
   }
 
