@@ -88,6 +88,10 @@ describe('audit hash chain', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } })).toBe(
       '{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}',
     );
+    // Undefined members are left out wherever they are (first, last, all), as JSON.stringify does.
+    expect(canonicalJson({ u: undefined, b: 'x"y', a: undefined })).toBe('{"b":"x\\"y"}');
+    expect(canonicalJson({ a: undefined })).toBe('{}');
+    expect(canonicalJson({ 'k"ey': [undefined, 'é'] })).toBe('{"k\\"ey":[null,"é"]}');
     const [event] = chain(1);
     expect(eventHash({ ...event, details: { nested: { a: 1, b: 2 }, i: 0 } })).toBe(event.hash);
   });
