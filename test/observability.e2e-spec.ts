@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -240,8 +240,21 @@ describe('observability of a running server', () => {
       /jwt_revoked_tokens_total 0/,
       /# TYPE jwt_parent_token_expiry_timestamp_seconds gauge/,
       /# TYPE jwt_parent_token_issued_timestamp_seconds gauge/,
+      /tessera_log_lines_dropped_total 0/,
     ])
       expect(text).toMatch(series);
+    // Every metric the Grafana dashboard queries is one this server publishes.
+    const dashboard = readFileSync(
+      join(__dirname, '..', 'deploy', 'grafana-dashboard.json'),
+      'utf8',
+    );
+    const queried = new Set(
+      [...dashboard.matchAll(/\b((?:tessera|jwt)_[a-z_]+)/g)].map((m) =>
+        m[1].replace(/_(bucket|count|sum)$/, ''),
+      ),
+    );
+    expect(queried.size).toBeGreaterThan(10);
+    for (const name of queried) expect(text).toContain(`# TYPE ${name} `);
     expect(text).not.toContain('trace-me-123'); // routes are patterns, never raw URLs or ids
     expect((await fetch(`${metricsUrl}/other`)).status).toBe(404);
     // The API's own /metrics still needs view_metrics.

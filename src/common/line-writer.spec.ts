@@ -85,4 +85,27 @@ describe('LineWriter', () => {
     await new Promise((r) => reader.once('exit', r));
     expect(readFileSync(out, 'utf8')).toBe(all.join(''));
   });
+
+  it('bounds what waits for a reader that does not read: drops, counts, then says so', async () => {
+    const out = join(dir, 'stalled.log');
+    const reader = spawn('sh', ['-c', `sleep 0.5; cat > ${out}`], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const pipeFd = (reader.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+    const sut = new LineWriter(pipeFd, 4096, 256 * 1024, (n) => `{"dropped":${n}}\n`);
+    const all = lines(5000); // ~1 MB against a 64 KiB pipe and 256 KiB of buffer
+    const kept = all.filter((line) => sut.write(line));
+    expect(kept.length).toBeGreaterThan(1000); // what fits: the pipe's and the buffer's worth
+    expect(kept.length).toBeLessThan(all.length);
+    expect(sut.droppedTotal).toBe(all.length - kept.length);
+    expect(kept).toEqual(all.slice(0, kept.length)); // the oldest are kept, in order
+    await new Promise<void>((r) => sut.flush(r)); // the reader reads again
+    sut.write('{"after":true}\n');
+    await new Promise<void>((r) => sut.flush(r));
+    reader.stdin!.end();
+    await new Promise((r) => reader.once('exit', r));
+    expect(readFileSync(out, 'utf8')).toBe(
+      [...kept, `{"dropped":${all.length - kept.length}}\n`, '{"after":true}\n'].join(''),
+    );
+  });
 });

@@ -2,6 +2,8 @@ import { writeSync } from 'node:fs';
 
 /** A full pipe (EAGAIN): try the rest again after this long. */
 const RETRY_BUSY_MS = 20;
+/** What may wait for a reader that does not read (characters): then lines are dropped. */
+export const MAX_BUFFERED = 8 * 1024 * 1024;
 
 /**
  * A buffered writer of log lines to a file descriptor (stdout): `write` appends a line to a list;
@@ -9,7 +11,11 @@ const RETRY_BUSY_MS = 20;
  * shutdown), they are joined and written with one `write` system call — about one per hundred
  * request lines under load, instead of one per line. A full non-blocking pipe (EAGAIN) keeps the
  * rest and tries again 20 ms later while new lines gather behind it, so a slow reader of the log
- * never blocks the event loop; a partial write continues where it stopped.
+ * never blocks the event loop; a partial write continues where it stopped. What waits is bounded
+ * (`maxBuffered`, 8 MiB): a reader that stops reading (a stalled log collector) must not grow
+ * the process until it is killed — as Docker's non-blocking log mode does, the lines that do not
+ * fit are dropped, counted ({@link droppedTotal}), and a line saying how many follows once the
+ * reader reads again.
  *
  * Why not pino's own destination (sonic-boom 4): in its string mode every `write` measures the
  * byte length of the whole buffered string (`Buffer.byteLength` of a rope up to 16 KiB), so each
@@ -24,13 +30,25 @@ export class LineWriter {
   private retry: NodeJS.Timeout | undefined;
   private readonly flushed: Array<() => void> = [];
   private failed = false;
+  /** Lines dropped since the last notice, and in all. */
+  private dropped = 0;
+  droppedTotal = 0;
 
   constructor(
     private readonly fd: number,
     private readonly flushAt = 16 * 1024,
+    private readonly maxBuffered = MAX_BUFFERED,
+    /** The line written once the reader reads again after `n` lines were dropped. */
+    private readonly droppedNotice: (n: number) => string = (n) =>
+      `{"msg":"${n} log lines dropped: the output was not read"}\n`,
   ) {}
 
   write(line: string): boolean {
+    if (this.stuck && this.waiting + this.stuck.length >= this.maxBuffered) {
+      this.dropped += 1;
+      this.droppedTotal += 1;
+      return false;
+    }
     this.lines.push(line);
     this.waiting += line.length;
     if (this.waiting >= this.flushAt) this.writeOut();
@@ -67,6 +85,7 @@ export class LineWriter {
         this.failed = true; // stdout is gone (EPIPE, EBADF): nothing more can be written there
         this.lines = [];
         this.waiting = 0;
+        this.dropped = 0;
       }
       if (offset >= buffer.length) {
         offset = 0;
@@ -81,7 +100,15 @@ export class LineWriter {
       }, RETRY_BUSY_MS).unref();
       return;
     }
-    if (!this.stuck) for (const done of this.flushed.splice(0)) done();
+    if (this.stuck) return;
+    if (this.dropped > 0 && !this.failed) {
+      // The reader reads again: say what it missed (written with the next lines).
+      const notice = this.droppedNotice(this.dropped);
+      this.dropped = 0;
+      this.lines.push(notice);
+      this.waiting += notice.length;
+    }
+    for (const done of this.flushed.splice(0)) done();
   }
 
   private take(): string {

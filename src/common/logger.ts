@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { Level, Logger } from 'pino';
-import { LineWriter } from './line-writer';
+import { hostname } from 'node:os';
+import { LineWriter, MAX_BUFFERED } from './line-writer';
 
 /** How long a log line may wait in the buffer when traffic is too low to fill it. */
 const FLUSH_EVERY_MS = 250;
@@ -10,14 +11,15 @@ let stdout: LineWriter | undefined;
 /**
  * The process's one stdout destination ({@link LineWriter}): lines are buffered and written
  * 16 KiB at a time instead of one `write` per line (a full non-blocking pipe is retried later,
- * never waited for). A timer writes out a partial buffer within 250 ms, and a last synchronous
+ * never waited for; at most 8 MiB wait for a reader that does not read, then lines are dropped
+ * and counted). A timer writes out a partial buffer within 250 ms, and a last synchronous
  * flush on `exit` covers every path out of the process (graceful shutdown, `process.exit` after
  * a fatal error).
  * One for the process, however many apps it creates (the tests create many).
  */
 function stdoutDestination(): LineWriter {
   if (stdout) return stdout;
-  const destination = new LineWriter(1);
+  const destination = new LineWriter(1, undefined, undefined, droppedNotice);
   setInterval(() => destination.flush(), FLUSH_EVERY_MS).unref();
   process.once('exit', () => destination.flushSync());
   stdout = destination;
@@ -33,6 +35,23 @@ function stdoutDestination(): LineWriter {
  */
 export function createLogger(level: string): Logger {
   return pino({ level }, stdoutDestination());
+}
+
+/** The line that follows lines dropped because stdout was not read: pino's own format, a warning. */
+function droppedNotice(dropped: number): string {
+  return `${JSON.stringify({
+    level: 40,
+    time: Date.now(),
+    pid: process.pid,
+    hostname: hostname(),
+    context: 'Logger',
+    msg: `${dropped} log lines dropped: stdout was not read while ${MAX_BUFFERED / 1024 / 1024} MiB waited`,
+  })}\n`;
+}
+
+/** Log lines dropped because stdout was not read (`tessera_log_lines_dropped_total`). */
+export function droppedLogLines(): number {
+  return stdout?.droppedTotal ?? 0;
 }
 
 /** Writes out what is buffered (for a graceful shutdown); resolves once it is written. */

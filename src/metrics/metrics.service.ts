@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { droppedLogLines } from '../common/logger';
 
 /** Request latency buckets (seconds): sub-millisecond guarded routes up to slow upstream calls. */
 const LATENCY_BUCKETS = [
@@ -53,6 +54,17 @@ export class MetricsService {
     help: 'Requests refused by a limit: rate (per-principal request rate), login (lockout), token (gateway token limit), budget (gateway spend budget)',
     labelNames: ['limit'] as const,
     registers: [this.registry],
+  });
+
+  /** Read from the stdout writer when scraped (it exists before any app and outlives them). */
+  readonly logLinesDropped = new Counter({
+    name: 'tessera_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout was not read while 8 MiB waited (a stalled log collector)',
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      this.inc(droppedLogLines());
+    },
   });
 
   /** Precomputed children of requestDuration: one Map lookup per request, no label hashing. */
