@@ -26,6 +26,15 @@ describe('VerifiedTokenCache', () => {
     const sut = new VerifiedTokenCache(fakeKeys().keys);
     sut.set('header.payload.sig', claims(2e9), 'kid');
     expect(sut.get('header.payload.sih', 0)).toBeUndefined();
+    // A real token's length: a token that ends the same (the signature kept, the claims changed)
+    // is not the token that was verified.
+    const signature = 'S'.repeat(342);
+    const token = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.${signature}`;
+    sut.set(token, claims(2e9), 'kid');
+    expect(sut.get(`eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.${signature}`, 0)).toBeUndefined();
+    expect(sut.get(`x${token}`, 0)).toBeUndefined();
+    expect(sut.get(token.slice(1), 0)).toBeUndefined();
+    expect(sut.get(`${token}`.concat(''), 0)?.claims.sub).toBe('s'); // the same token still hits
   });
 
   it('is bounded, forgetting the oldest first', () => {
