@@ -45,14 +45,14 @@ const RESERVED: ReadonlySet<string> = new Set(REGISTERED_CLAIMS);
 /** Mints RFC 9068 access tokens with the active key of the key ring. */
 @Injectable()
 export class TokenService {
+  private readonly signatures = new SignatureBatch();
+
   constructor(
     @Inject(jwtConfig.KEY) private readonly config: ConfigType<typeof jwtConfig>,
     private readonly keys: KeysService,
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
   ) {}
-
-  private readonly signatures = new SignatureBatch();
 
   get accessTokenTtl(): number {
     return this.config.accessTokenTtl;
