@@ -62,6 +62,59 @@ describe('audit trail', () => {
       (e) => e.length > 0,
     );
     expect(failed[0].target).toBe(CLIENTS.operator.id);
+    expect(failed[0].details).toEqual({ reason: 'invalid_client_credentials' });
+  });
+
+  it('says why a client was refused: unknown, wrong secret, disabled (the caller is told none)', async () => {
+    const client = await createClient(sut, admin);
+    const ask = async (id: string, secret: string) => {
+      const response = await sut
+        .http()
+        .post('/oauth/token')
+        .auth(id, secret)
+        .type('form')
+        .send({ grant_type: 'client_credentials' });
+      expect(response.status).toBe(401);
+      expect(response.body).toMatchObject({ error: 'invalid_client' });
+      const [event] = await eventually(
+        { action: 'client.authenticate', target: id },
+        (e) => e.length > 0,
+      );
+      return event;
+    };
+    expect((await ask('no-such-client-x', 'whatever')).details).toEqual({
+      reason: 'client_not_found',
+    });
+    expect((await ask(client.id, 'not-the-secret')).details).toEqual({
+      reason: 'invalid_client_credentials',
+    });
+    const disabled = await sut
+      .http()
+      .patch(`/admin/clients/${client.id}`)
+      .set(bearer(admin))
+      .send({ disabled: true });
+    expect(disabled.status).toBe(200);
+    const refusals = async () =>
+      (
+        await sut
+          .http()
+          .get('/admin/audit')
+          .query({ action: 'client.authenticate', target: client.id })
+          .set(bearer(admin))
+      ).body.events as AuditEvent[];
+    const response = await sut
+      .http()
+      .post('/oauth/token')
+      .auth(client.id, client.secret)
+      .type('form')
+      .send({ grant_type: 'client_credentials' });
+    expect(response.status).toBe(401);
+    const deadline = Date.now() + 5000;
+    let latest: AuditEvent[] = [];
+    while ((latest = await refusals()).length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(latest[0].details).toEqual({ reason: 'client_disabled' });
+    expect(JSON.stringify(latest)).not.toContain(client.secret);
   });
 
   it('records admin changes with actor and target, never the secret', async () => {

@@ -20,6 +20,9 @@ export const DEFAULT_CLIENT_SCOPES = ['model:invoke'];
 export const CLIENTS_CHANNEL = 'tessera_clients';
 export const SUPPORTED_CLIENT_GRANTS = ['client_credentials', 'password', 'refresh_token'];
 
+/** Why client authentication failed (Keycloak's event error names). */
+export type ClientRefusal = 'client_not_found' | 'invalid_client_credentials' | 'client_disabled';
+
 export interface ClientView {
   id: string;
   name: string | null;
@@ -95,13 +98,25 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
    * which clients exist.
    */
   authenticate(id: string, secret: string): ClientView | undefined {
+    const result = this.check(id, secret);
+    return typeof result === 'string' ? undefined : result;
+  }
+
+  /**
+   * {@link authenticate}, with why a client is refused for the audit trail (never for the
+   * caller, who gets `invalid_client` whatever the reason): no such client, a wrong secret, or
+   * the right secret of a disabled client.
+   */
+  check(id: string, secret: string): ClientView | ClientRefusal {
     const client = id.length <= 200 ? this.byId.get(id) : undefined;
     const { match, upgrade } = this.hasher.verify(
       secret,
       client?.secretDigest ?? this.hasher.dummyDigest,
     );
     if (client && upgrade) this.upgradeDigest(client, secret);
-    return client && match && !client.disabled ? view(client) : undefined;
+    if (!client) return 'client_not_found';
+    if (!match) return 'invalid_client_credentials';
+    return client.disabled ? 'client_disabled' : view(client);
   }
 
   /** An unkeyed digest from before the pepper: replaced by the keyed one, once (not awaited). */

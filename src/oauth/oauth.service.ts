@@ -38,13 +38,14 @@ export class OAuthService {
     credentials: ClientCredentials,
     origin?: RequestInfo,
   ): Promise<ClientView> {
-    const client = await this.clients.authenticate(credentials.clientId, credentials.clientSecret);
-    if (!client) {
+    const client = this.clients.check(credentials.clientId, credentials.clientSecret);
+    if (typeof client === 'string') {
       void this.audit.record({
         request: origin,
         action: 'client.authenticate',
         outcome: 'failure',
         target: credentials.clientId.slice(0, 200),
+        details: { reason: client },
       });
       throw new OAuthError('invalid_client', 'Client authentication failed');
     }
