@@ -222,9 +222,26 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
         .post('/oauth/revoke')
         .auth(CLIENTS.operator.id, 'wrong-secret')
         .type('form')
+        .set('X-Request-Id', 'revoke-bad-client')
         .send({ token: 'x' });
       expect(bad.status).toBe(401);
       expect(bad.body.error).toBe('invalid_client');
+      // Audited as the token endpoint's refusals are: the client tried, and why.
+      const refusal = async () =>
+        (
+          (
+            await second
+              .http()
+              .get('/admin/audit')
+              .query({ action: 'client.authenticate', request_id: 'revoke-bad-client' })
+              .set(bearer(admin))
+          ).body as { events: Array<{ target: string; details: unknown }> }
+        ).events[0];
+      await eventually(async () => (await refusal()) !== undefined, { attempts: 200 });
+      expect(await refusal()).toMatchObject({
+        target: CLIENTS.operator.id,
+        details: { reason: 'invalid_client_credentials' },
+      });
     });
   });
 

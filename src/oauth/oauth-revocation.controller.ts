@@ -1,9 +1,10 @@
 import { Audit } from '../audit/audit.decorator';
-import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public, Authenticated } from '../access/authenticated.decorator';
 import { clientCredentialsFrom, field, formOf } from '../clients/client-credentials';
+import type { RequestInfo } from '../common/request-context';
 import { noStore } from './oauth-form';
 import { OAuthRevocationService } from './oauth-revocation.service';
 
@@ -41,11 +42,13 @@ export class OAuthRevocationController {
     @Body() raw: unknown,
     @Headers('authorization') authorization: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @Req() request: RequestInfo,
   ): Promise<Record<string, never>> {
     noStore(reply);
     await this.oauthRevocation.revoke(
       clientCredentialsFrom(authorization, formOf(raw)),
       tokenOf(raw),
+      request,
     );
     return {};
   }

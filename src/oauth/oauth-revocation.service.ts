@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { PrincipalFactory } from '../auth/principal.factory';
-import { ClientsService } from '../clients/clients.service';
 import { DomainError, OAuthError } from '../common/errors';
 import { TokenVerifier } from '../keys/token-verifier';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { RevocationIndexService } from '../revocation/revocation-index.service';
 import { RevocationsService } from '../revocation/revocations.service';
 import type { ClientCredentials } from '../clients/client-credentials';
+import type { RequestInfo } from '../common/request-context';
+import { OAuthService } from './oauth.service';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -14,7 +15,7 @@ const now = () => Math.floor(Date.now() / 1000);
 @Injectable()
 export class OAuthRevocationService {
   constructor(
-    private readonly clients: ClientsService,
+    private readonly oauth: OAuthService,
     private readonly refreshTokens: RefreshTokensService,
     private readonly verifier: TokenVerifier,
     private readonly revocations: RevocationsService,
@@ -27,9 +28,13 @@ export class OAuthRevocationService {
    * malformed or already expired tokens answer 200 all the same (§2.2), so the endpoint tells a
    * caller nothing about tokens it does not hold.
    */
-  async revoke(credentials: ClientCredentials, token: string | undefined): Promise<void> {
-    const client = await this.clients.authenticate(credentials.clientId, credentials.clientSecret);
-    if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
+  async revoke(
+    credentials: ClientCredentials,
+    token: string | undefined,
+    origin?: RequestInfo,
+  ): Promise<void> {
+    // As at the token endpoint: a refused client is audited (client.authenticate, its reason).
+    const client = await this.oauth.authenticateClient(credentials, origin);
     if (!token) throw new OAuthError('invalid_request', 'token is required');
     if (token.startsWith('rt_')) {
       const outcome = await this.refreshTokens.revokeFamily(token, client.id);
