@@ -8,6 +8,22 @@ import { dropDatabase, Replicas, startReplicas, startTestApp, TestApp } from './
 import { bearer, CLIENTS, TestClient, tokenFor } from './support/factories';
 import { eventually } from './support/lifecycle';
 
+/** The `client.authenticate` event of the request with this id (written after the answer: polled). */
+async function clientRefusal(app: TestApp, admin: string, requestId: string) {
+  const find = async () =>
+    (
+      (
+        await app
+          .http()
+          .get('/admin/audit')
+          .query({ action: 'client.authenticate', request_id: requestId })
+          .set(bearer(admin))
+      ).body as { events: Array<{ target: string; details: unknown }> }
+    ).events[0];
+  await eventually(async () => (await find()) !== undefined, { attempts: 200 });
+  return find();
+}
+
 /** Both replicas must agree on the issuer, as replicas behind one load balancer do. */
 const SHARED = { env: { JWT_ISSUER: 'http://tessera.test' } };
 
@@ -227,18 +243,7 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
       expect(bad.status).toBe(401);
       expect(bad.body.error).toBe('invalid_client');
       // Audited as the token endpoint's refusals are: the client tried, and why.
-      const refusal = async () =>
-        (
-          (
-            await second
-              .http()
-              .get('/admin/audit')
-              .query({ action: 'client.authenticate', request_id: 'revoke-bad-client' })
-              .set(bearer(admin))
-          ).body as { events: Array<{ target: string; details: unknown }> }
-        ).events[0];
-      await eventually(async () => (await refusal()) !== undefined, { attempts: 200 });
-      expect(await refusal()).toMatchObject({
+      expect(await clientRefusal(second, admin, 'revoke-bad-client')).toMatchObject({
         target: CLIENTS.operator.id,
         details: { reason: 'invalid_client_credentials' },
       });
@@ -268,6 +273,22 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
       expect((await introspect(admin, 'garbage')).body).toEqual({ active: false });
       const operator = await tokenFor(first.url, CLIENTS.operator);
       expect((await introspect(operator, operator)).status).toBe(403);
+    });
+
+    it('refuses a resource server with a wrong secret, audited with the reason', async () => {
+      const refused = await first
+        .http()
+        .post('/oauth/introspect')
+        .auth(CLIENTS.admin.id, 'not-the-secret')
+        .type('form')
+        .set('X-Request-Id', 'introspect-bad-client')
+        .send({ token: 'x' });
+      expect(refused.status).toBe(401);
+      expect(refused.body.error).toBe('invalid_client');
+      expect(await clientRefusal(first, admin, 'introspect-bad-client')).toMatchObject({
+        target: CLIENTS.admin.id,
+        details: { reason: 'invalid_client_credentials' },
+      });
     });
   });
 });

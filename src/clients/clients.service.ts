@@ -5,7 +5,10 @@ import { advisoryXactLock } from '../database/advisory-lock';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
-import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
+import { AuditService } from '../audit/audit.service';
+import { ConflictError, NotFoundError, OAuthError, ValidationFailedError } from '../common/errors';
+import type { RequestInfo } from '../common/request-context';
+import type { ClientCredentials } from './client-credentials';
 import { BootstrapClient } from '../config/env.validation';
 import { clientsConfig } from '../config/configuration';
 import { SyncedView, SyncedViews } from '../database/synced-view';
@@ -74,6 +77,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     @Inject(clientsConfig.KEY) private readonly config: ConfigType<typeof clientsConfig>,
     private readonly rbac: RbacService,
     private readonly hasher: ClientSecretHasher,
+    private readonly audit: AuditService,
     views: SyncedViews,
   ) {
     this.view = views.create({
@@ -100,6 +104,24 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
   authenticate(id: string, secret: string): ClientView | undefined {
     const result = this.check(id, secret);
     return typeof result === 'string' ? undefined : result;
+  }
+
+  /**
+   * The client whose credentials these are, or `invalid_client` — wherever a client
+   * authenticates (the token endpoint, revocation, introspection), the refusal is audited as
+   * `client.authenticate` with its reason, in `origin`'s request.
+   */
+  authenticateOrRefuse(credentials: ClientCredentials, origin?: RequestInfo): ClientView {
+    const client = this.check(credentials.clientId, credentials.clientSecret);
+    if (typeof client !== 'string') return client;
+    void this.audit.record({
+      request: origin,
+      action: 'client.authenticate',
+      outcome: 'failure',
+      target: credentials.clientId.slice(0, 200),
+      details: { reason: client },
+    });
+    throw new OAuthError('invalid_client', 'Client authentication failed');
   }
 
   /**

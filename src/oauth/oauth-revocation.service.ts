@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PrincipalFactory } from '../auth/principal.factory';
+import { ClientsService } from '../clients/clients.service';
 import { DomainError, OAuthError } from '../common/errors';
 import { TokenVerifier } from '../keys/token-verifier';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
@@ -7,7 +8,6 @@ import { RevocationIndexService } from '../revocation/revocation-index.service';
 import { RevocationsService } from '../revocation/revocations.service';
 import type { ClientCredentials } from '../clients/client-credentials';
 import type { RequestInfo } from '../common/request-context';
-import { OAuthService } from './oauth.service';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -15,7 +15,7 @@ const now = () => Math.floor(Date.now() / 1000);
 @Injectable()
 export class OAuthRevocationService {
   constructor(
-    private readonly oauth: OAuthService,
+    private readonly clients: ClientsService,
     private readonly refreshTokens: RefreshTokensService,
     private readonly verifier: TokenVerifier,
     private readonly revocations: RevocationsService,
@@ -33,8 +33,7 @@ export class OAuthRevocationService {
     token: string | undefined,
     origin?: RequestInfo,
   ): Promise<void> {
-    // As at the token endpoint: a refused client is audited (client.authenticate, its reason).
-    const client = await this.oauth.authenticateClient(credentials, origin);
+    const client = this.clients.authenticateOrRefuse(credentials, origin);
     if (!token) throw new OAuthError('invalid_request', 'token is required');
     if (token.startsWith('rt_')) {
       const outcome = await this.refreshTokens.revokeFamily(token, client.id);

@@ -1,6 +1,5 @@
 import { grantClaims } from '../config/policy/usage-limits';
 import { Injectable } from '@nestjs/common';
-import { AuditService } from '../audit/audit.service';
 import { OAuthError } from '../common/errors';
 import type { RequestInfo } from '../common/request-context';
 import type { ClientCredentials } from '../clients/client-credentials';
@@ -28,28 +27,13 @@ export class OAuthService {
     private readonly clients: ClientsService,
     private readonly tokens: TokenService,
     private readonly metrics: MetricsService,
-    private readonly audit: AuditService,
     private readonly refreshTokens: RefreshTokensService,
     private readonly users: UsersService,
   ) {}
 
   /** The client, or `invalid_client` (audited as `client.authenticate`, in `origin`'s request). */
-  async authenticateClient(
-    credentials: ClientCredentials,
-    origin?: RequestInfo,
-  ): Promise<ClientView> {
-    const client = this.clients.check(credentials.clientId, credentials.clientSecret);
-    if (typeof client === 'string') {
-      void this.audit.record({
-        request: origin,
-        action: 'client.authenticate',
-        outcome: 'failure',
-        target: credentials.clientId.slice(0, 200),
-        details: { reason: client },
-      });
-      throw new OAuthError('invalid_client', 'Client authentication failed');
-    }
-    return client;
+  authenticateClient(credentials: ClientCredentials, origin?: RequestInfo): ClientView {
+    return this.clients.authenticateOrRefuse(credentials, origin);
   }
 
   /** RFC 6749 §4.4: client credentials. Scope defaults to everything the client is allowed. */
@@ -58,7 +42,7 @@ export class OAuthService {
     scope?: string,
     origin?: RequestInfo,
   ): Promise<TokenResponse> {
-    const client = await this.authenticateClient(credentials, origin);
+    const client = this.authenticateClient(credentials, origin);
     if (!client.grantTypes.includes('client_credentials')) {
       throw new OAuthError(
         'unauthorized_client',
@@ -89,7 +73,7 @@ export class OAuthService {
     scope?: string,
     origin?: RequestInfo,
   ): Promise<TokenResponse> {
-    const client = credentials ? await this.authenticateClient(credentials, origin) : undefined;
+    const client = credentials ? this.authenticateClient(credentials, origin) : undefined;
     const grant = await this.refreshTokens.rotate(refreshToken, client?.id);
     let roles = grant.roles;
     if (typeof grant.claims?.oid === 'string') {

@@ -56,7 +56,7 @@ export class PasswordLoginService {
     scope: string | undefined,
     origin?: RequestInfo,
   ): Promise<TokenResponse> {
-    const client = await this.oauth.authenticateClient(credentials, origin);
+    const client = this.oauth.authenticateClient(credentials, origin);
     if (!client.grantTypes.includes('password'))
       throw new OAuthError('unauthorized_client', 'This client may not use the password grant');
     if (!username) throw new OAuthError('invalid_request', 'username is required');

@@ -5,17 +5,26 @@ import { OAuthError } from '../../common/errors';
 import { ClientCredentialsAuthenticator } from './client-credentials.authenticator';
 
 const CLIENT = { id: 'resource-server', roles: ['introspector'], scopes: ['a'] };
+/** What ClientsService.authenticateOrRefuse answers (it audits the refusal: e2e-tested). */
+const refusedIn: string[] = [];
 const clients = {
-  authenticate: (id: string, secret: string) =>
-    id === CLIENT.id && secret === 'right' ? CLIENT : undefined,
+  authenticateOrRefuse: (
+    { clientId, clientSecret }: { clientId: string; clientSecret: string },
+    origin: { id: string },
+  ) => {
+    if (clientId === CLIENT.id && clientSecret === 'right') return CLIENT;
+    refusedIn.push(origin.id);
+    throw new OAuthError('invalid_client', 'Client authentication failed');
+  },
 } as unknown as ClientsService;
 
 function request(rule: RouteRule, body: Record<string, string>, authorization?: string) {
   return {
+    id: 'req-1',
     routeRule: rule,
     body,
     headers: authorization ? { authorization } : {},
-  } as unknown as AuthenticatedRequest;
+  } as unknown as AuthenticatedRequest & { id: string };
 }
 
 const INTROSPECTION: RouteRule = {
@@ -53,6 +62,7 @@ describe('ClientCredentialsAuthenticator', () => {
     expect(() => sut.authenticate(request(INTROSPECTION, wrong), {})).toThrow(
       expect.objectContaining({ error: 'invalid_client' }),
     );
+    expect(refusedIn).toEqual(['req-1']); // refused in the request it came in (for its audit event)
     expect(() => sut.authenticate(request(INTROSPECTION, posted), { bearer: 'abc' })).toThrow(
       OAuthError,
     );

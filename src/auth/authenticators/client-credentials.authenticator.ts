@@ -7,6 +7,8 @@ import type { PresentedCredentials, RequestAuthenticator } from './request-authe
 
 interface RoutedRequest extends AuthenticatedRequest {
   body?: unknown;
+  /** The request id (Fastify's), for the audit event of a refused client. */
+  id: string;
 }
 
 /**
@@ -33,8 +35,7 @@ export class ClientCredentialsAuthenticator implements RequestAuthenticator {
     if (bearer !== undefined)
       throw new OAuthError('invalid_request', 'Use one client authentication method, not both');
     const credentials = clientCredentialsFrom(basic ? authorization : undefined, body);
-    const client = this.clients.authenticate(credentials.clientId, credentials.clientSecret);
-    if (!client) throw new OAuthError('invalid_client', 'Client authentication failed');
+    const client = this.clients.authenticateOrRefuse(credentials, request);
     return Object.freeze({
       subject: client.id,
       clientId: client.id,
