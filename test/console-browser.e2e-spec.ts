@@ -343,6 +343,10 @@ describeBrowser('web console in a browser', () => {
     await page.getByRole('button', { name: 'Clear' }).click();
     await page.getByLabel('Request id').fill(requestId);
     await page.getByRole('button', { name: 'Apply filters' }).click();
+    // The unfiltered list shows that row too: wait for the filtered list (one row), not the row.
+    await page.waitForFunction(
+      () => document.querySelectorAll('tbody td[data-label="Action"]').length === 1,
+    );
     await page.getByRole('row', { name: /client\.create success .*by-request-id/ }).waitFor();
     expect(await page.locator('tbody td[data-label="Action"]').allTextContents()).toEqual([
       'client.create',
