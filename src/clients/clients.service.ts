@@ -97,39 +97,30 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   /**
-   * Returns the client when id and secret match, else undefined: memory only, no query. An
-   * unknown id costs the same digest and comparison as a wrong secret, so timing does not reveal
-   * which clients exist.
-   */
-  authenticate(id: string, secret: string): ClientView | undefined {
-    const result = this.check(id, secret);
-    return typeof result === 'string' ? undefined : result;
-  }
-
-  /**
    * The client whose credentials these are, or `invalid_client` — wherever a client
    * authenticates (the token endpoint, revocation, introspection), the refusal is audited as
    * `client.authenticate` with its reason, in `origin`'s request.
    */
   authenticateOrRefuse(credentials: ClientCredentials, origin?: RequestInfo): ClientView {
-    const client = this.check(credentials.clientId, credentials.clientSecret);
-    if (typeof client !== 'string') return client;
+    const result = this.check(credentials.clientId, credentials.clientSecret);
+    if (typeof result !== 'string') return result;
     void this.audit.record({
       request: origin,
       action: 'client.authenticate',
       outcome: 'failure',
       target: credentials.clientId.slice(0, 200),
-      details: { reason: client },
+      details: { reason: result },
     });
     throw new OAuthError('invalid_client', 'Client authentication failed');
   }
 
   /**
-   * {@link authenticate}, with why a client is refused for the audit trail (never for the
-   * caller, who gets `invalid_client` whatever the reason): no such client, a wrong secret, or
-   * the right secret of a disabled client.
+   * The client when id and secret match, else why not (for the audit trail; the caller gets
+   * `invalid_client` whatever the reason): no such client, a wrong secret, or the right secret
+   * of a disabled client. Memory only, no query; an unknown id costs the same digest and
+   * comparison as a wrong secret, so timing does not reveal which clients exist.
    */
-  check(id: string, secret: string): ClientView | ClientRefusal {
+  private check(id: string, secret: string): ClientView | ClientRefusal {
     const client = id.length <= 200 ? this.byId.get(id) : undefined;
     const { match, upgrade } = this.hasher.verify(
       secret,

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { OAuthError } from '../common/errors';
 import type { RequestInfo } from '../common/request-context';
 import type { ClientCredentials } from '../clients/client-credentials';
-import { ClientsService, ClientView } from '../clients/clients.service';
+import { ClientsService } from '../clients/clients.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { UsersService } from '../users/users.service';
@@ -31,18 +31,13 @@ export class OAuthService {
     private readonly users: UsersService,
   ) {}
 
-  /** The client, or `invalid_client` (audited as `client.authenticate`, in `origin`'s request). */
-  authenticateClient(credentials: ClientCredentials, origin?: RequestInfo): ClientView {
-    return this.clients.authenticateOrRefuse(credentials, origin);
-  }
-
   /** RFC 6749 §4.4: client credentials. Scope defaults to everything the client is allowed. */
   async clientCredentials(
     credentials: ClientCredentials,
     scope?: string,
     origin?: RequestInfo,
   ): Promise<TokenResponse> {
-    const client = this.authenticateClient(credentials, origin);
+    const client = this.clients.authenticateOrRefuse(credentials, origin);
     if (!client.grantTypes.includes('client_credentials')) {
       throw new OAuthError(
         'unauthorized_client',
@@ -73,7 +68,7 @@ export class OAuthService {
     scope?: string,
     origin?: RequestInfo,
   ): Promise<TokenResponse> {
-    const client = credentials ? this.authenticateClient(credentials, origin) : undefined;
+    const client = credentials ? this.clients.authenticateOrRefuse(credentials, origin) : undefined;
     const grant = await this.refreshTokens.rotate(refreshToken, client?.id);
     let roles = grant.roles;
     if (typeof grant.claims?.oid === 'string') {

@@ -4,7 +4,8 @@ import { InvalidCredentialsError, OAuthError, RateLimitedError } from '../common
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { UsersService, UserView } from '../users/users.service';
 import type { ClientCredentials } from '../clients/client-credentials';
-import { grantedScopes, OAuthService, TokenResponse } from './oauth.service';
+import { ClientsService } from '../clients/clients.service';
+import { grantedScopes, TokenResponse } from './oauth.service';
 import { TokenService } from './token.service';
 
 export interface LoginResponse {
@@ -27,7 +28,7 @@ export class PasswordLoginService {
     private readonly users: UsersService,
     private readonly tokens: TokenService,
     private readonly refreshTokens: RefreshTokensService,
-    private readonly oauth: OAuthService,
+    private readonly clients: ClientsService,
   ) {}
 
   /** `POST /auth/login`: 401 `Invalid email or password` or 429 with Retry-After when locked. */
@@ -56,7 +57,7 @@ export class PasswordLoginService {
     scope: string | undefined,
     origin?: RequestInfo,
   ): Promise<TokenResponse> {
-    const client = this.oauth.authenticateClient(credentials, origin);
+    const client = this.clients.authenticateOrRefuse(credentials, origin);
     if (!client.grantTypes.includes('password'))
       throw new OAuthError('unauthorized_client', 'This client may not use the password grant');
     if (!username) throw new OAuthError('invalid_request', 'username is required');

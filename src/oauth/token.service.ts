@@ -46,13 +46,17 @@ const RESERVED: ReadonlySet<string> = new Set(REGISTERED_CLAIMS);
 @Injectable()
 export class TokenService {
   private readonly signatures = new SignatureBatch();
+  /** The issuer and audience every token names (the configuration's, fixed for the process). */
+  private readonly identity: { issuer: string; audience: string };
 
   constructor(
     @Inject(jwtConfig.KEY) private readonly config: ConfigType<typeof jwtConfig>,
     private readonly keys: KeysService,
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
-  ) {}
+  ) {
+    this.identity = { issuer: config.issuer, audience: config.audience };
+  }
 
   get accessTokenTtl(): number {
     return this.config.accessTokenTtl;
@@ -61,7 +65,7 @@ export class TokenService {
   mint(request: MintRequest): MintedToken {
     const expiresIn = request.expiresIn ?? this.config.accessTokenTtl;
     const key = this.keys.signingKey();
-    const { token, claims } = signAccessToken(key, this.identity(), request, expiresIn);
+    const { token, claims } = signAccessToken(key, this.identity, request, expiresIn);
     return this.minted(request, key, claims, token, expiresIn);
   }
 
@@ -72,13 +76,9 @@ export class TokenService {
   async mintBatched(request: MintRequest): Promise<MintedToken> {
     const expiresIn = request.expiresIn ?? this.config.accessTokenTtl;
     const key = this.keys.signingKey();
-    const claims = accessTokenClaims(this.identity(), request, expiresIn);
+    const claims = accessTokenClaims(this.identity, request, expiresIn);
     const token = await this.signatures.sign(header(key), claims, key.privateKey);
     return this.minted(request, key, claims, token, expiresIn);
-  }
-
-  private identity(): { issuer: string; audience: string } {
-    return { issuer: this.config.issuer, audience: this.config.audience };
   }
 
   private minted(
