@@ -4,18 +4,16 @@ import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { ValidationFailedError } from './common/errors';
-import { policyConfig } from './config/configuration';
+import { appConfig, policyConfig } from './config/configuration';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { requestIdFor } from './common/request-context';
 import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
 import { ResponseBatching } from './common/response-batching';
 import { installEdgeGuards } from './common/hostile-input';
-import { NestPinoLogger } from './common/logger';
-import { APP_LOGGER } from './observability/app-logger';
+import { createLogger, NestPinoLogger } from './common/logger';
 import type { ValidationError } from 'class-validator';
 
 const BODY_LIMIT = 1024 * 1024;
@@ -73,12 +71,13 @@ export async function createApp(
     options.module ?? AppModule,
     adapter,
     {
-      bufferLogs: true,
+      // JSON lines from the first message on: a logger given later (useLogger, with bufferLogs)
+      // left a start that failed — an unreachable database — printing Nest's coloured text.
+      logger:
+        options.logger === false ? false : new NestPinoLogger(createLogger(appConfig().logLevel)),
       abortOnError: false,
     },
   );
-  if (options.logger !== false) app.useLogger(new NestPinoLogger(app.get<Logger>(APP_LOGGER)));
-  else app.useLogger(false);
   app.get(DatabaseLocator).superviseEmbedded();
   drains.set(app, drain);
 

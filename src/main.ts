@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import cluster from 'node:cluster';
 import { flushLogs } from './common/logger';
-import { describeStartupError } from './common/startup-error';
+import { describeStartupError, listenFailure } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
 
@@ -20,7 +20,9 @@ async function main(): Promise<void> {
     : undefined;
   const { createApp, drainHttp } = await import('./bootstrap');
   const app = await createApp();
-  await app.listen({ port: env.port, host: env.host });
+  await app.listen({ port: env.port, host: env.host }).catch((error: unknown) => {
+    throw listenFailure(error, env.host, env.port);
+  });
   closeOnSignals(async () => {
     // The order matters (each step needs the next one's resources):
     // 1. stop accepting and drain: in-flight requests, and any on an open keep-alive connection,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { freePort } from '../src/database/embedded-postgres';
 import { clientsJson, CLIENTS, tokenFor } from './support/factories';
@@ -15,6 +16,7 @@ interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   requestId: string;
+  body: string;
 }
 
 /**
@@ -36,12 +38,15 @@ function fresh(
         headers: { ...init.headers, 'user-agent': requestId },
       },
       (res) => {
-        res.resume();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, requestId }),
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, requestId, body }),
         );
       },
     );
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url} in 10 s`)));
     req.on('error', reject);
     req.end(init.body);
   });
@@ -107,6 +112,52 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     const answers = await Promise.all([0, 1, 2, 3].map(() => fresh(`${server.url}/health`)));
     expect(server.output()).toContain('with 2 workers');
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    // The primary's lines are JSON lines too, the listening line included.
+    const listening = server
+      .output()
+      .split('\n')
+      .find((line) => line.includes('with 2 workers')) as string;
+    expect(JSON.parse(listening)).toMatchObject({
+      level: 30,
+      pid: server.process.pid,
+      context: 'Tessera',
+      msg: expect.stringMatching(/^Tessera listening on http:\/\/.+ with 2 workers/),
+    });
+  });
+
+  it('answers /metrics for the whole cluster, whichever worker is scraped', async () => {
+    const admin = await tokenFor(server.url, CLIENTS.admin);
+    const auth = { authorization: `Bearer ${admin}` };
+    const issued = async () => {
+      const scrapes: Answer[] = [];
+      for (let i = 0; i < 4; i++)
+        scrapes.push(await fresh(`${server.url}/metrics`, { headers: auth }));
+      expect(scrapes.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+      expect(await workersThatAnswered(server, scrapes)).toBe(2);
+      return scrapes.map((a) => {
+        const line = /^tessera_tokens_issued_total\{grant="client_credentials"\} (\d+)$/m.exec(
+          a.body,
+        );
+        return Number(line?.[1]);
+      });
+    };
+    const before = await issued();
+    // Every scrape the same count (each worker's alone would alternate), …
+    expect(new Set(before).size).toBe(1);
+    const form = {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${CLIENTS.admin.id}:${CLIENTS.admin.secret}`).toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    };
+    const tokens: Answer[] = [];
+    for (let i = 0; i < 4; i++) tokens.push(await fresh(`${server.url}/oauth/token`, form));
+    expect(tokens.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(await workersThatAnswered(server, tokens)).toBe(2);
+    // … and it counts the tokens both workers issued.
+    expect(await issued()).toEqual(before.map((n) => n + 4));
   });
 
   it('counts one rate limit across both workers', async () => {
@@ -244,6 +295,60 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     expect(refused.map((a) => a.status)).toEqual([401, 401, 401, 401]);
     expect(await workersThatAnswered(server, refused)).toBe(2);
   });
+
+  it('replaces a worker that dies, even one that dies soon after it started', async () => {
+    const workers = () =>
+      execFileSync('pgrep', ['-P', String(server.process.pid)])
+        .toString()
+        .trim()
+        .split('\n')
+        .map(Number);
+    const waitFor = async (what: () => boolean, label: string) => {
+      const deadline = Date.now() + 60_000;
+      while (!what()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const started = (pid: number) =>
+      server
+        .output()
+        .split('\n')
+        .some(
+          (line) =>
+            line.includes(`"pid":${pid},`) &&
+            line.includes('Nest application successfully started'),
+        );
+    const [first, other] = workers();
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => server.output().includes(`worker ${first} exited`), 'the first exit');
+    await waitFor(() => workers().length === 2 && !workers().includes(first), 'a replacement');
+    const replacement = workers().find((pid) => pid !== other) as number;
+    await waitFor(() => started(replacement), 'the replacement to start');
+    // It dies at once too (no crash-loop stop: the cluster started long ago): replaced again,
+    // after a second, while the other worker answers. (Requests are sent once the primary has
+    // seen the exit: node:cluster's primary can hand a connection to a worker in the moment it
+    // dies, and that connection is never answered.)
+    process.kill(replacement, 'SIGKILL');
+    await waitFor(
+      () =>
+        server
+          .output()
+          .includes(`worker ${replacement} exited (signal SIGKILL); starting a replacement in 1 s`),
+      'the primary to see the exit',
+    );
+    const answers = await Promise.all([0, 1, 2, 3].map(() => fresh(`${server.url}/health`)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    await waitFor(
+      () => workers().length === 2 && !workers().includes(replacement),
+      'a second replacement',
+    );
+    const third = workers().find((pid) => pid !== other) as number;
+    await waitFor(() => started(third), 'the second replacement to start');
+    expect(server.process.exitCode).toBeNull();
+    const after = await Promise.all([0, 1, 2, 3].map(() => fresh(`${server.url}/health`)));
+    expect(after.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+  }, 180_000);
 
   it('stops every worker on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => server.process.once('exit', resolve));

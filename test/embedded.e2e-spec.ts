@@ -54,4 +54,45 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
     await third.stop();
     expect(postgresRunningOn(dataDir)).toBe(false);
   }, 300_000);
+
+  it('saves what requests buffered when Ctrl-C signals the whole process group', async () => {
+    // A terminal's Ctrl-C sends SIGINT to every process of the foreground group. PostgreSQL,
+    // had it been in that group, would have shut down at once (SIGINT is its fast shutdown),
+    // before the server saved the usage counts its requests had buffered.
+    const env = { DATA_DIR: dataDir, JWT_ISSUER: 'http://tessera.test' };
+    const secret = readFileSync(join(dataDir, 'bootstrap-admin.secret'), 'utf8').trim();
+    const tokenOf = async (url: string) =>
+      (
+        await request(url)
+          .post('/oauth/token')
+          .type('form')
+          .send({ grant_type: 'client_credentials', client_id: 'admin', client_secret: secret })
+      ).body.access_token as string;
+    const usage = async (url: string) =>
+      (
+        await request(url)
+          .get('/admin/usage?client_id=admin')
+          .set('Authorization', `Bearer ${await tokenOf(url)}`)
+      ).body.totals.requests as number;
+
+    const server = await startServerProcess(await freePort(), env, { detached: true });
+    const before = await usage(server.url);
+    const token = await tokenOf(server.url);
+    for (let i = 0; i < 3; i++) {
+      const answer = await request(server.url)
+        .post('/v1/chat/completions')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ model: 'tessera-echo', messages: [{ role: 'user', content: 'a b c' }] });
+      expect(answer.status).toBe(200);
+    }
+    const exited = new Promise((r) => server.process.once('exit', r));
+    process.kill(-(server.process.pid as number), 'SIGINT');
+    await exited;
+    expect(server.output()).not.toContain('not saved');
+    expect(postgresRunningOn(dataDir)).toBe(false);
+
+    const again = await startServerProcess(await freePort(), env);
+    expect(await usage(again.url)).toBe(before + 3);
+    await again.stop();
+  }, 300_000);
 });

@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/database/embedded-postgres';
+import { createDatabase, dropDatabase } from './support/app';
 
 const root = join(__dirname, '..');
 
@@ -32,8 +35,6 @@ function start(
   });
 }
 
-const lastLine = (text: string) => text.trim().split('\n').pop();
-
 describe('start-up as a process', () => {
   it.each([
     [
@@ -62,15 +63,49 @@ describe('start-up as a process', () => {
     expect(result.stderr.trim()).toEqual(message);
   });
 
-  it('fails fast with a clear line when PostgreSQL cannot be reached', async () => {
+  it('fails fast with a clear line when PostgreSQL cannot be reached, and no stack trace', async () => {
     const port = await freePort();
     const result = await start({
       DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/tessera`,
       PORT: '0',
+      LOG_LEVEL: 'info',
     });
+    const line = `Cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED): check DATABASE_URL and that the server is running`;
     expect(result.code).toBe(1);
-    expect(lastLine(result.stderr)).toBe(
-      `Cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED): check DATABASE_URL and that the server is running`,
-    );
+    expect(result.stderr.trim()).toBe(line);
+    // The log: JSON lines from the first (no coloured text from before the logger was set), the
+    // retries as warnings, no stack frames.
+    const lines = result.stdout.trim().split('\n');
+    for (const text of lines) expect(() => JSON.parse(text)).not.toThrow();
+    expect(result.stdout).not.toMatch(/\n\s+at |"stack"/);
+    const warnings = lines.map((t) => JSON.parse(t)).filter((l) => l.level === 40);
+    expect(warnings.map((l) => l.msg)).toEqual([
+      `${line}; retrying in 1 s (1/2)`,
+      `${line}; retrying in 1 s (2/2)`,
+    ]);
+  });
+
+  it('names the listen address, not the database, when HOST cannot be bound', async () => {
+    const database = await createDatabase();
+    try {
+      const result = await start({
+        DATABASE_URL: databaseUrl(database),
+        HOST: '192.0.2.1', // TEST-NET-1: not an address of this machine
+        PORT: '0',
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-startup-')),
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        'Cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL): check HOST and PORT',
+      );
+    } finally {
+      await dropDatabase(database);
+    }
   });
 });
+
+function databaseUrl(database: string): string {
+  const url = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+  url.pathname = `/${database}`;
+  return url.toString();
+}

@@ -1,13 +1,19 @@
 import cluster, { Worker } from 'node:cluster';
 import pino from 'pino';
+import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
 import type { TesseraEnv } from '../config/env.validation';
 import { EmbeddedDatabase, startEmbeddedPostgres } from '../database/embedded-postgres';
 import { MemoryCounterStore, serveUsageLimits } from '../inference/usage-counter-store';
+import { serveClusterMetrics } from '../metrics/cluster-metrics';
 import { serveRateLimits } from '../rate-limit/ipc-throttler.storage';
 import { MemoryThrottlerStorage } from '../rate-limit/memory-throttler.storage';
 
-/** A worker that dies within this long of listening is a crash loop, not a one-off: stop. */
-const MIN_UPTIME_MS = 10_000;
+/**
+ * A replacement for a worker that died is started at once, unless workers keep dying: then after
+ * 1 s, doubling for each death within {@link CRASH_WINDOW_MS} of the one before, up to 30 s.
+ */
+const CRASH_WINDOW_MS = 60_000;
+const MAX_RESTART_DELAY_MS = 30_000;
 const SHUTDOWN_TIMEOUT_MS = 15_000;
 
 /**
@@ -20,22 +26,30 @@ const SHUTDOWN_TIMEOUT_MS = 15_000;
  * - holds the memory rate limiter's counters, and the gateway's token-limit and budget counters,
  *   for all workers (they ask over IPC; with Redis they use Redis). Revocations, keys, roles and API keys already reach every process through
  *   PostgreSQL LISTEN/NOTIFY, as they reach separate replicas;
- * - replaces a worker that dies after running a while; a worker that dies on start stops all;
+ * - answers `/metrics` for the whole cluster (a worker asks; every worker's registry is summed);
+ * - keeps the embedded PostgreSQL up (restarted when it dies, as in a single process);
+ * - replaces a worker that dies once all have started (with back-off when they keep dying); a
+ *   worker that dies before the cluster first listens stops all (its error is the start's);
  * - on SIGTERM/SIGINT stops every worker (each closes its app gracefully), then the database.
  */
 export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
-  const logger = pino({ level: env.logLevel }).child({ context: 'Cluster' });
+  const root = pino({ level: env.logLevel });
+  const logger = root.child({ context: 'Cluster' });
   let embedded: EmbeddedDatabase | undefined;
   const workerEnv: Record<string, string> = {};
   if (!env.databaseUrl) {
     logger.info(`DATABASE_URL is unset: starting embedded PostgreSQL in ${env.dataDir}/pg`);
     embedded = await startEmbeddedPostgres(env.dataDir, 'tessera', (line) => logger.debug(line));
+    embedded.supervise();
     workerEnv.DATABASE_URL = embedded.url;
   }
 
   const limits = new MemoryThrottlerStorage();
   const usageLimits = new MemoryCounterStore();
-  const listeningAt = new Map<Worker, number>();
+  const metrics = new AggregatorRegistry<PrometheusContentType>();
+  let started = false;
+  let lastDeathAt = 0;
+  let restartDelay = 0;
   let stopping = false;
   let exitCode = 0;
 
@@ -71,19 +85,28 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
     const worker = cluster.fork(workerEnv);
     serveRateLimits(worker, limits);
     serveUsageLimits(worker, usageLimits);
-    worker.once('listening', () => listeningAt.set(worker, Date.now()));
+    serveClusterMetrics(worker, metrics);
     worker.once('exit', (code, signal) => {
-      const since = listeningAt.get(worker);
-      listeningAt.delete(worker);
       if (stopping) return;
       const how = signal ? `signal ${signal}` : `code ${code}`;
-      if (since === undefined || Date.now() - since < MIN_UPTIME_MS) {
+      if (!started) {
         logger.error(`worker ${worker.process.pid} exited (${how}) while starting; stopping`);
         void stop(1);
-      } else {
-        logger.error(`worker ${worker.process.pid} exited (${how}); starting a replacement`);
-        fork();
+        return;
       }
+      const now = Date.now();
+      restartDelay =
+        now - lastDeathAt < CRASH_WINDOW_MS
+          ? Math.min(MAX_RESTART_DELAY_MS, Math.max(1000, restartDelay * 2))
+          : 0;
+      lastDeathAt = now;
+      logger.error(
+        `worker ${worker.process.pid} exited (${how}); starting a replacement` +
+          (restartDelay ? ` in ${restartDelay / 1000} s` : ''),
+      );
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, restartDelay);
     });
     return worker;
   };
@@ -104,7 +127,11 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
   } catch {
     await stop(1); // the worker printed why
   }
-  process.stdout.write(
-    `Tessera listening on http://${env.host}:${env.port} with ${env.workers} workers (docs at /docs)\n`,
-  );
+  started = true;
+  // A JSON line like every other (the workers' say who they are with context "Tessera" too).
+  root
+    .child({ context: 'Tessera' })
+    .info(
+      `Tessera listening on http://${env.host}:${env.port} with ${env.workers} workers (docs at /docs)`,
+    );
 }

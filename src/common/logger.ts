@@ -2,6 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import pino, { Level, Logger } from 'pino';
 import { hostname } from 'node:os';
 import { LineWriter, MAX_BUFFERED } from './line-writer';
+import { StartupError } from './startup-error';
 
 /** How long a log line may wait in the buffer when traffic is too low to fill it. */
 const FLUSH_EVERY_MS = 250;
@@ -107,7 +108,9 @@ export class NestPinoLogger implements LoggerService {
         ? (rest.pop() as string)
         : undefined;
     const fields: Record<string, unknown> = context ? { context } : {};
-    if (message instanceof Error) {
+    if (message instanceof StartupError) {
+      this.logger[level](fields, message.message); // expected: no stack trace
+    } else if (message instanceof Error) {
       this.logger[level]({ ...fields, err: message }, message.message);
     } else if (typeof message === 'object' && message !== null) {
       this.logger[level]({ ...fields, ...message });

@@ -1,5 +1,47 @@
+/**
+ * An expected condition that stops start-up (an unreachable database, an address it cannot listen
+ * on): its message is the whole story, logged and printed without a stack trace.
+ */
+export class StartupError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** Network errors that mean "PostgreSQL cannot be reached (yet)": worth a retry at start-up. */
+export function isUnreachable(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return (
+    e?.code === 'ECONNREFUSED' ||
+    e?.code === 'ENOTFOUND' ||
+    e?.code === 'ETIMEDOUT' ||
+    e?.code === 'EAI_AGAIN' ||
+    e?.code === '57P03' || // the database system is starting up
+    /timeout exceeded when trying to connect/i.test(e?.message ?? '')
+  );
+}
+
+/** `app.listen` failed: the address is the problem (HOST, PORT), not the database. */
+export function listenFailure(error: unknown, host: string, port: number): StartupError {
+  const e = error as { code?: string; message?: string };
+  if (e?.code === 'EADDRINUSE')
+    return new StartupError(
+      `Cannot listen on ${host}:${port}: the port is in use. Set PORT (or HOST) to a free address`,
+      e.code,
+    );
+  return new StartupError(
+    `Cannot listen on ${host}:${port} (${e?.code ?? e?.message ?? String(error)}): check HOST and PORT`,
+    e?.code,
+  );
+}
+
 /** One line for an error that stops start-up (unreachable database, bad key file, …). */
 export function describeStartupError(error: unknown): string {
+  if (error instanceof StartupError) return error.message;
   const e = error as { code?: string; message?: string; address?: string; port?: number };
   if (
     e?.code === 'ECONNREFUSED' ||

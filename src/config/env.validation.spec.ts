@@ -97,7 +97,10 @@ describe('validateEnv', () => {
     expect(validateEnv({ WORKERS: '4' }).workers).toBe(4);
     expect(validateEnv({ WORKERS: 'auto' }).workers).toBe(availableParallelism());
     expect(() => validateEnv({ WORKERS: '0' })).toThrow(
-      'Invalid configuration: WORKERS must be a whole number from 1 to 256 (got "0")',
+      'Invalid configuration: WORKERS must be a whole number from 1 to 256 or auto (got "0")',
+    );
+    expect(() => validateEnv({ WORKERS: '999' })).toThrow(
+      'Invalid configuration: WORKERS must be a whole number from 1 to 256 or auto (got "999")',
     );
     expect(() => validateEnv({ WORKERS: 'many' })).toThrow(
       'Invalid configuration: WORKERS must be a whole number from 1 to 256 or auto (got "many")',

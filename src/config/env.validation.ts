@@ -156,13 +156,15 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
 /** WORKERS: a whole number (1–256) or `auto`, one process per CPU the system offers. */
 function workers(env: Env): number {
   const raw = read(env, 'WORKERS');
-  if (raw?.toLowerCase() === 'auto') return availableParallelism();
-  if (raw !== undefined && !/^\d+$/.test(raw))
+  if (raw === undefined) return 1;
+  if (raw.toLowerCase() === 'auto') return availableParallelism();
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > 256)
     throw new ConfigValidationError(
       'WORKERS',
       `must be a whole number from 1 to 256 or auto (got "${raw}")`,
     );
-  return integer(env, 'WORKERS', 1, 1, 256);
+  return value;
 }
 
 /** Accepts 32 bytes as 64 hex characters or as base64; anything else is refused. */

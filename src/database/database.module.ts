@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from './data-source.options';
@@ -6,6 +6,34 @@ import { DatabaseLocator } from './database-locator';
 import { runMigrationsLocked } from './migrate';
 import { PgListener } from './pg-listener';
 import { SyncedViews } from './synced-view';
+import { describeStartupError, isUnreachable, StartupError } from '../common/startup-error';
+
+const CONNECT_ATTEMPTS = 3;
+const CONNECT_RETRY_MS = 1000;
+
+/**
+ * The first connection of a start: an unreachable PostgreSQL (refused, unknown host, starting
+ * up) is tried again twice, a second apart, with a one-line warning each time, then start-up
+ * stops with one line naming the address. Never a silent hang, never a stack trace for what is
+ * an expected condition; any other error is thrown as it is.
+ */
+async function connectDuringStart<T>(connect: () => Promise<T>): Promise<T> {
+  const logger = new Logger('Database');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect();
+    } catch (error) {
+      if (!isUnreachable(error)) throw error;
+      const line = describeStartupError(error);
+      if (attempt >= CONNECT_ATTEMPTS)
+        throw new StartupError(line, (error as { code?: string }).code);
+      logger.warn(
+        `${line}; retrying in ${CONNECT_RETRY_MS / 1000} s (${attempt}/${CONNECT_ATTEMPTS - 1})`,
+      );
+      await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
+    }
+  }
+}
 
 @Global()
 @Module({ providers: [DatabaseLocator], exports: [DatabaseLocator] })
@@ -23,18 +51,17 @@ class DatabaseLocatorModule {}
       inject: [DatabaseLocator],
       useFactory: async (locator: DatabaseLocator) => ({
         ...buildDataSourceOptions(await locator.url(), 'request', locator.queryTimeoutMs),
-        // A couple of quick retries, then a clear error: never a silent hang.
-        retryAttempts: 2,
-        retryDelay: 1000,
+        // Retries are ours (connectDuringStart): Nest's log each failure with a stack trace.
+        toRetry: () => false,
       }),
       dataSourceFactory: async (options) => {
         if (!options) throw new Error('DataSource options missing');
         // Migrations on their own short-lived connection, without the request timeouts (they
         // may wait for another replica's advisory lock, or run long).
         const url = (options as { url: string }).url;
-        const migrations = await new DataSource(
-          buildDataSourceOptions(url, 'maintenance'),
-        ).initialize();
+        const migrations = await connectDuringStart(() =>
+          new DataSource(buildDataSourceOptions(url, 'maintenance')).initialize(),
+        );
         try {
           await runMigrationsLocked(migrations);
         } finally {

@@ -146,14 +146,16 @@ async function startOwned(
     password,
     port,
     persistent: true,
-    // PostgreSQL refuses to run as root; the package then runs it as a dedicated user.
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a dedicated user. Only as
+    // root: for anyone else it would try (and fail) to create that user, and it is not needed.
+    createPostgresUser: process.getuid?.() === 0,
     // After a crash PostgreSQL fsyncs every file of the data directory before recovery (seconds
     // on a busy disk); one syncfs() of the file system is as safe and much faster.
     postgresFlags: ['-c', 'recovery_init_sync_method=syncfs'],
     onLog: (message: unknown) => log(String(message).trim()),
     onError: (message: unknown) => log(String(message).trim()),
   });
+  inOwnProcessGroup(instance);
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
     await instance.initialise();
   }
@@ -196,6 +198,22 @@ async function startOwned(
       releaseOwner(dataDir);
     },
   };
+}
+
+/**
+ * Starts the package's postgres (and initdb) in a process group of their own (`detached`): Ctrl-C
+ * in a terminal signals the whole foreground group, and PostgreSQL, taking SIGINT as "fast
+ * shutdown", stopped before the server had answered its requests in flight and saved what they
+ * buffered (usage counts were lost). The server stops it itself, last ({@link startOwned}'s
+ * `stop`). The package spawns with the options its `getUidAndGid` returns (the postgres user's
+ * ids as root), so the option is added there.
+ */
+function inOwnProcessGroup(instance: EmbeddedPostgresInstance): void {
+  const spawner = instance as unknown as {
+    getUidAndGid(name?: string): Promise<Record<string, unknown>>;
+  };
+  const ids = spawner.getUidAndGid.bind(instance);
+  spawner.getUidAndGid = async (name?: string) => ({ ...(await ids(name)), detached: true });
 }
 
 /**

@@ -526,6 +526,7 @@ function registerKeyMetrics(
     help: 'Published signing keys of this replica, by state (active, next, retiring)',
     labelNames: ['state'] as const,
     registers: [metrics.registry],
+    aggregator: 'max', // cluster mode: every worker publishes the same ring
     collect() {
       const counts: Record<string, number> = { active: 0, next: 0, retiring: 0 };
       for (const key of published()) counts[key.status] = (counts[key.status] ?? 0) + 1;
@@ -537,6 +538,7 @@ function registerKeyMetrics(
     help: 'Age of each published signing key (seconds since it was created), by kid and state',
     labelNames: ['kid', 'state'] as const,
     registers: [metrics.registry],
+    aggregator: 'max',
     collect() {
       this.reset();
       const now = Date.now();

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { droppedLogLines } from '../common/logger';
+import { clusterMetricsClient } from './cluster-metrics';
 
 /** Request latency buckets (seconds): sub-millisecond guarded routes up to slow upstream calls. */
 const LATENCY_BUCKETS = [
@@ -70,6 +71,9 @@ export class MetricsService {
   /** Precomputed children of requestDuration: one Map lookup per request, no label hashing. */
   private readonly requestObservers = new Map<string, Observer>();
 
+  /** In a cluster worker: scrapes answer for every worker (the primary aggregates). */
+  private readonly cluster = clusterMetricsClient(this.registry);
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -85,8 +89,9 @@ export class MetricsService {
     observer.observe(seconds);
   }
 
+  /** This process's metrics; in cluster mode, the whole cluster's (summed over the workers). */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.cluster ? this.cluster.collect() : this.registry.metrics();
   }
 
   get contentType(): string {

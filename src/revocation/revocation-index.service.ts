@@ -98,6 +98,7 @@ export class RevocationIndexService
       help: 'Live revocations held in this replica’s index, by kind',
       labelNames: ['kind'] as const,
       registers: [metrics.registry],
+      aggregator: 'max', // cluster mode: every worker holds the same index
       collect() {
         const size = sizes();
         this.set({ kind: 'jti' }, size.jtis);
@@ -117,6 +118,7 @@ export class RevocationIndexService
       name: 'tessera_revocation_in_sync',
       help: '1 while the revocation index is in sync with PostgreSQL',
       registers: [metrics.registry],
+      aggregator: 'min', // cluster mode: 0 if any worker's index is not
       collect() {
         this.set(inSync() ? 1 : 0);
       },

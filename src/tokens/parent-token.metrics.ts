@@ -34,17 +34,20 @@ export class ParentTokenMetrics {
       help: 'Unix timestamp when parent token was issued',
       labelNames,
       registers: [],
+      aggregator: 'first', // cluster mode: every worker reads the same rows
     });
     const active = new Gauge({
       name: 'jwt_parent_tokens_active_total',
       help: 'Total number of active parent tokens',
       registers: [],
+      aggregator: 'first',
     });
     new Gauge({
       name: 'jwt_parent_token_expiry_timestamp_seconds',
       help: 'Unix timestamp when parent token expires',
       labelNames,
       registers,
+      aggregator: 'first',
       async collect() {
         const rows = (await dataSource.query(
           `SELECT jti::text, subject, claims->>'network' AS network,
@@ -76,6 +79,7 @@ export class ParentTokenMetrics {
       name: 'jwt_revoked_tokens_total',
       help: 'Total number of revoked tokens',
       registers,
+      aggregator: 'max',
       collect() {
         this.set(revocation.indexStats.jtis);
       },

@@ -17,6 +17,8 @@ export interface RunningServer {
 export async function startServerProcess(
   port: number,
   env: Record<string, string>,
+  /** `detached`: in a process group of its own, as a shell starts a command (signal it as -pid). */
+  options: { detached?: boolean } = {},
 ): Promise<RunningServer> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
     cwd: root,
@@ -28,6 +30,7 @@ export async function startServerProcess(
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
