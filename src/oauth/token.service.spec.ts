@@ -3,7 +3,8 @@ import { decode, verify } from 'jsonwebtoken';
 import type { KeysService } from '../keys/keys.service';
 import type { AuditRecord, AuditService } from '../audit/audit.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { TokenService } from './token.service';
+import { uuidV7Millis, uuidWords } from '../revocation/revocation-index';
+import { TokenService, uuidV7 } from './token.service';
 
 describe('TokenService', () => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -90,6 +91,19 @@ describe('TokenService', () => {
     expect(a.jti).not.toBe(b.jti);
   });
 
+  it('gives every token a UUIDv7 jti whose millisecond is in the token’s iat second', async () => {
+    const before = Date.now();
+    const minted = [sut.mint({ subject: 's' }), await sut.mintBatched({ subject: 's' })];
+    const after = Date.now();
+    for (const { jti, iat } of minted) {
+      expect(jti).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const ms = uuidV7Millis(jti);
+      expect(ms).toBeGreaterThanOrEqual(before);
+      expect(ms).toBeLessThanOrEqual(after);
+      expect(Math.floor(ms / 1000)).toBe(iat);
+    }
+  });
+
   it('honours expiresIn and token type, and carries extra claims', () => {
     const minted = sut.mint({
       subject: 'u',
@@ -113,5 +127,29 @@ describe('TokenService', () => {
     });
     expect(minted.claims).toMatchObject({ iss: config.issuer, sub: 'u', roles: ['viewer'] });
     expect(minted.claims.exp).toBe(minted.iat + 900);
+  });
+});
+
+describe('uuidV7', () => {
+  it('puts the 48-bit millisecond first, then version 7, the variant and random bits', () => {
+    const ms = 0x0190_1234_abcd;
+    const id = uuidV7(ms);
+    expect(id).toMatch(/^01901234-abcd-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(uuidV7Millis(id)).toBe(ms);
+    expect(uuidV7Millis(uuidV7(0))).toBe(0);
+    expect(uuidV7Millis(uuidV7(2 ** 48 - 1))).toBe(2 ** 48 - 1);
+    // A valid UUID, so the revocation index's compact table holds it.
+    expect(uuidWords(id)).toBeDefined();
+  });
+
+  it('is random within a millisecond and sorts by time across milliseconds', () => {
+    const now = Date.now();
+    const same = new Set(Array.from({ length: 1000 }, () => uuidV7(now)));
+    expect(same.size).toBe(1000);
+    for (const id of same) expect(uuidV7Millis(id)).toBe(now);
+    const newest = [...same].sort().pop()!;
+    const later = [now + 1, now + 1000, now + 86_400_000].map((ms) => uuidV7(ms));
+    expect([...later].sort()).toEqual(later);
+    expect(later.every((id) => id > newest)).toBe(true);
   });
 });

@@ -164,7 +164,8 @@ function accessTokenClaims(
   request: MintRequest,
   expiresIn: number | null,
 ): AccessTokenClaims {
-  const iat = Math.floor(Date.now() / 1000);
+  const now = Date.now();
+  const iat = Math.floor(now / 1000);
   // One object literal, then what is optional: spreading into a claims object made it a slow
   // dictionary for V8, in building and in JSON.stringify (a few µs of every token).
   const claims = {
@@ -175,7 +176,9 @@ function accessTokenClaims(
     nbf: iat,
   } as AccessTokenClaims;
   if (expiresIn !== null) claims.exp = iat + expiresIn;
-  claims.jti = randomUUID();
+  // Time-ordered, from the same clock reading as iat: within a subject's or client's revocation
+  // second, the revocation index tells tokens issued before the cut-off from later ones by it.
+  claims.jti = uuidV7(now);
   if (request.clientId) claims.client_id = request.clientId;
   claims.scope = (request.scopes ?? []).join(' ');
   claims.roles = request.roles ?? [];
@@ -185,6 +188,25 @@ function accessTokenClaims(
     if (!RESERVED.has(name) && Object.hasOwn(request.extra, name))
       claims[name] = request.extra[name];
   return claims;
+}
+
+/** The last millisecond {@link uuidV7} was asked for, and its prefix (tokens come many a ms). */
+let v7Millisecond = -1;
+let v7Prefix = '';
+
+/**
+ * An RFC 9562 UUIDv7: the 48-bit Unix time in milliseconds `ms`, version 7, then a random v4's
+ * random bits and its variant (`randomUUID()` draws from a cached entropy pool, and the time
+ * prefix is reused within a millisecond, so this stays cheap on the issuing path: ~0.15 µs more
+ * than `randomUUID()` alone). Still a UUID, so the revocation index's compact table holds it.
+ */
+export function uuidV7(ms: number): string {
+  if (ms !== v7Millisecond) {
+    const time = ms.toString(16).padStart(12, '0');
+    v7Prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`;
+    v7Millisecond = ms;
+  }
+  return v7Prefix + randomUUID().slice(15);
 }
 
 /** RFC 9068 header (`typ: at+jwt`, `kid`): the key's own algorithm. */

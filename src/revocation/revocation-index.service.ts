@@ -26,22 +26,37 @@ export const MAX_NOTIFY_PAYLOAD = 7000;
  */
 export const MAX_UNSYNCED_MS = 30_000;
 
-/** Wire form of an entry in a NOTIFY payload: [kind initial, value, revoked_before, expires_at]. */
-export type WireEntry = ['j' | 's' | 'c', string, number, number];
+/**
+ * Wire form of an entry in a NOTIFY payload: [kind initial, value, revoked_before in epoch
+ * seconds (0 for a jti), expires_at in epoch seconds, revoked_before in epoch ms (subject and
+ * client only)]. The cut-off goes twice: whole seconds where it always was, so a replica of an
+ * earlier version (a rolling upgrade) still reads it its way ("iat ≤ T", which covers the whole
+ * second: never less), and milliseconds last, which this version reads; an entry without them
+ * (from an earlier version) is a whole-second cut-off.
+ */
+export type WireEntry = ['j' | 's' | 'c', string, number, number, number?];
 
 export function toWire(entry: RevocationEntry): WireEntry {
-  return [
-    entry.kind === 'jti' ? 'j' : entry.kind === 'subject' ? 's' : 'c',
-    entry.value,
-    entry.kind === 'jti' ? 0 : entry.revokedBefore,
-    entry.expiresAt,
-  ];
+  return entry.kind === 'jti'
+    ? ['j', entry.value, 0, entry.expiresAt]
+    : [
+        entry.kind === 'subject' ? 's' : 'c',
+        entry.value,
+        Math.floor(entry.revokedBeforeMs / 1000),
+        entry.expiresAt,
+        entry.revokedBeforeMs,
+      ];
 }
 
-function fromWire([k, value, before, exp]: WireEntry): RevocationEntry {
+export function fromWire([k, value, before, exp, beforeMs]: WireEntry): RevocationEntry {
   return k === 'j'
     ? { kind: 'jti', value, expiresAt: exp }
-    : { kind: k === 's' ? 'subject' : 'client', value, revokedBefore: before, expiresAt: exp };
+    : {
+        kind: k === 's' ? 'subject' : 'client',
+        value,
+        revokedBeforeMs: typeof beforeMs === 'number' ? beforeMs : before * 1000,
+        expiresAt: exp,
+      };
 }
 
 /** The longest lifetime of any token Tessera issues: how long a cut-off must be kept. */
@@ -204,20 +219,22 @@ export class RevocationIndexService
         )
       ).rows[0].n;
       const next = new RevocationIndex(count);
+      // revoked_before in milliseconds (what is written is whole milliseconds; a row from before
+      // millisecond cut-offs holds a whole second, which the index reads as all of that second).
       const result = await client.query<[string, string, number | null, number]>({
-        text: `SELECT kind, value, floor(extract(epoch FROM revoked_before))::float8,
+        text: `SELECT kind, value, round(extract(epoch FROM revoked_before) * 1000)::float8,
                       floor(extract(epoch FROM expires_at))::float8
                  FROM revocations WHERE expires_at >= now()`,
         rowMode: 'array',
       });
-      for (const [kind, value, before, exp] of result.rows) {
+      for (const [kind, value, beforeMs, exp] of result.rows) {
         next.apply(
           kind === 'jti'
             ? { kind: 'jti', value, expiresAt: exp }
             : {
                 kind: kind as 'subject' | 'client',
                 value,
-                revokedBefore: before ?? 0,
+                revokedBeforeMs: beforeMs ?? 0,
                 expiresAt: exp,
               },
         );

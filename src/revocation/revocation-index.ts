@@ -1,5 +1,6 @@
 /** What the index needs from a token: its signed claims. */
 export interface RevocableToken {
+  /** Tessera's own tokens carry a UUIDv7 (its first 48 bits: the issue time in milliseconds). */
   jti: string;
   /** Seconds since the epoch. */
   iat: number;
@@ -9,12 +10,21 @@ export interface RevocableToken {
   parent_jti?: unknown;
 }
 
-/** One revocation as stored, published and indexed (times in epoch seconds). */
+/**
+ * One revocation as stored, published and indexed. `expiresAt` is in epoch seconds;
+ * `revokedBeforeMs`, the cut-off of a subject or client, in epoch milliseconds: every token issued
+ * at or before it is revoked. A cut-off on a whole second (`% 1000 === 0`) is read as the end of
+ * that second ({@link cutoffMs}): rows and notifications written before cut-offs had milliseconds
+ * carried whole seconds meaning "issued in or before that second", and a new cut-off is never a
+ * whole second.
+ */
 export type RevocationEntry =
   | { kind: 'jti'; value: string; expiresAt: number }
-  | { kind: 'subject' | 'client'; value: string; revokedBefore: number; expiresAt: number };
+  | { kind: 'subject' | 'client'; value: string; revokedBeforeMs: number; expiresAt: number };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** RFC 9562 UUIDv7: version nibble 7, variant bits 10. */
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 const MIN_CAPACITY = 1024;
 /** Grow when more than this share of the slots is used: linear probing stays short below it. */
 const MAX_LOAD = 0.6;
@@ -114,6 +124,48 @@ export class UuidTable {
   }
 }
 
+/**
+ * The Unix time in milliseconds a UUIDv7 carries in its first 48 bits, or -1 when `value` is not
+ * a version 7 UUID (a random v4, a jti from elsewhere). No allocation: it runs on the verify path
+ * (only for a token issued in the very second of a subject's or client's cut-off).
+ */
+export function uuidV7Millis(value: string): number {
+  if (value.length !== 36 || !UUID_V7.test(value)) return -1;
+  let ms = 0;
+  for (let i = 0; i < 13; i++) {
+    if (i === 8) continue; // the dash
+    const c = value.charCodeAt(i) | 0x20; // lower case
+    ms = ms * 16 + (c <= 0x39 ? c - 0x30 : c - 0x57);
+  }
+  return ms;
+}
+
+/**
+ * A stored or published cut-off as the index compares it: a whole second is a cut-off from before
+ * millisecond precision ("revoked before T" covered all of second T), so it covers that second's
+ * last millisecond too. New cut-offs are never whole seconds (RevocationsService moves one off
+ * `.000` by a millisecond), so this never widens one.
+ */
+export function cutoffMs(revokedBeforeMs: number): number {
+  return revokedBeforeMs % 1000 === 0 ? revokedBeforeMs + 999 : revokedBeforeMs;
+}
+
+/**
+ * Whether a token may have been issued at or before `cutoff` (epoch ms, as {@link cutoffMs} gives
+ * it). `iat` has one-second resolution, so within the cut-off's own second the token's jti decides
+ * when it is a UUIDv7 whose time falls in that same second (Tessera's own tokens, since
+ * millisecond cut-offs); any other token of that second is revoked, since it may have been issued
+ * before the cut-off and a revocation must never miss one.
+ */
+export function issuedBy(token: RevocableToken, cutoff: number): boolean {
+  const iatMs = token.iat * 1000;
+  if (iatMs > cutoff) return false; // issued in a later second
+  if (iatMs + 999 <= cutoff) return true; // the whole of iat's second is at or before the cut-off
+  const issuedMs = uuidV7Millis(token.jti);
+  if (issuedMs < 0 || Math.floor(issuedMs / 1000) !== token.iat) return true;
+  return issuedMs <= cutoff;
+}
+
 /** Parses a UUID into four 32-bit words, or undefined when the string is not a UUID. */
 export function uuidWords(value: string): [number, number, number, number] | undefined {
   if (value.length !== 36 || !UUID.test(value)) return undefined;
@@ -130,14 +182,16 @@ export function uuidWords(value: string): [number, number, number, number] | und
  * - by `jti` (UUIDs in a compact {@link UuidTable}; any other jti in a small map);
  * - by parent: a child whose `parent_jti` is revoked is revoked, so revoking a parent covers every
  *   child without listing them;
- * - by subject and by client: "revoked before T", which also covers tokens nobody can list. A token
- *   issued in the same second as T is covered too (`iat` has one-second resolution, and a revocation
- *   must never miss a token issued before it).
+ * - by subject and by client: "revoked before T" (T in milliseconds), which also covers tokens
+ *   nobody can list. `iat` has one-second resolution: in T's own second a token is judged by the
+ *   time in its UUIDv7 jti, and one without (older tokens, other issuers') is revoked, since a
+ *   revocation must never miss a token issued before it ({@link issuedBy}).
  * Entries carry the expiry of what they cover; {@link compact} drops them once it has passed.
  */
 export class RevocationIndex {
   private readonly uuids: UuidTable;
   private readonly otherJtis = new Map<string, number>();
+  /** Cut-offs by subject and by client: `before` in epoch ms ({@link cutoffMs}), `exp` in seconds. */
   private readonly subjects = new Map<string, { before: number; exp: number }>();
   private readonly clients = new Map<string, { before: number; exp: number }>();
 
@@ -168,10 +222,10 @@ export class RevocationIndex {
         this.addJti(entry.value, entry.expiresAt);
         return;
       case 'subject':
-        merge(this.subjects, entry.value, entry.revokedBefore, entry.expiresAt);
+        merge(this.subjects, entry.value, cutoffMs(entry.revokedBeforeMs), entry.expiresAt);
         return;
       case 'client':
-        merge(this.clients, entry.value, entry.revokedBefore, entry.expiresAt);
+        merge(this.clients, entry.value, cutoffMs(entry.revokedBeforeMs), entry.expiresAt);
         return;
     }
   }
@@ -182,17 +236,17 @@ export class RevocationIndex {
     return this.otherJtis.has(jti);
   }
 
-  /** Hot path: a few hash lookups. */
+  /** Hot path: a few hash lookups (the jti's time is read only in a cut-off's own second). */
   isRevoked(token: RevocableToken): boolean {
     if (this.hasJti(token.jti)) return true;
     if (typeof token.parent_jti === 'string' && this.hasJti(token.parent_jti)) return true;
     if (this.subjects.size) {
       const subject = this.subjects.get(token.sub);
-      if (subject && token.iat <= subject.before) return true;
+      if (subject && issuedBy(token, subject.before)) return true;
     }
     if (this.clients.size && typeof token.client_id === 'string') {
       const client = this.clients.get(token.client_id);
-      if (client && token.iat <= client.before) return true;
+      if (client && issuedBy(token, client.before)) return true;
     }
     return false;
   }
@@ -214,6 +268,7 @@ export class RevocationIndex {
   }
 }
 
+/** Keeps the later cut-off (epoch ms, as {@link cutoffMs} gives it) and the later expiry. */
 function merge(
   map: Map<string, { before: number; exp: number }>,
   key: string,

@@ -1,6 +1,9 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** A revoked jti, or a subject/client whose tokens issued up to `revoked_before` are revoked. */
+/**
+ * A revoked jti, or a subject/client whose tokens issued up to `revoked_before` are revoked (to the
+ * millisecond; a whole second, written before millisecond cut-offs, covers all of that second).
+ */
 @Entity('revocations')
 export class RevocationEntity {
   @PrimaryColumn('text')

@@ -126,8 +126,8 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
   }
 
   /**
-   * Revokes every token of a subject issued up to now ("revoked before T", which also covers
-   * tokens nobody can list), with its parents and refresh tokens.
+   * Revokes every token of a subject issued up to now ("revoked before T", to the millisecond,
+   * which also covers tokens nobody can list), with its parents and refresh tokens.
    */
   revokeSubject(subject: string, reason?: string): Promise<RevokeOutcome> {
     return this.revokeAll('subject', subject, reason);
@@ -184,12 +184,30 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
     return result[1] ?? 0;
   }
 
-  private revokeAll(kind: 'subject' | 'client', value: string, reason?: string) {
-    const now = Math.floor(Date.now() / 1000);
-    return this.revoke(
-      { kind, value, revokedBefore: now, expiresAt: now + this.maxTokenLifetime },
+  /**
+   * "Revoked before T", T the moment the revocation is recorded, in milliseconds; a token is
+   * revoked when issued at or before T (its UUIDv7 jti carries its millisecond; see
+   * RevocationIndex). A token minted in T's own millisecond is revoked with it: it may have been
+   * minted before, and nothing orders the two within one millisecond. The call returns only once
+   * this machine's clock is past T, so a token minted here after it returned carries a later
+   * millisecond and is good (in practice the commit already took longer than that).
+   */
+  private async revokeAll(kind: 'subject' | 'client', value: string, reason?: string) {
+    let cutoff = Date.now();
+    // Never a whole second: that reads as a cut-off from before milliseconds, covering all of its
+    // second (cutoffMs). One millisecond later only adds that millisecond, before the return.
+    if (cutoff % 1000 === 0) cutoff += 1;
+    const outcome = await this.revoke(
+      {
+        kind,
+        value,
+        revokedBeforeMs: cutoff,
+        expiresAt: Math.floor(cutoff / 1000) + this.maxTokenLifetime,
+      },
       reason,
     );
+    while (Date.now() <= cutoff) await new Promise((resolve) => setTimeout(resolve, 1));
+    return outcome;
   }
 
   private async revoke(entry: RevocationEntry, reason?: string): Promise<RevokeOutcome> {
@@ -214,18 +232,24 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
 
   /** Upserts the rows (keeping the later cut-off and expiry) and queues their NOTIFY. */
   private async write(manager: EntityManager, entries: RevocationEntry[], reason?: string) {
-    // One statement however many rows (a subject may have many parents).
+    // One statement however many rows (a subject may have many parents). The cut-off is written
+    // in milliseconds; a stored whole second (a row from before milliseconds) stands for the end
+    // of that second when compared, as the index reads it (cutoffMs).
     await manager.query(
       `INSERT INTO revocations (kind, value, revoked_before, expires_at, reason)
-       SELECT k, v, to_timestamp(b), to_timestamp(e), $5
+       SELECT k, v, to_timestamp(b / 1000), to_timestamp(e), $5
          FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[]) AS t(k, v, b, e)
        ON CONFLICT (kind, value) DO UPDATE SET
-         revoked_before = greatest(revocations.revoked_before, excluded.revoked_before),
+         revoked_before = greatest(
+           CASE WHEN revocations.revoked_before = date_trunc('second', revocations.revoked_before)
+                THEN revocations.revoked_before + interval '999 milliseconds'
+                ELSE revocations.revoked_before END,
+           excluded.revoked_before),
          expires_at = greatest(revocations.expires_at, excluded.expires_at)`,
       [
         entries.map((e) => e.kind),
         entries.map((e) => e.value),
-        entries.map((e) => (e.kind === 'jti' ? null : e.revokedBefore)),
+        entries.map((e) => (e.kind === 'jti' ? null : e.revokedBeforeMs)),
         entries.map((e) => e.expiresAt),
         reason ?? null,
       ],
