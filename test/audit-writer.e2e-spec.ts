@@ -183,6 +183,35 @@ describe('audit writer: batching, outage, spill and replay', () => {
     expect(await chainIntact()).toBe(true);
   });
 
+  it('does not hold an awaited event for the whole outage: it is spilled (durable) at once', async () => {
+    const before = await stored();
+    const sut = writer(1000);
+    await proxy.cut();
+    for (let i = 0; i < 3; i++) sut.enqueue(event(3000 + i)); // nobody waits for these
+    const started = Date.now();
+    // An admin change's event: its answer waits until the event is durable.
+    const durable = new Promise<void>((resolve) => sut.enqueue(event(3003), resolve));
+    await durable;
+    expect(Date.now() - started).toBeLessThan(5_000); // the failed attempt, then the spill
+    expect(sut.depth).toBe(0); // all four, in order, in one file
+    expect(logs.some((l) => l.startsWith('PostgreSQL unavailable: 4 audit events spilled'))).toBe(
+      true,
+    );
+    await proxy.restore();
+    sut.notePendingSpills();
+    await until(async () => (await stored()) === before + 4, 'the replay');
+    const targets = await dataSource.query(
+      "SELECT target FROM audit_events WHERE target IN ('3000', '3001', '3002', '3003') ORDER BY id",
+    );
+    expect(targets.map((r: { target: string }) => r.target)).toEqual([
+      '3000',
+      '3001',
+      '3002',
+      '3003',
+    ]);
+    expect(await chainIntact()).toBe(true);
+  });
+
   it('spills what is left at shutdown and the next start replays it', async () => {
     const before = await stored();
     const first = writer(1000);

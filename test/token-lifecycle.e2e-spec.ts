@@ -155,6 +155,25 @@ describe('Token lifecycle: parent/child tokens, renewal, streams, refresh, exter
       expect(parentUse.body.code).toBe('invalid_token');
     });
 
+    it("publishes a new parent in jwt-auth-service's metrics at the next scrape", async () => {
+      const { parent_jti } = (await pair({ user_id: 'agent-metrics' })).body;
+      // One scrape: the three parent gauges come from one read (none from the scrape before).
+      const text = (await first.http().get('/metrics').set(bearer(admin))).text;
+      const active = Number(/^jwt_parent_tokens_active_total (\d+)$/m.exec(text)?.[1]);
+      const series = (name: string) =>
+        text.split('\n').filter((line) => line.startsWith(`${name}{`)).length;
+      expect(active).toBeGreaterThan(0);
+      expect(series('jwt_parent_token_issued_timestamp_seconds')).toBe(active);
+      expect(series('jwt_parent_token_expiry_timestamp_seconds')).toBe(active);
+      for (const name of ['issued', 'expiry'])
+        expect(text).toMatch(
+          new RegExp(
+            `^jwt_parent_token_${name}_timestamp_seconds\\{user_id="agent-metrics",network="mainnet",parent_jti="${parent_jti}"\\} \\d+$`,
+            'm',
+          ),
+        );
+    });
+
     it('never lets a child outlive its parent', async () => {
       const response = await pair({ parent_expires_in: 5, include_child: true });
       expect(response.status).toBe(201);

@@ -129,11 +129,8 @@ export class AuditWriter {
     if (!spillLeftovers) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    if (this.queue.length > 0) {
-      const count = this.queue.length;
-      this.spill(this.queue.splice(0));
-      this.logger.warn(`PostgreSQL unavailable at shutdown: ${count} audit events spilled`);
-    }
+    if (this.queue.length > 0)
+      this.spill(this.queue.splice(0), 'PostgreSQL unavailable at shutdown');
   }
 
   /** Writes until the buffer is empty, the database refuses, or `deadline` passes. */
@@ -173,6 +170,7 @@ export class AuditWriter {
           `Audit events cannot be written (${(error as Error).message}); buffering ${this.queue.length}, retrying`,
         );
       this.retryMs = Math.min(MAX_RETRY_MS, Math.max(250, this.retryMs * 2));
+      this.spillIfAwaited();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         if (!this.running) this.start();
@@ -248,10 +246,24 @@ export class AuditWriter {
   /** Buffer full: the oldest half goes to a spill file. */
   private spillOldest(): void {
     const keep = Math.floor(this.options.bufferMax / 2);
-    this.spill(this.queue.splice(0, this.queue.length - keep));
+    this.spill(
+      this.queue.splice(0, this.queue.length - keep),
+      `Audit buffer full (${this.options.bufferMax})`,
+    );
   }
 
-  private spill(pending: Pending[]): void {
+  /**
+   * PostgreSQL just refused a write: if someone waits for an event to be durable (an admin change
+   * answers once its event is stored), the buffer is spilled now — a spill file is durable, and
+   * the answer is not held for the whole outage. All of it, oldest first, so the events keep
+   * their order when the file is replayed.
+   */
+  private spillIfAwaited(): void {
+    if (!this.queue.some((p) => p.done)) return;
+    this.spill(this.queue.splice(0), 'PostgreSQL unavailable');
+  }
+
+  private spill(pending: Pending[], why: string): void {
     if (pending.length === 0) return;
     const name = `${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
@@ -265,12 +277,12 @@ export class AuditWriter {
       this.metrics.spilled(pending.length);
       this.spillsPending = true;
       this.logger.warn(
-        `Audit buffer full (${this.options.bufferMax}): ${pending.length} events spilled to ${this.options.spillDir}`,
+        `${why}: ${pending.length} audit events spilled to ${this.options.spillDir}`,
       );
     } catch (error) {
       this.metrics.dropped(pending.length);
       this.logger.error(
-        `${pending.length} audit events dropped: buffer full and spill failed (${(error as Error).message})`,
+        `${pending.length} audit events dropped: ${why} and spill failed (${(error as Error).message})`,
       );
     }
     for (const p of pending) p.done?.();

@@ -18,12 +18,22 @@ describe('isDatabaseUnavailable', () => {
       'TypeORM wrapping the driver error',
       { message: 'query failed', driverError: { code: '57P01' } },
     ],
+    [
+      'a database closed to connections (ALLOW_CONNECTIONS false)',
+      { code: '55000', message: 'database "tessera" is not currently accepting connections' },
+    ],
+    ['the database dropped', { code: '3D000', message: 'database "tessera" does not exist' }],
+    ['the login refused', { code: '28P01', message: 'password authentication failed' }],
   ])('%s: yes (503)', (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
   });
 
   it.each([
     ['a unique violation', { code: '23505', message: 'duplicate key value' }],
+    [
+      'another prerequisite-state error (55000)',
+      { code: '55000', message: 'currval of sequence "s" is not yet defined in this session' },
+    ],
     ['a programming error', new TypeError('x is not a function')],
     ['nothing', undefined],
   ])('%s: no (a bug, 500)', (_name, error) => {

@@ -8,9 +8,20 @@
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let e = error as Record<string, unknown> | undefined, i = 0; e && i < 3; i++) {
     const code = typeof e.code === 'string' ? e.code : '';
-    if (code.startsWith('08') || ['53300', '57P01', '57P02', '57P03', '57014'].includes(code))
+    // 08: connection exceptions; 53300 too many connections; 57P0x shutting down, crashed,
+    // starting up; 57014 cancelled (a timeout); 3D000 the database is gone; 28xxx the server
+    // refuses the login. (A database closed to connections, 55000, by its message below.)
+    if (
+      code.startsWith('08') ||
+      code.startsWith('28') ||
+      ['53300', '57P01', '57P02', '57P03', '57014', '3D000'].includes(code)
+    )
       return true;
-    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code))
+    if (
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(
+        code,
+      )
+    )
       return true;
     const message = typeof e.message === 'string' ? e.message : '';
     if (UNAVAILABLE_MESSAGES.test(message)) return true;
@@ -20,7 +31,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 const UNAVAILABLE_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed and is not queryable|Connection is not established|connect ECONNREFUSED|the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)|terminating connection/i;
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed and is not queryable|Connection is not established|connect ECONNREFUSED|the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)|terminating connection|is not currently accepting connections/i;
 
 /**
  * A database error's message, safe to log: PostgreSQL quotes the offending input in some

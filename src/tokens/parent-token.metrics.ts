@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { redactDatabaseMessage } from '../common/database-errors';
 import { MetricsService } from '../metrics/metrics.service';
 import { RevocationIndexService } from '../revocation/revocation-index.service';
 
@@ -28,19 +29,51 @@ export class ParentTokenMetrics {
   ) {
     const registers = [metrics.registry];
     const labelNames = ['user_id', 'network', 'parent_jti'] as const;
-    // Collected in registration order: the first gauge reads the parents and fills all three.
-    const issued = new Gauge({
+    const logger = new Logger('Metrics');
+    // One query per scrape, shared by the three gauges: prom-client collects them at once, so
+    // each awaits the same read (before, two read what the third had filled in the scrape before).
+    let reading: Promise<ParentRow[] | undefined> | undefined;
+    let failing = false;
+    const read = (): Promise<ParentRow[] | undefined> =>
+      (reading ??= readParents(dataSource)
+        .then(
+          (rows) => {
+            if (failing) logger.log('Parent-token metrics readable again');
+            failing = false;
+            return rows;
+          },
+          (error: Error) => {
+            // PostgreSQL unavailable: the scrape still answers (the audit buffer's and the
+            // outage's own metrics matter most then); these keep their last values.
+            if (!failing)
+              logger.warn(`Parent-token metrics not read: ${redactDatabaseMessage(error.message)}`);
+            failing = true;
+            return undefined;
+          },
+        )
+        .finally(() => (reading = undefined)));
+    new Gauge({
       name: 'jwt_parent_token_issued_timestamp_seconds',
       help: 'Unix timestamp when parent token was issued',
       labelNames,
-      registers: [],
+      registers,
       aggregator: 'first', // cluster mode: every worker reads the same rows
+      async collect() {
+        const rows = await read();
+        if (!rows) return;
+        this.reset();
+        for (const row of rows) this.set(labelsOf(row), Math.floor(Number(row.iat)));
+      },
     });
-    const active = new Gauge({
+    new Gauge({
       name: 'jwt_parent_tokens_active_total',
       help: 'Total number of active parent tokens',
-      registers: [],
+      registers,
       aggregator: 'first',
+      async collect() {
+        const rows = await read();
+        if (rows) this.set(rows.length ? Number(rows[0].total) : 0);
+      },
     });
     new Gauge({
       name: 'jwt_parent_token_expiry_timestamp_seconds',
@@ -49,32 +82,12 @@ export class ParentTokenMetrics {
       registers,
       aggregator: 'first',
       async collect() {
-        const rows = (await dataSource.query(
-          `SELECT jti::text, subject, claims->>'network' AS network,
-                  extract(epoch FROM expires_at) AS exp, extract(epoch FROM created_at) AS iat,
-                  count(*) OVER () AS total
-           FROM parent_tokens WHERE revoked_at IS NULL AND expires_at > now()
-           ORDER BY created_at DESC LIMIT ${MAX_PARENT_SERIES}`,
-        )) as Array<{
-          jti: string;
-          subject: string;
-          network: string | null;
-          exp: string;
-          iat: string;
-          total: string;
-        }>;
+        const rows = await read();
+        if (!rows) return;
         this.reset();
-        issued.reset();
-        for (const row of rows) {
-          const labels = { user_id: row.subject, network: row.network ?? '', parent_jti: row.jti };
-          this.set(labels, Math.floor(Number(row.exp)));
-          issued.set(labels, Math.floor(Number(row.iat)));
-        }
-        active.set(rows.length ? Number(rows[0].total) : 0);
+        for (const row of rows) this.set(labelsOf(row), Math.floor(Number(row.exp)));
       },
     });
-    metrics.registry.registerMetric(issued);
-    metrics.registry.registerMetric(active);
     new Gauge({
       name: 'jwt_revoked_tokens_total',
       help: 'Total number of revoked tokens',
@@ -85,4 +98,28 @@ export class ParentTokenMetrics {
       },
     });
   }
+}
+
+interface ParentRow {
+  jti: string;
+  subject: string;
+  network: string | null;
+  exp: string;
+  iat: string;
+  total: string;
+}
+
+/** The live parent tokens (at most {@link MAX_PARENT_SERIES}), each row with the exact total. */
+async function readParents(dataSource: DataSource): Promise<ParentRow[]> {
+  return (await dataSource.query(
+    `SELECT jti::text, subject, claims->>'network' AS network,
+            extract(epoch FROM expires_at) AS exp, extract(epoch FROM created_at) AS iat,
+            count(*) OVER () AS total
+     FROM parent_tokens WHERE revoked_at IS NULL AND expires_at > now()
+     ORDER BY created_at DESC LIMIT ${MAX_PARENT_SERIES}`,
+  )) as ParentRow[];
+}
+
+function labelsOf(row: ParentRow) {
+  return { user_id: row.subject, network: row.network ?? '', parent_jti: row.jti };
 }
