@@ -109,6 +109,70 @@ describe('audit trail', () => {
     expect(JSON.stringify(latest)).not.toContain(client.secret);
   });
 
+  it('records refused token requests: a bad or replayed refresh token, a scope not allowed', async () => {
+    const user = await sut.http().post('/admin/users').set(bearer(admin)).send({
+      email: 'refresh.audit@example.com',
+      name: 'Refresh Audit',
+      password: 'a long enough password',
+    });
+    expect(user.status).toBe(201);
+    const login = await sut
+      .http()
+      .post('/auth/login')
+      .send({ email: 'refresh.audit@example.com', password: 'a long enough password' });
+    const refresh = (token: string, requestId: string) =>
+      sut
+        .http()
+        .post('/oauth/token')
+        .set('X-Request-Id', requestId)
+        .type('form')
+        .send({ grant_type: 'refresh_token', refresh_token: token });
+    expect((await refresh(login.body.refresh_token, 'refresh-ok')).status).toBe(200);
+    // The consumed token again: refused, and its whole family revoked.
+    expect((await refresh(login.body.refresh_token, 'refresh-replayed')).status).toBe(400);
+    expect((await refresh('rt_not-a-real-token', 'refresh-bogus')).status).toBe(400);
+    const scope = await sut
+      .http()
+      .post('/oauth/token')
+      .set('X-Request-Id', 'scope-refused')
+      .auth(CLIENTS.operator.id, CLIENTS.operator.secret)
+      .type('form')
+      .send({ grant_type: 'client_credentials', scope: 'admin:everything' });
+    expect(scope.body.error).toBe('invalid_scope');
+    const refused = async (requestId: string) =>
+      (
+        await eventually(
+          { action: 'token.issue', outcome: 'failure', request_id: requestId },
+          (e) => e.length > 0,
+        )
+      )[0];
+    expect(await refused('refresh-replayed')).toMatchObject({
+      actor: user.body.oid,
+      target: user.body.oid,
+      details: {
+        grant: 'refresh_token',
+        error: 'invalid_grant',
+        reason: 'Refresh token was already used; its whole family is revoked',
+        family_revoked: true,
+      },
+    });
+    expect((await refused('refresh-bogus')).details).toEqual({
+      grant: 'refresh_token',
+      error: 'invalid_grant',
+      reason: 'Invalid refresh token',
+    });
+    expect(await refused('scope-refused')).toMatchObject({
+      actor: CLIENTS.operator.id,
+      details: {
+        grant: 'client_credentials',
+        error: 'invalid_scope',
+        client: CLIENTS.operator.id,
+      },
+    });
+    const trail = JSON.stringify((await events({ action: 'token.issue', limit: 100 })).events);
+    expect(trail).not.toContain(login.body.refresh_token);
+  });
+
   it('records admin changes with actor and target, never the secret', async () => {
     const created = await sut
       .http()
@@ -190,7 +254,10 @@ describe('audit trail', () => {
       .http()
       .post('/auth/login')
       .send({ email: 'audit.person@example.com', password: 'correct horse battery' });
-    const logins = await eventually({ action: 'user.login' }, (e) => e.length >= 2);
+    const logins = await eventually(
+      { action: 'user.login', target: 'audit.person@example.com' },
+      (e) => e.length >= 2,
+    );
     expect(logins.map((e) => e.outcome).sort()).toEqual(['failure', 'success']);
     expect(JSON.stringify(logins)).not.toContain('correct horse');
   });

@@ -294,6 +294,19 @@ describe('People: users, login, verify, password grant, lockout, usage', () => {
         expect(response.body.error).toBe('invalid_grant');
       }
       expect(unknown.body).toEqual(wrong.body);
+      // The trail names the client the refused password came through.
+      const deadline = Date.now() + 5000;
+      let failures: Array<{ details: Record<string, unknown> }> = [];
+      while (failures.length === 0 && Date.now() < deadline) {
+        const page = await sut
+          .http()
+          .get('/admin/audit')
+          .query({ action: 'user.login', target: user.email, outcome: 'failure' })
+          .set(bearer(await tokenFor(sut.url, CLIENTS.admin)));
+        failures = page.body.events;
+        if (failures.length === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(failures[0].details).toEqual({ result: 'invalid_credentials', client: WEB_APP.id });
     });
 
     it('refuses a client not allowed the password grant (unauthorized_client)', async () => {

@@ -48,6 +48,22 @@ export class OAuthController {
   ): Promise<TokenResponse> {
     const form = formOf(raw);
     const grantType = field(form, 'grant_type');
+    try {
+      return await this.grant(grantType, form, authorization, reply, request);
+    } catch (error) {
+      if (error instanceof OAuthError)
+        this.oauth.recordRefusal(grantType, error, claimedClient(authorization, form), request);
+      throw error;
+    }
+  }
+
+  private grant(
+    grantType: string | undefined,
+    form: Record<string, unknown>,
+    authorization: string | undefined,
+    reply: FastifyReply,
+    request: RequestInfo,
+  ): Promise<TokenResponse> {
     if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required');
     noStore(reply);
     switch (grantType) {
@@ -107,9 +123,31 @@ export class OAuthController {
     const form = formOf(raw);
     const clientId = field(form, 'client_id');
     const clientSecret = field(form, 'client_secret');
-    if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
-    if (!clientSecret) throw new OAuthError('invalid_request', 'client_secret is required');
-    noStore(reply);
-    return this.oauth.clientCredentials({ clientId, clientSecret }, field(form, 'scope'), request);
+    try {
+      if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
+      if (!clientSecret) throw new OAuthError('invalid_request', 'client_secret is required');
+      noStore(reply);
+      return await this.oauth.clientCredentials(
+        { clientId, clientSecret },
+        field(form, 'scope'),
+        request,
+      );
+    } catch (error) {
+      if (error instanceof OAuthError)
+        this.oauth.recordRefusal('client_credentials', error, clientId, request);
+      throw error;
+    }
+  }
+}
+
+/** The client a token request names (for the audit trail of a refusal), if it names one. */
+function claimedClient(
+  authorization: string | undefined,
+  form: Record<string, unknown>,
+): string | undefined {
+  try {
+    return clientCredentialsFrom(authorization, form).clientId;
+  } catch {
+    return undefined;
   }
 }

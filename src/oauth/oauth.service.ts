@@ -1,11 +1,15 @@
 import { grantClaims } from '../config/policy/usage-limits';
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
 import { OAuthError } from '../common/errors';
 import type { RequestInfo } from '../common/request-context';
 import type { ClientCredentials } from '../clients/client-credentials';
 import { ClientsService } from '../clients/clients.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
+import {
+  RefreshTokenRefused,
+  RefreshTokensService,
+} from '../refresh-tokens/refresh-tokens.service';
 import { UsersService } from '../users/users.service';
 import { MintRequest, TokenService } from './token.service';
 
@@ -29,7 +33,41 @@ export class OAuthService {
     private readonly metrics: MetricsService,
     private readonly refreshTokens: RefreshTokensService,
     private readonly users: UsersService,
+    private readonly audit: AuditService,
   ) {}
+
+  /**
+   * A token request refused for its grant — a bad, consumed (its family then revoked) or expired
+   * refresh token, a scope the client may not have, a grant it may not use, a missing parameter —
+   * is audited as `token.issue`, failure, with the OAuth error and why. Not the refusals audited
+   * where they are decided: a refused client (`client.authenticate`, with its reason) and a
+   * refused password or a lockout (`user.login`).
+   */
+  recordRefusal(
+    grant: string | undefined,
+    error: OAuthError,
+    clientId: string | undefined,
+    origin?: RequestInfo,
+  ): void {
+    if (error.error === 'invalid_client') return;
+    if (grant === 'password' && error.error === 'invalid_grant') return;
+    const refused = error instanceof RefreshTokenRefused ? error : undefined;
+    void this.audit.record({
+      action: 'token.issue',
+      outcome: 'failure',
+      actor: clientId ?? refused?.subject,
+      actorMethod: clientId ? 'client_secret' : undefined,
+      target: refused?.subject,
+      request: origin,
+      details: {
+        grant: grant ?? null,
+        error: error.error,
+        reason: error.description,
+        ...(clientId ? { client: clientId } : {}),
+        ...(refused?.familyRevoked ? { family_revoked: true } : {}),
+      },
+    });
+  }
 
   /** RFC 6749 §4.4: client credentials. Scope defaults to everything the client is allowed. */
   async clientCredentials(

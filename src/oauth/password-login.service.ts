@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { RequestInfo } from '../common/request-context';
+import { noteCaller, type RequestInfo } from '../common/request-context';
 import { InvalidCredentialsError, OAuthError, RateLimitedError } from '../common/errors';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { UsersService, UserView } from '../users/users.service';
@@ -58,6 +58,9 @@ export class PasswordLoginService {
     origin?: RequestInfo,
   ): Promise<TokenResponse> {
     const client = this.clients.authenticateOrRefuse(credentials, origin);
+    // The client is the caller until a person is authenticated: the request line, and the
+    // user.login event of a refused password, name it.
+    if (origin) noteCaller(origin, { subject: client.id, clientId: client.id });
     if (!client.grantTypes.includes('password'))
       throw new OAuthError('unauthorized_client', 'This client may not use the password grant');
     if (!username) throw new OAuthError('invalid_request', 'username is required');

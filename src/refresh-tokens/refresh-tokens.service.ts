@@ -8,6 +8,21 @@ import { jwtConfig } from '../config/configuration';
 import { RevocationsService } from '../revocation/revocations.service';
 import { RefreshTokenEntity } from './refresh-token.entity';
 
+/**
+ * A refresh token refused (`invalid_grant`), with whose it was when that is known, and whether
+ * its whole family was revoked (a consumed token presented again: a stolen one, or a replay), for
+ * the audit trail.
+ */
+export class RefreshTokenRefused extends OAuthError {
+  constructor(
+    description: string,
+    readonly subject?: string,
+    readonly familyRevoked = false,
+  ) {
+    super('invalid_grant', description);
+  }
+}
+
 export interface RefreshGrant {
   subject: string;
   clientId?: string;
@@ -64,9 +79,16 @@ export class RefreshTokensService {
    */
   async rotate(token: string, clientId?: string): Promise<RotatedRefresh> {
     if (!token.startsWith(PREFIX) || token.length > 200)
-      throw new OAuthError('invalid_grant', 'Invalid refresh token');
+      throw new RefreshTokenRefused('Invalid refresh token');
     const outcome = await this.dataSource.transaction(
-      async (manager): Promise<{ error: string; rotated?: RotatedRefresh }> => {
+      async (
+        manager,
+      ): Promise<{
+        error: string;
+        rotated?: RotatedRefresh;
+        subject?: string;
+        familyRevoked?: boolean;
+      }> => {
         const repo = manager.getRepository(RefreshTokenEntity);
         const row = await repo.findOne({
           where: { digest: digest(token) },
@@ -75,14 +97,20 @@ export class RefreshTokensService {
         if (!row) return { error: 'Invalid refresh token' };
         // A token bound to a client needs that client's authentication (RFC 6749 §6); one issued
         // without a client (a person's /auth/login) may be refreshed with or without one.
+        const subject = row.subject;
         if (row.clientId !== null && row.clientId !== clientId) {
-          return { error: 'Refresh token was issued to another client' };
+          return { error: 'Refresh token was issued to another client', subject };
         }
         if (row.consumedAt || row.revokedAt) {
           await repo.update({ familyId: row.familyId }, { revokedAt: new Date() });
-          return { error: 'Refresh token was already used; its whole family is revoked' };
+          return {
+            error: 'Refresh token was already used; its whole family is revoked',
+            subject,
+            familyRevoked: true,
+          };
         }
-        if (row.expiresAt.getTime() <= Date.now()) return { error: 'Refresh token has expired' };
+        if (row.expiresAt.getTime() <= Date.now())
+          return { error: 'Refresh token has expired', subject };
         row.consumedAt = new Date();
         await repo.save(row);
         const grant: RefreshGrant = {
@@ -96,7 +124,8 @@ export class RefreshTokensService {
         return { rotated: { ...grant, refreshToken, familyId: row.familyId }, error: '' };
       },
     );
-    if (outcome.rotated === undefined) throw new OAuthError('invalid_grant', outcome.error);
+    if (outcome.rotated === undefined)
+      throw new RefreshTokenRefused(outcome.error, outcome.subject, outcome.familyRevoked);
     return outcome.rotated;
   }
 

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { QueryFailedError, Repository } from 'typeorm';
-import type { RequestInfo } from '../common/request-context';
+import { callerOf, type RequestInfo } from '../common/request-context';
 import { AuditService } from '../audit/audit.service';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { RbacService } from '../rbac/rbac.service';
@@ -107,7 +107,8 @@ export class UsersService {
       actorMethod: 'password',
       target: attempt.email,
       request: attempt.origin,
-      details: { result: attempt.outcome },
+      // Through a client (the password grant): which one.
+      details: { result: attempt.outcome, client: callerOf(attempt.origin ?? {})?.clientId },
     });
   }
 
