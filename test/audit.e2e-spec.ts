@@ -158,6 +158,56 @@ describe('audit trail', () => {
     expect(deleted.details).toMatchObject({ before: { id: 'changing', name: 'New' }, after: null });
   });
 
+  it('targets a created user or API key by its id (as later events do), not by its name', async () => {
+    const user = await sut.http().post('/admin/users').set(bearer(admin)).send({
+      email: 'target.ada@example.com',
+      name: 'Ada',
+      password: 'correct horse battery',
+    });
+    expect(user.status).toBe(201);
+    const oid = (user.body as { oid: string }).oid;
+    const patched = await sut
+      .http()
+      .patch(`/admin/users/${oid}`)
+      .set(bearer(admin))
+      .send({ name: 'Ada L.' });
+    expect(patched.status).toBe(200);
+    const byUser = (await events({ target: oid })).events.map((e) => e.action);
+    expect(byUser).toEqual(['user.update', 'user.create']);
+    expect((await events({ action: 'user.create', target: 'Ada' })).events).toEqual([]);
+
+    const key = await sut.http().post('/admin/api-keys').set(bearer(admin)).send({ name: 'batch' });
+    expect(key.status).toBe(201);
+    const id = (key.body as { id: string }).id;
+    expect(id).toMatch(/^ak_/);
+    expect((await sut.http().delete(`/admin/api-keys/${id}`).set(bearer(admin))).status).toBe(200);
+    const byKey = (await events({ target: id })).events;
+    expect(byKey.map((e) => e.action)).toEqual(['api_key.revoke', 'api_key.create']);
+    expect(JSON.stringify(byKey)).not.toContain((key.body as { key: string }).key);
+    expect((await events({ action: 'api_key.create', target: 'batch' })).events).toEqual([]);
+  });
+
+  it('keeps non-secret fields named after tokens: token_limit before/after, token_type', async () => {
+    await createClient(sut, admin, { id: 'limited' });
+    const patched = await sut
+      .http()
+      .patch('/admin/clients/limited')
+      .set(bearer(admin))
+      .send({ token_limit: '20000/day' });
+    expect(patched.status).toBe(200);
+    const [update] = (await events({ action: 'client.update', target: 'limited' })).events;
+    expect(update.details).toMatchObject({
+      before: { token_limit: null },
+      after: { token_limit: '20000/day' },
+    });
+    await tokenFor(sut.url, CLIENTS.operator);
+    const [issued] = await eventually(
+      { action: 'token.issue', actor: CLIENTS.operator.id },
+      (e) => e.length > 0,
+    );
+    expect(issued.details.token_type).toBe('access');
+  });
+
   it('records revocations with the revoked jti as target', async () => {
     const token = await tokenFor(sut.url, CLIENTS.operator);
     const { jti } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
@@ -169,10 +219,27 @@ describe('audit trail', () => {
     expect(JSON.stringify(event)).not.toContain(token);
   });
 
-  it('records key rotations', async () => {
+  it('records key rotations with their mode, as not automatic', async () => {
     await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'soft' });
     const [event] = (await events({ action: 'keys.rotate' })).events;
-    expect(event).toMatchObject({ outcome: 'success', actor: CLIENTS.admin.id });
+    expect(event).toMatchObject({
+      outcome: 'success',
+      actor: CLIENTS.admin.id,
+      details: { mode: 'soft', automatic: false },
+    });
+    const hard = await sut
+      .http()
+      .post('/admin/keys/rotate')
+      .set(bearer(admin))
+      .send({ mode: 'hard' });
+    expect(hard.status).toBe(200);
+    admin = await tokenFor(sut.url, CLIENTS.admin); // a hard rotation ends every earlier token
+    const [latest] = (await events({ action: 'keys.rotate' })).events;
+    expect(latest).toMatchObject({
+      outcome: 'success',
+      target: (hard.body as { kid: string }).kid,
+      details: { mode: 'hard', automatic: false },
+    });
   });
 
   it('records login attempts, successful or not', async () => {
