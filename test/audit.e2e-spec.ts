@@ -312,6 +312,47 @@ describe('audit trail', () => {
     }
   });
 
+  it('refuses unknown or repeated parameters, impossible dates and bad limits, saying what is wrong', async () => {
+    const refused = async (path: string, query: string) => {
+      const response = await sut.http().get(`${path}?${query}`).set(bearer(admin));
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      return (response.body as { detail: string }).detail;
+    };
+    expect(await refused('/admin/audit', 'outcom=failure')).toContain(
+      'unknown query parameter "outcom"',
+    );
+    for (const query of ['limit=10', 'cursor=abc', 'outcom=failure']) {
+      expect(await refused('/admin/audit/export', query)).toMatch(/^unknown query parameter "/);
+    }
+    expect(await refused('/admin/audit', 'since=2026-02-30T00:00:00Z')).toBe(
+      'since is not a real date and time: 2026-02-30T00:00:00Z',
+    );
+    expect(await refused('/admin/audit', 'until=2026-11-01T00:00:00')).toBe(
+      'until must have an offset (Z or +01:00), such as 2026-11-01T00:00:00Z',
+    );
+    for (const since of ['0', '-1', 'yesterday']) {
+      expect(await refused('/admin/audit/export', `since=${since}`)).toBe(
+        'since must be an ISO 8601 date-time such as 2026-11-01T00:00:00Z',
+      );
+    }
+    for (const limit of ['abc', '0', '501', '1.5']) {
+      expect(await refused('/admin/audit', `limit=${limit}`)).toBe(
+        'limit must be a whole number from 1 to 500',
+      );
+    }
+    expect(await refused('/admin/audit', 'limit=1&limit=2')).toBe('limit must be given once');
+    expect(await refused('/admin/audit', 'action=a&action=b')).toBe('action must be given once');
+
+    // What is documented still works, on both.
+    const documented =
+      'action=client.*&actor=x&target=y&request_id=z&outcome=success&since=2026-11-01T00:00:00Z&until=2099-01-01';
+    const listed = await sut.http().get(`/admin/audit?${documented}&limit=5`).set(bearer(admin));
+    expect(listed.status).toBe(200);
+    const exported = await sut.http().get(`/admin/audit/export?${documented}`).set(bearer(admin));
+    expect(exported.status).toBe(200);
+  });
+
   it('needs audit:read', async () => {
     const operator = await tokenFor(sut.url, CLIENTS.operator);
     const response = await sut.http().get('/admin/audit').set(bearer(operator));
