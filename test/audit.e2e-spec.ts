@@ -222,6 +222,56 @@ describe('audit trail', () => {
     expect(deleted.details).toMatchObject({ before: { id: 'changing', name: 'New' }, after: null });
   });
 
+  it('targets a created user or API key by its id (as later events do), not by its name', async () => {
+    const user = await sut.http().post('/admin/users').set(bearer(admin)).send({
+      email: 'target.ada@example.com',
+      name: 'Ada',
+      password: 'correct horse battery',
+    });
+    expect(user.status).toBe(201);
+    const oid = (user.body as { oid: string }).oid;
+    const patched = await sut
+      .http()
+      .patch(`/admin/users/${oid}`)
+      .set(bearer(admin))
+      .send({ name: 'Ada L.' });
+    expect(patched.status).toBe(200);
+    const byUser = (await events({ target: oid })).events.map((e) => e.action);
+    expect(byUser).toEqual(['user.update', 'user.create']);
+    expect((await events({ action: 'user.create', target: 'Ada' })).events).toEqual([]);
+
+    const key = await sut.http().post('/admin/api-keys').set(bearer(admin)).send({ name: 'batch' });
+    expect(key.status).toBe(201);
+    const id = (key.body as { id: string }).id;
+    expect(id).toMatch(/^ak_/);
+    expect((await sut.http().delete(`/admin/api-keys/${id}`).set(bearer(admin))).status).toBe(200);
+    const byKey = (await events({ target: id })).events;
+    expect(byKey.map((e) => e.action)).toEqual(['api_key.revoke', 'api_key.create']);
+    expect(JSON.stringify(byKey)).not.toContain((key.body as { key: string }).key);
+    expect((await events({ action: 'api_key.create', target: 'batch' })).events).toEqual([]);
+  });
+
+  it('keeps non-secret fields named after tokens: token_limit before/after, token_type', async () => {
+    await createClient(sut, admin, { id: 'limited' });
+    const patched = await sut
+      .http()
+      .patch('/admin/clients/limited')
+      .set(bearer(admin))
+      .send({ token_limit: '20000/day' });
+    expect(patched.status).toBe(200);
+    const [update] = (await events({ action: 'client.update', target: 'limited' })).events;
+    expect(update.details).toMatchObject({
+      before: { token_limit: null },
+      after: { token_limit: '20000/day' },
+    });
+    await tokenFor(sut.url, CLIENTS.operator);
+    const [issued] = await eventually(
+      { action: 'token.issue', actor: CLIENTS.operator.id },
+      (e) => e.length > 0,
+    );
+    expect(issued.details.token_type).toBe('access');
+  });
+
   it('records revocations with the revoked jti as target', async () => {
     const token = await tokenFor(sut.url, CLIENTS.operator);
     const { jti } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
@@ -233,10 +283,27 @@ describe('audit trail', () => {
     expect(JSON.stringify(event)).not.toContain(token);
   });
 
-  it('records key rotations', async () => {
+  it('records key rotations with their mode, as not automatic', async () => {
     await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'soft' });
     const [event] = (await events({ action: 'keys.rotate' })).events;
-    expect(event).toMatchObject({ outcome: 'success', actor: CLIENTS.admin.id });
+    expect(event).toMatchObject({
+      outcome: 'success',
+      actor: CLIENTS.admin.id,
+      details: { mode: 'soft', automatic: false },
+    });
+    const hard = await sut
+      .http()
+      .post('/admin/keys/rotate')
+      .set(bearer(admin))
+      .send({ mode: 'hard' });
+    expect(hard.status).toBe(200);
+    admin = await tokenFor(sut.url, CLIENTS.admin); // a hard rotation ends every earlier token
+    const [latest] = (await events({ action: 'keys.rotate' })).events;
+    expect(latest).toMatchObject({
+      outcome: 'success',
+      target: (hard.body as { kid: string }).kid,
+      details: { mode: 'hard', automatic: false },
+    });
   });
 
   it('records login attempts, successful or not', async () => {
@@ -310,6 +377,47 @@ describe('audit trail', () => {
       expect(response.status).toBe(400);
       expect(response.body.detail).toContain(field);
     }
+  });
+
+  it('refuses unknown or repeated parameters, impossible dates and bad limits, saying what is wrong', async () => {
+    const refused = async (path: string, query: string) => {
+      const response = await sut.http().get(`${path}?${query}`).set(bearer(admin));
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      return (response.body as { detail: string }).detail;
+    };
+    expect(await refused('/admin/audit', 'outcom=failure')).toContain(
+      'unknown query parameter "outcom"',
+    );
+    for (const query of ['limit=10', 'cursor=abc', 'outcom=failure']) {
+      expect(await refused('/admin/audit/export', query)).toMatch(/^unknown query parameter "/);
+    }
+    expect(await refused('/admin/audit', 'since=2026-02-30T00:00:00Z')).toBe(
+      'since is not a real date and time: 2026-02-30T00:00:00Z',
+    );
+    expect(await refused('/admin/audit', 'until=2026-11-01T00:00:00')).toBe(
+      'until must have an offset (Z or +01:00), such as 2026-11-01T00:00:00Z',
+    );
+    for (const since of ['0', '-1', 'yesterday']) {
+      expect(await refused('/admin/audit/export', `since=${since}`)).toBe(
+        'since must be an ISO 8601 date-time such as 2026-11-01T00:00:00Z',
+      );
+    }
+    for (const limit of ['abc', '0', '501', '1.5']) {
+      expect(await refused('/admin/audit', `limit=${limit}`)).toBe(
+        'limit must be a whole number from 1 to 500',
+      );
+    }
+    expect(await refused('/admin/audit', 'limit=1&limit=2')).toBe('limit must be given once');
+    expect(await refused('/admin/audit', 'action=a&action=b')).toBe('action must be given once');
+
+    // What is documented still works, on both.
+    const documented =
+      'action=client.*&actor=x&target=y&request_id=z&outcome=success&since=2026-11-01T00:00:00Z&until=2099-01-01';
+    const listed = await sut.http().get(`/admin/audit?${documented}&limit=5`).set(bearer(admin));
+    expect(listed.status).toBe(200);
+    const exported = await sut.http().get(`/admin/audit/export?${documented}`).set(bearer(admin));
+    expect(exported.status).toBe(200);
   });
 
   it('needs audit:read', async () => {

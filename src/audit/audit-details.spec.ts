@@ -1,4 +1,4 @@
-import { cleanDetails, text } from './audit-details';
+import { cleanDetails, isSecretKey, text } from './audit-details';
 
 describe('cleanDetails', () => {
   it('keeps what JSON keeps: toJSON applied, undefined and functions out, non-finite numbers null', () => {
@@ -37,6 +37,60 @@ describe('cleanDetails', () => {
       items: [{ token: '[redacted]', id: 1 }],
       Authorization: '[redacted]',
     });
+  });
+
+  it('redacts real secrets only: limits, types and counters named after tokens or keys are kept', () => {
+    const input = {
+      token_limit: '20000/day',
+      token_type: 'access',
+      refresh_tokens_revoked: 3,
+      tokenLimit: '5/month',
+      prompt_tokens: 12,
+      token_type_hint: 'refresh_token',
+      kid: 'k1',
+      key_id: 'ak_1',
+      api_key_name: 'batch',
+      parent_jti: 'j1',
+      before: { token_limit: null },
+      after: { token_limit: '20000/day' },
+    };
+    expect(cleanDetails(input, 0)).toEqual(input);
+  });
+
+  it.each([
+    'token',
+    'access_token',
+    'refresh_token',
+    'id_token',
+    'parent_token',
+    'childToken',
+    'accesstoken',
+    'secret',
+    'client_secret',
+    'clientSecret',
+    'secret_hash',
+    'secretDigest',
+    'password',
+    'passwordHash',
+    'new-password',
+    'key',
+    'api_key',
+    'apiKey',
+    'APIKey',
+    'apikey',
+    'x-api-key',
+    'private_key',
+    'privateKeyPem',
+    'authorization',
+    'Authorization',
+    'cookie',
+    'Set-Cookie',
+    'credentials',
+    'client_assertion',
+    'jwt',
+  ])('redacts %s', (key) => {
+    expect(isSecretKey(key)).toBe(true);
+    expect(cleanDetails({ [key]: 'value' }, 0)).toEqual({ [key]: '[redacted]' });
   });
 
   it('removes NUL characters and replaces lone surrogates, in keys and values; keeps pairs', () => {

@@ -3,8 +3,61 @@
  * (the chain's hash covers them), and no secret reaches them.
  */
 
-/** Keys whose values are never stored, at any depth (a before/after snapshot nests). */
-const SECRET_KEYS = /secret|password|token|authorization|api_?key|credential|cookie|^key$/i;
+/**
+ * Whether a key's value is a secret, never stored at any depth (a before/after snapshot nests).
+ * The key is split into words (`snake_case`, `camelCase`, `kebab-case`): it is secret when any
+ * word is one of {@link SECRET_WORDS} (`client_secret`, `secretDigest`, `password_hash`,
+ * `Authorization`, `privateKeyPem`), or when its last word is one of {@link SECRET_LAST_WORDS}
+ * (`token`, `access_token`, `refresh_token`, `id_token`, `parentToken`, `key`, `api_key`,
+ * `apiKey`, `private_key`). A token or a key named by what it is *about* — `token_type`,
+ * `token_limit`, `refresh_tokens_revoked`, `prompt_tokens`, `key_id`, `api_key_name` — is kept.
+ */
+export function isSecretKey(key: string): boolean {
+  let secret = decided.get(key);
+  if (secret === undefined) {
+    secret = decide(key);
+    // The same few keys come back with every event: remember them (bounded, keys may be anything).
+    if (decided.size < 1000) decided.set(key, secret);
+  }
+  return secret;
+}
+
+const decided = new Map<string, boolean>();
+
+function decide(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  if (words.length === 0) return false;
+  if (words.some((word) => SECRET_WORDS.has(word))) return true;
+  const last = words[words.length - 1];
+  // Run-together names: `accesstoken`, `apikey`, `privatekey`.
+  return SECRET_LAST_WORDS.has(last) || /(token|apikey|privatekey|secretkey)$/.test(last);
+}
+
+/** Words that make a key secret wherever they are in it. */
+const SECRET_WORDS = new Set([
+  'secret',
+  'secrets',
+  'password',
+  'passwords',
+  'passwd',
+  'passphrase',
+  'pepper',
+  'credential',
+  'credentials',
+  'authorization',
+  'cookie',
+  'cookies',
+  'bearer',
+  'private',
+]);
+
+/** Words that make a key secret when it ends with them (`access_token`, not `token_type`). */
+const SECRET_LAST_WORDS = new Set(['token', 'jwt', 'key', 'apikey', 'assertion']);
 
 /** The longest text column value kept (actor, target, user agent…). */
 const MAX_TEXT = 500;
@@ -40,7 +93,7 @@ export function cleanDetails(value: unknown, depth: number): unknown {
   const clean: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const item = cleanDetails((value as Record<string, unknown>)[key], depth + 1);
-    if (item !== undefined) clean[cleanString(key)] = SECRET_KEYS.test(key) ? '[redacted]' : item;
+    if (item !== undefined) clean[cleanString(key)] = isSecretKey(key) ? '[redacted]' : item;
   }
   return clean;
 }

@@ -21,12 +21,20 @@ export interface AuditSpec {
    * that look like one are redacted anyway.
    */
   before?: string;
+  /**
+   * Details the handler's request adds to its event, success or failure (`keys.rotate`: the
+   * `mode` asked for, `automatic: false`). Computed from the body as received.
+   */
+  details?: (body: unknown) => Record<string, unknown>;
 }
 
 /** The audit spec of a handler, set by the `@Audit(...)` decorator. */
 export const AuditAction = Reflector.createDecorator<AuditSpec>();
 
-const TARGET_PARAMS = ['id', 'kid', 'jti', 'userId', 'user_id', 'client_id', 'name', 'oid'];
+/** Fields that identify what was acted on, most specific first. */
+const ID_FIELDS = ['id', 'oid', 'kid', 'jti', 'userId', 'user_id', 'client_id'];
+/** What names a target that has no id (a role is known by its name), tried after every id. */
+const NAME_FIELDS = ['name', 'email'];
 
 /**
  * Records every call of an `@Audit(...)` handler (attached by that decorator), successful or
@@ -47,13 +55,16 @@ export class AuditInterceptor implements NestInterceptor {
     if (!spec) return next.handle();
     const request = context.switchToHttp().getRequest<AuditedRequest>();
     const params = request.params ?? {};
-    const targetParam = TARGET_PARAMS.find((p) => params[p] !== undefined);
+    // The id acted on: a route parameter, else an id the request names (the client id asked
+    // for, the jti revoked, the user tokens are issued for), else — below — the id in the answer
+    // (a created user's oid, an API key's id, a rotated key's kid); a name only when no id.
+    const targetParam = [...ID_FIELDS, ...NAME_FIELDS].find((p) => params[p] !== undefined);
     const base = {
       request,
       action: spec.action,
       actor: request.user?.subject,
       actorMethod: request.user?.method,
-      target: targetParam ? params[targetParam] : idOf(request.body),
+      target: targetParam ? params[targetParam] : fieldOf(request.body, ID_FIELDS),
     };
     let before: unknown;
     const loadBefore = async () => {
@@ -70,17 +81,22 @@ export class AuditInterceptor implements NestInterceptor {
       concatMap(async (value: unknown) => {
         await this.audit.record({
           ...base,
-          target: base.target ?? idOf(value),
+          target:
+            base.target ??
+            fieldOf(value, ID_FIELDS) ??
+            fieldOf(request.body, NAME_FIELDS) ??
+            fieldOf(value, NAME_FIELDS),
           outcome: 'success',
-          details: changes(before, value),
+          details: { ...changes(before, value), ...spec.details?.(request.body) },
         });
         return value;
       }),
       catchError(async (error: unknown) => {
         await this.audit.record({
           ...base,
+          target: base.target ?? fieldOf(request.body, NAME_FIELDS),
           outcome: 'failure',
-          details: { error: (error as Error)?.name ?? 'Error' },
+          details: { error: (error as Error)?.name ?? 'Error', ...spec.details?.(request.body) },
         });
         throw error;
       }),
@@ -109,10 +125,15 @@ function changes(before: unknown, after: unknown): Record<string, unknown> {
   return { before: changedBefore, after: changedAfter };
 }
 
-/** The id of what was created or changed, from a body or a response (`id`, `kid`, `oid`, `jti`, `name`). */
-function idOf(value: unknown): string | undefined {
+/** The first of `fields` that is a string in a body or a response, at most 200 characters. */
+function fieldOf(value: unknown, fields: readonly string[]): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const record = value as Record<string, unknown>;
-  const found = TARGET_PARAMS.map((k) => record[k]).find((v) => typeof v === 'string');
+  const found = fields.map((k) => record[k]).find((v) => typeof v === 'string');
   return typeof found === 'string' ? found.slice(0, 200) : undefined;
+}
+
+/** The id of what was created or changed (`id`, `oid`, `kid`…; a role's `name`). */
+function idOf(value: unknown): string | undefined {
+  return fieldOf(value, ID_FIELDS) ?? fieldOf(value, ['name']);
 }

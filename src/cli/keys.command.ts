@@ -71,7 +71,7 @@ export class KeysRotateCommand extends TesseraCommand {
     const mode = options.hard ? 'hard' : 'soft';
     const key = await keysService(this.jwt, async (keys, context) => {
       const rotated = await keys.rotate(mode);
-      await recordCliChange(context, 'keys.rotate', rotated.kid, { mode });
+      await recordCliChange(context, 'keys.rotate', rotated.kid, { mode, automatic: false });
       return rotated;
     });
     process.stdout.write(key.kid + '\n');
@@ -97,7 +97,7 @@ export class KeysRetireCommand extends TesseraCommand {
   async run([kid]: string[]): Promise<void> {
     const key = await keysService(this.jwt, async (keys, context) => {
       const retired = await keys.retire(kid);
-      await recordCliChange(context, 'keys.retire', kid);
+      await recordCliChange(context, 'keys.retire', kid, { automatic: false });
       return retired;
     });
     process.stdout.write(line(key) + '\n');

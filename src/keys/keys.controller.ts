@@ -5,6 +5,12 @@ import { Authenticated } from '../access/authenticated.decorator';
 import { RotateKeysDto } from './dto/rotate-keys.dto';
 import { KeysService } from './keys.service';
 
+/** What an admin's rotation records, as the scheduler's does (`mode`, `automatic`). */
+const rotation = (body: unknown) => ({
+  mode: (body as RotateKeysDto | undefined)?.mode ?? 'soft',
+  automatic: false,
+});
+
 @ApiTags('admin')
 @Controller('admin/keys')
 export class KeysController {
@@ -19,7 +25,7 @@ export class KeysController {
   @Post('rotate')
   @HttpCode(200)
   @Authenticated({ permission: 'keys:rotate' })
-  @Audit('keys.rotate')
+  @Audit('keys.rotate', { details: rotation })
   @ApiOperation({ summary: 'Rotate the signing key (soft by default, or hard)' })
   rotate(@Body() dto: RotateKeysDto) {
     return this.keys.rotate(dto.mode ?? 'soft');
@@ -28,7 +34,7 @@ export class KeysController {
   @Post(':kid/retire')
   @HttpCode(200)
   @Authenticated({ permission: 'keys:rotate' })
-  @Audit('keys.retire')
+  @Audit('keys.retire', { details: () => ({ automatic: false }) })
   @ApiOperation({ summary: 'Retire a non-active key now: its tokens stop verifying' })
   retire(@Param('kid') kid: string) {
     return this.keys.retire(kid);
@@ -44,7 +50,7 @@ export class SecretsController {
   @Post('refresh')
   @HttpCode(200)
   @Authenticated({ permission: 'keys:rotate' })
-  @Audit('keys.rotate')
+  @Audit('keys.rotate', { details: rotation })
   @ApiOperation({ summary: 'Rotate the signing key: {mode: "soft" | "hard"}' })
   async refresh(@Body() dto: RotateKeysDto) {
     const mode = dto.mode ?? 'soft';

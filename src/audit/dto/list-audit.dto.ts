@@ -1,7 +1,26 @@
 import { ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { PageQueryDto } from '../../common/page-query.dto';
-import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsIn, IsOptional, IsString, MaxLength, ValidateBy } from 'class-validator';
+import { isoDateTimeProblem, parseIsoDateTime } from '../../common/iso-date';
+
+/**
+ * `since`/`until`: an ISO 8601 date-time with its offset (`2026-11-01T00:00:00Z`,
+ * `2026-11-01T09:30:00.250+02:00`) or a date (`2026-11-01`, midnight UTC) that exists. Not
+ * a number (`0`, `-1`), not `2026-02-30` (which `new Date` turns into 2 March).
+ */
+const IsoDateTime = (): PropertyDecorator => (target, property) => {
+  Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' ? (parseIsoDateTime(value) ?? value) : value,
+  )(target, property);
+  ValidateBy({
+    name: 'isIsoDateTime',
+    validator: {
+      validate: (value: unknown) => value instanceof Date,
+      defaultMessage: (args) => isoDateTimeProblem(String(args?.property), args?.value),
+    },
+  })(target, property);
+};
 
 export class ListAuditDto extends PageQueryDto {
   @ApiPropertyOptional({
@@ -40,14 +59,12 @@ export class ListAuditDto extends PageQueryDto {
 
   @ApiPropertyOptional({ type: String, format: 'date-time' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'since must be an ISO 8601 date' })
+  @IsoDateTime()
   since?: Date;
 
   @ApiPropertyOptional({ type: String, format: 'date-time' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'until must be an ISO 8601 date' })
+  @IsoDateTime()
   until?: Date;
 }
 

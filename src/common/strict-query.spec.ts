@@ -1,0 +1,50 @@
+import { ExportAuditDto, ListAuditDto } from '../audit/dto/list-audit.dto';
+import { ValidationFailedError } from './errors';
+import { checkQuery, StrictQueryInterceptor } from './strict-query';
+
+describe('StrictQuery', () => {
+  const list = new StrictQueryInterceptor(ListAuditDto).names();
+  const exported = new StrictQueryInterceptor(ExportAuditDto).names();
+
+  it('knows the documented parameters of each DTO, inherited ones too', () => {
+    expect([...list].sort()).toEqual([
+      'action',
+      'actor',
+      'cursor',
+      'limit',
+      'outcome',
+      'request_id',
+      'since',
+      'target',
+      'until',
+    ]);
+    expect([...exported].sort()).toEqual([
+      'action',
+      'actor',
+      'outcome',
+      'request_id',
+      'since',
+      'target',
+      'until',
+    ]);
+  });
+
+  it('accepts known parameters given once', () => {
+    expect(() => checkQuery({ action: 'token.*', limit: '5', cursor: 'x' }, list)).not.toThrow();
+    expect(() => checkQuery({}, exported)).not.toThrow();
+  });
+
+  it('refuses an unknown parameter, naming it', () => {
+    expect(() => checkQuery({ outcom: 'failure' }, list)).toThrow(
+      new ValidationFailedError(
+        'unknown query parameter "outcom" (this endpoint takes action, actor, target, request_id, outcome, since, until, cursor, limit)',
+      ),
+    );
+    expect(() => checkQuery({ limit: '10' }, exported)).toThrow(/unknown query parameter "limit"/);
+    expect(() => checkQuery({ cursor: 'x' }, exported)).toThrow(/unknown query parameter "cursor"/);
+  });
+
+  it('refuses a parameter given more than once', () => {
+    expect(() => checkQuery({ action: ['a', 'b'] }, list)).toThrow('action must be given once');
+  });
+});
