@@ -283,6 +283,28 @@ describe('audit trail', () => {
     expect(JSON.stringify(event)).not.toContain(token);
   });
 
+  it('records an RFC 7009 revocation with the revoking client as actor and the jti as target', async () => {
+    const token = await tokenFor(sut.url, CLIENTS.operator);
+    const { jti } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
+      jti: string;
+    };
+    const revoked = await sut
+      .http()
+      .post('/oauth/revoke')
+      .auth(CLIENTS.operator.id, CLIENTS.operator.secret)
+      .type('form')
+      .send({ token });
+    expect(revoked.status).toBe(200);
+    const [event] = (await events({ action: 'token.revoke', target: jti })).events;
+    expect(event).toMatchObject({
+      outcome: 'success',
+      actor: CLIENTS.operator.id,
+      target: jti,
+      details: {},
+    });
+    expect(JSON.stringify(event)).not.toContain(token);
+  });
+
   it('records key rotations with their mode, as not automatic', async () => {
     await sut.http().post('/secrets/refresh').set(bearer(admin)).send({ mode: 'soft' });
     const [event] = (await events({ action: 'keys.rotate' })).events;

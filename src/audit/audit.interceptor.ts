@@ -2,7 +2,31 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { catchError, concatMap, from, Observable } from 'rxjs';
 import type { Principal } from '../access/principal';
-import type { RequestInfo } from '../common/request-context';
+import { callerOf, type RequestInfo } from '../common/request-context';
+
+const AUDIT_TARGET = Symbol('tessera.auditTarget');
+
+/**
+ * For a handler whose target is known only inside it (RFC 7009 revocation: the jti of the token
+ * presented, never the token): the `@Audit` event's target.
+ */
+export function noteAuditTarget(request: object, target: string): void {
+  (request as Record<symbol, unknown>)[AUDIT_TARGET] = target;
+}
+
+function notedTarget(request: object): string | undefined {
+  return (request as Record<symbol, unknown>)[AUDIT_TARGET] as string | undefined;
+}
+
+/**
+ * Who acted: the authenticated principal, or — on a public endpoint that authenticates its
+ * client itself (`/oauth/revoke`) — the client it named ({@link callerOf}), once the handler ran.
+ */
+function actorOf(request: AuditedRequest): { actor?: string; actorMethod?: string } {
+  if (request.user) return { actor: request.user.subject, actorMethod: request.user.method };
+  const caller = callerOf(request);
+  return caller ? { actor: caller.subject, actorMethod: 'client_secret' } : {};
+}
 import { AuditService } from './audit.service';
 
 interface AuditedRequest extends RequestInfo {
@@ -62,8 +86,6 @@ export class AuditInterceptor implements NestInterceptor {
     const base = {
       request,
       action: spec.action,
-      actor: request.user?.subject,
-      actorMethod: request.user?.method,
       target: targetParam ? params[targetParam] : fieldOf(request.body, ID_FIELDS),
     };
     let before: unknown;
@@ -81,8 +103,10 @@ export class AuditInterceptor implements NestInterceptor {
       concatMap(async (value: unknown) => {
         await this.audit.record({
           ...base,
+          ...actorOf(request),
           target:
             base.target ??
+            notedTarget(request) ??
             fieldOf(value, ID_FIELDS) ??
             fieldOf(request.body, NAME_FIELDS) ??
             fieldOf(value, NAME_FIELDS),
@@ -94,7 +118,8 @@ export class AuditInterceptor implements NestInterceptor {
       catchError(async (error: unknown) => {
         await this.audit.record({
           ...base,
-          target: base.target ?? fieldOf(request.body, NAME_FIELDS),
+          ...actorOf(request),
+          target: base.target ?? notedTarget(request) ?? fieldOf(request.body, NAME_FIELDS),
           outcome: 'failure',
           details: { error: (error as Error)?.name ?? 'Error', ...spec.details?.(request.body) },
         });
@@ -111,7 +136,7 @@ export class AuditInterceptor implements NestInterceptor {
 function changes(before: unknown, after: unknown): Record<string, unknown> {
   const isRecord = (v: unknown): v is Record<string, unknown> =>
     v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (!isRecord(before)) return isRecord(after) ? { after } : {};
+  if (!isRecord(before)) return isRecord(after) && Object.keys(after).length ? { after } : {};
   if (!isRecord(after) || idOf(after) !== idOf(before)) return { before, after: null };
   const changedBefore: Record<string, unknown> = {};
   const changedAfter: Record<string, unknown> = {};

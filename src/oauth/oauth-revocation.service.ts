@@ -7,7 +7,8 @@ import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import { RevocationIndexService } from '../revocation/revocation-index.service';
 import { RevocationsService } from '../revocation/revocations.service';
 import type { ClientCredentials } from '../clients/client-credentials';
-import type { RequestInfo } from '../common/request-context';
+import { noteCaller, type RequestInfo } from '../common/request-context';
+import { noteAuditTarget } from '../audit/audit.interceptor';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -34,6 +35,8 @@ export class OAuthRevocationService {
     origin?: RequestInfo,
   ): Promise<void> {
     const client = this.clients.authenticateOrRefuse(credentials, origin);
+    // The audit event's actor and the request line's caller: the client that revoked.
+    if (origin) noteCaller(origin, { subject: client.id, clientId: client.id });
     if (!token) throw new OAuthError('invalid_request', 'token is required');
     if (token.startsWith('rt_')) {
       const outcome = await this.refreshTokens.revokeFamily(token, client.id);
@@ -43,6 +46,7 @@ export class OAuthRevocationService {
     }
     const verified = await this.verifier.tryVerify(token, { ignoreExpiration: true });
     if (!verified || verified.claims.exp <= now()) return;
+    if (origin) noteAuditTarget(origin, verified.claims.jti);
     if (verified.claims.client_id !== client.id)
       throw new OAuthError('unauthorized_client', 'The token was not issued to this client');
     await this.revocations.revokeJti(verified.claims.jti, verified.claims.exp, 'oauth/revoke');
