@@ -283,6 +283,30 @@ describe('audit trail', () => {
     expect(JSON.stringify(event)).not.toContain(token);
   });
 
+  it("records a client's revocation as token.revoke_client, with the reason given", async () => {
+    const revoked = await sut
+      .http()
+      .post('/revoke')
+      .set(bearer(admin))
+      .set('X-Request-Id', 'revoke-client-reason')
+      .send({ client_id: CLIENTS.viewer.id, reason: 'secret leaked in a ticket' });
+    expect(revoked.status).toBe(200);
+    const [event] = (await events({ request_id: 'revoke-client-reason' })).events;
+    expect(event).toMatchObject({
+      action: 'token.revoke_client',
+      outcome: 'success',
+      actor: CLIENTS.admin.id,
+      target: CLIENTS.viewer.id,
+      details: { reason: 'secret leaked in a ticket' },
+    });
+    const stored = await sut
+      .http()
+      .get('/admin/revocations')
+      .query({ kind: 'client' })
+      .set(bearer(admin));
+    expect(JSON.stringify(stored.body)).toContain('secret leaked in a ticket');
+  });
+
   it('records an RFC 7009 revocation with the revoking client as actor and the jti as target', async () => {
     const token = await tokenFor(sut.url, CLIENTS.operator);
     const { jti } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {

@@ -50,6 +50,8 @@ export interface AuditSpec {
    * `mode` asked for, `automatic: false`). Computed from the body as received.
    */
   details?: (body: unknown) => Record<string, unknown>;
+  /** The action when it depends on the request (`POST /revoke`: a token or a client's). */
+  actionFor?: (body: unknown) => string | undefined;
 }
 
 /** The audit spec of a handler, set by the `@Audit(...)` decorator. */
@@ -85,7 +87,7 @@ export class AuditInterceptor implements NestInterceptor {
     const targetParam = [...ID_FIELDS, ...NAME_FIELDS].find((p) => params[p] !== undefined);
     const base = {
       request,
-      action: spec.action,
+      action: spec.actionFor?.(request.body) ?? spec.action,
       target: targetParam ? params[targetParam] : fieldOf(request.body, ID_FIELDS),
     };
     let before: unknown;

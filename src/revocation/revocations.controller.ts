@@ -27,11 +27,17 @@ export class RevocationsController {
   }
 
   @Post('revoke')
-  @Audit('token.revoke')
+  @Audit('token.revoke', {
+    actionFor: (body) => (fieldIn(body, 'client_id') ? 'token.revoke_client' : undefined),
+    details: (body) => ({ reason: fieldIn(body, 'reason') }),
+  })
   @HttpCode(200)
-  @ApiOperation({ summary: 'Revoke a token by {jti} or {token}, or a client’s by {client_id}' })
+  @ApiOperation({
+    summary: 'Revoke a token by {jti} or {token}, or a client’s by {client_id}; {reason} optional',
+  })
   revoke(@Body() dto: RevokeDto, @CurrentPrincipal() who: Principal) {
-    return this.revocations.revokeRequested(dto, `POST /revoke by ${who.subject}`);
+    const by = `POST /revoke by ${who.subject}`;
+    return this.revocations.revokeRequested(dto, dto.reason ? `${dto.reason} (${by})` : by);
   }
 
   @Delete('tokens/:jti')
@@ -59,4 +65,11 @@ export class RevocationsController {
       refresh_tokens_revoked: outcome.refreshTokens,
     };
   }
+}
+
+/** A string member of a request body (as received), if there is one. */
+function fieldIn(body: unknown, name: string): string | undefined {
+  const value =
+    body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof value === 'string' ? value.slice(0, 200) : undefined;
 }

@@ -20,4 +20,10 @@ export class RevokeDto {
   @IsString()
   @Length(1, 8192)
   token?: string;
+
+  @ApiPropertyOptional({ description: 'Why (kept with the revocation and in the audit event)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  reason?: string;
 }
