@@ -158,6 +158,16 @@ describe('tessera CLI (real processes)', () => {
         .send({ prompt: 'from the CLI' });
       expect(response.status).toBe(200);
       expect(response.body.sub).toBe('cli-user');
+      // Recorded like every token signed with the database's key (never the token itself).
+      const { jti } = decodeJwt(token);
+      const audit = await tessera(['audit', '--action', 'token.issue', '--target', String(jti)]);
+      expect(JSON.parse(audit.stdout).events).toEqual([
+        expect.objectContaining({
+          actor: 'cli',
+          details: expect.objectContaining({ grant: 'cli', subject: 'cli-user' }),
+        }),
+      ]);
+      expect(audit.stdout).not.toContain(token);
     });
 
     it('exits 1 on a configuration error: no secret, or one shorter than 32 characters', async () => {
@@ -387,6 +397,12 @@ describe('tessera CLI (real processes)', () => {
       expect(exported.code).toBe(0);
       expect(exported.stdout.trim().split('\n')).toHaveLength(1);
       expect(JSON.parse(exported.stdout)).toMatchObject({ requestId, target: 'cli-request-id' });
+      // The export itself is in the trail, as an HTTP export is.
+      const exports = await tessera(['audit', '--action', 'audit.export', '--limit', '1']);
+      expect(JSON.parse(exports.stdout).events[0]).toMatchObject({
+        actor: 'cli',
+        details: { filter: { requestId } },
+      });
     });
 
     it('exits 2 for ambiguous or bad arguments', async () => {

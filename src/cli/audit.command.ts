@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Command, Option, SubCommand } from 'nest-commander';
 import { AuditService } from '../audit/audit.service';
 import { UsageError } from './cli-errors';
-import { withContext } from './cli-context';
+import { recordCliChange, withContext } from './cli-context';
 import { TesseraCommand } from './tessera-command';
 
 interface AuditOptions {
@@ -79,6 +79,11 @@ export class AuditExportCommand extends TesseraCommand {
     const parent = (this.command.parent?.opts() ?? {}) as AuditOptions;
     const filter = filterOf({ ...parent, ...options });
     await withContext([], async (context) => {
+      // As the HTTP export is: who exported what (before the lines, so it is in the trail even
+      // when the export is cut short).
+      await recordCliChange(context, 'audit.export', undefined, {
+        filter: { ...parent, ...options },
+      });
       for await (const line of context.get(AuditService).exportLines(filter)) {
         if (!process.stdout.write(line)) await once(process.stdout, 'drain');
       }

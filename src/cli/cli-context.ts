@@ -63,7 +63,7 @@ export async function withContext<T>(
 export function recordCliChange(
   context: INestApplicationContext,
   action: string,
-  target: string,
+  target: string | undefined,
   details: Record<string, unknown> = {},
 ): Promise<void> {
   return context

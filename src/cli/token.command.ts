@@ -1,4 +1,4 @@
-import { Inject } from '@nestjs/common';
+import { Inject, type INestApplicationContext } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Command, Option } from 'nest-commander';
 import { TesseraCommand } from './tessera-command';
@@ -11,7 +11,7 @@ import { KeysModule } from '../keys/keys.module';
 import { KeysService } from '../keys/keys.service';
 import { MIN_SECRET_LENGTH, sharedSecretKey } from '../keys/shared-secret';
 import { CliConfigError, listOption, UsageError } from './cli-errors';
-import { withContext } from './cli-context';
+import { recordCliChange, withContext } from './cli-context';
 
 interface TokenOptions {
   subject?: string;
@@ -74,19 +74,31 @@ export class TokenCommand extends TesseraCommand {
     if (options.secret !== undefined && algorithm !== 'HS256')
       throw new UsageError('--secret is only used with --algorithm HS256');
 
-    const key =
-      algorithm === 'HS256' ? this.sharedKey(options.secret) : await this.activeKey(algorithm);
-    const { token } = signAccessToken(
-      key,
-      { issuer: this.jwt.issuer, audience: this.jwt.audience },
-      {
-        subject,
-        clientId: options.clientId,
-        scopes: listOption(options.scope) ?? [],
-        roles,
-      },
-      expiresIn,
-    );
+    const identity = { issuer: this.jwt.issuer, audience: this.jwt.audience };
+    const request = {
+      subject,
+      clientId: options.clientId,
+      scopes: listOption(options.scope) ?? [],
+      roles,
+    };
+    // HS256 with a shared secret needs no database, and so leaves no audit event; a token
+    // signed with the database's key is recorded there like every other (token.issue, grant
+    // cli, actor cli), before the command prints it.
+    const token =
+      algorithm === 'HS256'
+        ? signAccessToken(this.sharedKey(options.secret), identity, request, expiresIn).token
+        : await this.withActiveKey(algorithm, async (key, context) => {
+            const { token, claims } = signAccessToken(key, identity, request, expiresIn);
+            await recordCliChange(context, 'token.issue', claims.jti, {
+              grant: 'cli',
+              subject,
+              client: options.clientId,
+              kid: key.kid,
+              token_type: 'access',
+              scope: claims.scope,
+            });
+            return token;
+          });
     process.stdout.write(token + '\n');
   }
 
@@ -100,7 +112,10 @@ export class TokenCommand extends TesseraCommand {
     return sharedSecretKey(secret);
   }
 
-  private activeKey(algorithm: string): Promise<SigningKey> {
+  private withActiveKey<T>(
+    algorithm: string,
+    work: (key: SigningKey, context: INestApplicationContext) => Promise<T>,
+  ): Promise<T> {
     if (this.jwt.algorithm === 'HS256')
       throw new CliConfigError(
         `JWT_ALGORITHM=HS256: the server has no ${algorithm} key; use --algorithm HS256`,
@@ -111,7 +126,7 @@ export class TokenCommand extends TesseraCommand {
         throw new CliConfigError(
           `The active signing key is ${key.algorithm}, not ${algorithm} (JWT_ALGORITHM=${this.jwt.algorithm})`,
         );
-      return key;
+      return work(key, context);
     });
   }
 
