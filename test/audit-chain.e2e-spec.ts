@@ -156,10 +156,43 @@ describe('audit trail: hash chain, verify, export, retention', () => {
     ).rows;
     expect(BigInt(first.id)).toBe(BigInt(result.anchor!.through_id) + 1n);
     expect(first.prev_hash).toBe(anchors[0].hash);
+    // The purge's own event is committed with the anchor, first after it.
+    expect(first.action).toBe('audit.purge');
     // Removing the first remaining event is still caught after the anchor.
     await tampered(`DELETE FROM audit_events WHERE id = ${first.id}`, (v) =>
       expect(v.intact).toBe(false),
     );
+  });
+
+  it('catches a forged anchor that cuts recent events out (no audit.purge event attests it)', async () => {
+    // Some events after the purge above, then an anchor written by hand over the first three
+    // and those three deleted: the remaining chain links up, only the anchor lies.
+    for (let i = 0; i < 4; i++) await tokenFor(sut.url, CLIENTS.operator);
+    await sut.app.get(AuditService).flush();
+    const rows = (
+      await db.query(
+        "SELECT id::text, hash FROM audit_events WHERE action = 'token.issue' ORDER BY id DESC LIMIT 4",
+      )
+    ).rows.reverse();
+    const cut = rows[2]; // the third of the four newest: everything up to it disappears
+    await db.query(
+      `INSERT INTO audit_anchors (through_id, hash, purged, cutoff) VALUES ($1, $2, 3, now())`,
+      [cut.id, cut.hash],
+    );
+    try {
+      await tampered(`DELETE FROM audit_events WHERE id <= ${cut.id}`, (v) =>
+        expect(v).toMatchObject({
+          intact: false,
+          first_broken: {
+            id: cut.id,
+            reason: 'retention anchor without its audit.purge event in the chain (forged?)',
+          },
+        }),
+      );
+    } finally {
+      await db.query('DELETE FROM audit_anchors WHERE through_id = $1', [cut.id]);
+    }
+    expect(await verify()).toMatchObject({ intact: true });
   });
 
   it('exports matching events as NDJSON, oldest first, with their hashes', async () => {

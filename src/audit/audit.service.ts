@@ -16,7 +16,7 @@ import { every, PeriodicJob } from '../common/periodic';
 import type { RequestInfo } from '../common/request-context';
 import { auditConfig } from '../config/configuration';
 import { MetricsService } from '../metrics/metrics.service';
-import { BrokenLink, ChainWalker, GENESIS_HASH } from './audit-chain';
+import { BrokenLink, ChainWalker, eventFields, GENESIS_HASH } from './audit-chain';
 import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
 import { AuditWriter, PreparedEvent } from './audit-writer';
 import { ChainAppender } from './chain-appender';
@@ -106,6 +106,9 @@ export class AuditService
 {
   private readonly logger = new Logger('Audit');
   private readonly writer: AuditWriter;
+  private readonly appender: ChainAppender;
+  /** Counts events stored (`tessera_audit_events_written_total`) outside the writer. */
+  private readonly written: (n: number) => void;
   private job?: PeriodicJob;
 
   constructor(
@@ -115,15 +118,17 @@ export class AuditService
     metrics: MetricsService,
   ) {
     const counters = registerAuditMetrics(metrics, () => this.writer.depth);
+    this.appender = new ChainAppender(dataSource);
+    this.written = (n) => counters.written.inc(n);
     this.writer = new AuditWriter(
-      new ChainAppender(dataSource),
+      this.appender,
       {
         bufferMax: config.bufferMax,
         spillDir: config.spillDir,
         intervalMs: config.writeIntervalMs,
       },
       {
-        written: (n) => counters.written.inc(n),
+        written: this.written,
         spilled: (n) => counters.spilled.inc(n),
         dropped: (n) => counters.dropped.inc(n),
       },
@@ -246,6 +251,14 @@ export class AuditService
           ? { nextId: BigInt(anchor.through_id) + 1n, prevHash: anchor.hash }
           : { nextId: 1n, prevHash: GENESIS_HASH },
       );
+      // The newest anchor must have its audit.purge event in the chain after it (the purge
+      // commits both at once): an anchor written without one cuts events out unseen.
+      let anchorAttested = !anchor;
+      const attests = (row: AuditEventEntity) =>
+        row.action === 'audit.purge' &&
+        (row.details as { anchor?: { through_id?: string; hash?: string } })?.anchor?.through_id ===
+          anchor?.through_id &&
+        (row.details as { anchor?: { hash?: string } }).anchor?.hash === anchor?.hash;
       let after = anchor?.through_id ?? '0';
       // Rows before the anchor should not exist; the walk starts where the anchor says.
       const [{ min }] = (await runner.query('SELECT min(id)::text AS min FROM audit_events')) as [
@@ -261,16 +274,27 @@ export class AuditService
           .limit(SCAN_BATCH)
           .getMany()) as AuditEventEntity[];
         let ok = true;
-        for (const row of rows) if (!(ok = walker.check(row))) break;
+        for (const row of rows) {
+          if (!(ok = walker.check(row))) break;
+          if (!anchorAttested && attests(row)) anchorAttested = true;
+        }
         if (!ok || rows.length < SCAN_BATCH) break;
         after = rows[rows.length - 1].id;
       }
       if (head) walker.finish({ lastId: head.last_id, hash: head.hash });
       await runner.commitTransaction();
+      const broken =
+        walker.broken ??
+        (anchorAttested || !anchor
+          ? undefined
+          : {
+              id: anchor.through_id,
+              reason: 'retention anchor without its audit.purge event in the chain (forged?)',
+            });
       return {
-        intact: walker.broken === undefined,
+        intact: broken === undefined,
         checked: walker.checked,
-        first_broken: walker.broken ?? null,
+        first_broken: broken ?? null,
       };
     } finally {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
@@ -309,16 +333,23 @@ export class AuditService
         'INSERT INTO audit_anchors (through_id, hash, purged, cutoff) VALUES ($1, $2, $3, $4)',
         [bound.through, last.hash, purged, cutoff],
       );
-      return { purged, anchor: { through_id: bound.through, hash: last.hash } };
+      const anchor = { through_id: bound.through, hash: last.hash };
+      // The purge is an audit event, committed with the anchor: verification requires the
+      // newest anchor's event in the chain after it, so an anchor inserted by hand (to cut out
+      // events) cannot pass without rewriting the chain from there on.
+      await this.appender.appendIn(manager, [
+        eventFields(
+          this.prepare({
+            action: 'audit.purge',
+            outcome: 'success',
+            actor: 'system',
+            details: { purged, cutoff: cutoff.toISOString(), anchor },
+          }),
+        ),
+      ]);
+      return { purged, anchor };
     });
-    if (result.purged > 0) {
-      void this.record({
-        action: 'audit.purge',
-        outcome: 'success',
-        actor: 'system',
-        details: { purged: result.purged, cutoff: cutoff.toISOString(), anchor: result.anchor },
-      });
-    }
+    if (result.purged > 0) this.written(1);
     return result;
   }
 

@@ -64,26 +64,34 @@ export class ChainAppender {
   async insert(events: string[]): Promise<void> {
     if (events.length === 0) return;
     this.head = undefined; // unknown if the transaction fails
-    this.head = await this.dataSource.transaction(async (manager) => {
-      // The chain head is a row lock that every replica's writer (and the CLI) may take. A
-      // process that stalls while holding it would stall everyone's audit writes: PostgreSQL
-      // ends such a transaction after 10 s idle, and a writer waits at most 10 s for the lock
-      // (then its events stay buffered and are retried).
-      await manager.query(
-        "SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = '10s'",
-      );
-      let head = await readHead(manager, true);
-      for (let start = 0; start < events.length; start += this.batchMax) {
-        const { rows, last } = chainRows(events.slice(start, start + this.batchMax), head);
-        await manager.query(INSERT_ROWS, [rows]);
-        head = last;
-      }
-      await manager.query(
-        'UPDATE audit_chain SET last_id = $1, hash = $2, updated_at = now() WHERE id = 1',
-        [head.id.toString(), head.hash],
-      );
-      return head;
-    });
+    this.head = await this.dataSource.transaction((manager) => this.appendIn(manager, events));
+  }
+
+  /**
+   * Appends events within the caller's transaction, holding the head's row lock until it ends:
+   * {@link insert}'s, or a retention purge's, whose `audit.purge` event is committed with the
+   * anchor it records (so an anchor without its event is a forgery). Another writer's cached
+   * head is then stale: its compare-and-set fails and it reads the head again.
+   */
+  async appendIn(manager: EntityManager, events: string[]): Promise<ChainHead> {
+    // The chain head is a row lock that every replica's writer (and the CLI) may take. A
+    // process that stalls while holding it would stall everyone's audit writes: PostgreSQL
+    // ends such a transaction after 10 s idle, and a writer waits at most 10 s for the lock
+    // (then its events stay buffered and are retried).
+    await manager.query(
+      "SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = '10s'",
+    );
+    let head = await readHead(manager, true);
+    for (let start = 0; start < events.length; start += this.batchMax) {
+      const { rows, last } = chainRows(events.slice(start, start + this.batchMax), head);
+      await manager.query(INSERT_ROWS, [rows]);
+      head = last;
+    }
+    await manager.query(
+      'UPDATE audit_chain SET last_id = $1, hash = $2, updated_at = now() WHERE id = 1',
+      [head.id.toString(), head.hash],
+    );
+    return head;
   }
 }
 
