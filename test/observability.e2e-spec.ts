@@ -11,6 +11,8 @@ import { bearer, CLIENTS, clientsJson, tokenFor } from './support/factories';
 interface OtlpSpan {
   name: string;
   kind: number;
+  traceId: string;
+  attributes?: Array<{ key: string; value: { stringValue?: string } }>;
 }
 
 /** A tiny OTLP/HTTP receiver (JSON encoding): collects the spans of every POST /v1/traces. */
@@ -63,7 +65,7 @@ describe('observability of a running server', () => {
   let dataDir: string;
   let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
   let model: Awaited<ReturnType<typeof upstream>>;
-  const seen: Record<string, string> = {};
+  const seen: Record<string, string | undefined> = {};
 
   beforeAll(async () => {
     receiver = await otlpReceiver();
@@ -275,6 +277,15 @@ describe('observability of a running server', () => {
     expect(all.some((n) => /pg|SELECT|INSERT|postgres/i.test(n))).toBe(true); // database calls
     // The upstream call (undici, kind CLIENT = 3).
     expect(upstreamCall()).toBe(true);
+    // The request's server span carries its request id; its log line, the trace id (below).
+    const tagged = receiver.spans.find((s) =>
+      s.attributes?.some(
+        (a) => a.key === 'tessera.request_id' && a.value.stringValue === 'trace-me-123',
+      ),
+    );
+    expect(tagged).toMatchObject({ kind: 2, name: expect.stringMatching(/^POST/) }); // SERVER
+    seen.traceId = tagged?.traceId;
+    expect(seen.traceId).toMatch(/^[0-9a-f]{32}$/i);
   });
 
   it('writes every stdout line as JSON, one per request with id, subject and client', async () => {
@@ -306,6 +317,10 @@ describe('observability of a running server', () => {
       client: CLIENTS.operator.id,
       responseTime: expect.any(Number),
     });
+    // Joined with its trace: the trace id of the span that carries its request id.
+    expect((traced as { trace_id?: string }).trace_id?.toLowerCase()).toBe(
+      seen.traceId?.toLowerCase(),
+    );
     // The token endpoint names the client it issued for (never the secret it was sent).
     expect(requests.find((r) => r.req.id === 'issue-trace-1')).toMatchObject({
       route: '/oauth/token',

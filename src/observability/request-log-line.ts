@@ -10,6 +10,8 @@ export interface RequestOutcome {
   responseTime: number;
   subject?: string;
   client?: string;
+  /** With tracing on: the trace the request's spans belong to (32 hex digits). */
+  traceId?: string;
 }
 
 interface PinoInternals {
@@ -69,6 +71,7 @@ export class RequestLogLine {
       `,"responseTime":${outcome.responseTime}` +
       (outcome.subject === undefined ? '' : `,"subject":${JSON.stringify(outcome.subject)}`) +
       (outcome.client === undefined ? '' : `,"client":${JSON.stringify(outcome.client)}`) +
+      (outcome.traceId === undefined ? '' : `,"trace_id":"${outcome.traceId}"`) +
       `,"msg":"${failed ? 'request failed' : 'request completed'}"}\n`
     );
   }

@@ -14,6 +14,9 @@ import { MetricsService } from '../metrics/metrics.service';
 import type { Logger } from 'pino';
 import { APP_LOGGER } from './app-logger';
 import { RequestLogLine } from './request-log-line';
+import { traceOf } from './trace-correlation';
+
+const TRACE_ID = Symbol('tessera.traceId');
 
 interface Caller {
   subject: string;
@@ -58,6 +61,8 @@ export class RequestObserver implements OnModuleInit {
     if (!fastify?.addHook) return; // an application context without HTTP (the CLI)
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
+      const traceId = traceOf(request.raw, request.id);
+      if (traceId !== undefined) (request as unknown as Record<symbol, string>)[TRACE_ID] = traceId;
       done();
     });
     fastify.addHook('onResponse', (request, reply, done) => {
@@ -82,6 +87,7 @@ export class RequestObserver implements OnModuleInit {
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
       subject: caller?.subject,
       client: caller?.clientId,
+      traceId: (request as unknown as Record<symbol, string | undefined>)[TRACE_ID],
     });
   }
 

@@ -21,6 +21,16 @@ export async function startTracing(): Promise<() => Promise<void>> {
   const { PgInstrumentation } = await import('@opentelemetry/instrumentation-pg');
   const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
   const { NestInstrumentation } = await import('@opentelemetry/instrumentation-nestjs-core');
+  const { IncomingMessage } = await import('node:http');
+  const { correlateTraces } = await import('./trace-correlation');
+  // The server span of each incoming request, until Fastify has given the request its id.
+  const serverSpans = new WeakMap<object, Span>();
+  correlateTraces((raw, requestId) => {
+    const span = serverSpans.get(raw);
+    if (!span) return undefined;
+    span.setAttribute('tessera.request_id', requestId);
+    return span.spanContext().traceId;
+  });
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? 'tessera',
     traceExporter: new OTLPTraceExporter(),
@@ -28,6 +38,9 @@ export async function startTracing(): Promise<() => Promise<void>> {
       new HttpInstrumentation({
         // Probes would drown the traces.
         ignoreIncomingRequestHook: (request) => (request.url ?? '').startsWith('/health'),
+        requestHook: (span, request) => {
+          if (request instanceof IncomingMessage) serverSpans.set(request, span);
+        },
       }),
       new FastifyInstrumentation(),
       // Statement text only, never the parameters (they can hold digests and hashes).
