@@ -49,10 +49,15 @@ export async function createApp(
   /** `module`: a module wrapping AppModule (the benchmark adds a public twin of /v1/infer). */
   options: { logger?: boolean; module?: Type<unknown> } = {},
 ): Promise<NestFastifyApplication> {
+  const config = appConfig();
   const adapter = new FastifyAdapter({
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: BODY_LIMIT,
-    trustProxy: true,
+    // X-Forwarded-For/-Proto from TRUST_PROXY's senders only (default: loopback and private
+    // networks), so a client talking to Tessera directly cannot choose the address that the
+    // audit trail records and per-address limits count.
+    trustProxy:
+      typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // Shutdown drains: a request arriving on an open keep-alive connection while the server
     // closes is answered (with `Connection: close`), not refused with a 503.
     return503OnClosing: false,
@@ -73,8 +78,7 @@ export async function createApp(
     {
       // JSON lines from the first message on: a logger given later (useLogger, with bufferLogs)
       // left a start that failed — an unreachable database — printing Nest's coloured text.
-      logger:
-        options.logger === false ? false : new NestPinoLogger(createLogger(appConfig().logLevel)),
+      logger: options.logger === false ? false : new NestPinoLogger(createLogger(config.logLevel)),
       abortOnError: false,
     },
   );
@@ -124,4 +128,9 @@ export async function createApp(
     yamlDocumentUrl: 'openapi.yaml',
   });
   return app;
+}
+
+/** TRUST_PROXY as a hop count: the `hops` nearest senders are proxies (as Fastify reads a number). */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
 }

@@ -1,4 +1,5 @@
 import { bearer, CLIENTS, createClient, tokenFor } from './support/factories';
+import { AuditService } from '../src/audit/audit.service';
 import { startTestApp, TestApp } from './support/app';
 
 interface AuditEvent {
@@ -171,6 +172,35 @@ describe('audit trail', () => {
     });
     const trail = JSON.stringify((await events({ action: 'token.issue', limit: 100 })).events);
     expect(trail).not.toContain(login.body.refresh_token);
+  });
+
+  it("records the sender's address, or a trusted proxy's X-Forwarded-For (TRUST_PROXY)", async () => {
+    const refusedFrom = async (app: TestApp, requestId: string) => {
+      await app
+        .http()
+        .post('/oauth/token')
+        .set('X-Request-Id', requestId)
+        .set('X-Forwarded-For', '203.0.113.7')
+        .auth(CLIENTS.operator.id, 'wrong secret')
+        .type('form')
+        .send({ grant_type: 'client_credentials' });
+      await app.app.get(AuditService).flush();
+      const page = await app
+        .http()
+        .get('/admin/audit')
+        .query({ request_id: requestId })
+        .set(bearer(await tokenFor(app.url, CLIENTS.admin)));
+      return (page.body.events as Array<{ ip: string }>)[0]?.ip;
+    };
+    // The default trusts a proxy on loopback (these requests come from 127.0.0.1) …
+    expect(await refusedFrom(sut, 'xff-trusted')).toBe('203.0.113.7');
+    // … one that trusts only another network records the sender itself.
+    const strict = await startTestApp({ env: { TRUST_PROXY: '10.0.0.0/8' } });
+    try {
+      expect(await refusedFrom(strict, 'xff-untrusted')).toBe('127.0.0.1');
+    } finally {
+      await strict.close();
+    }
   });
 
   it('records admin changes with actor and target, never the secret', async () => {

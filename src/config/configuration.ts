@@ -18,6 +18,7 @@ export const appConfig = registerAs('app', () => {
     port: e.port,
     host: e.host,
     logLevel: e.logLevel,
+    trustProxy: e.trustProxy,
   };
 });
 

@@ -107,6 +107,20 @@ describe('validateEnv', () => {
     );
   });
 
+  it('reads TRUST_PROXY: loopback and private networks by default, or what it names', () => {
+    expect(validateEnv({}).trustProxy).toEqual(['loopback', 'linklocal', 'uniquelocal']);
+    expect(validateEnv({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(validateEnv({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(validateEnv({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(validateEnv({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.1, ::1, loopback' }).trustProxy).toEqual(
+      ['10.0.0.0/8', '192.0.2.1', '::1', 'loopback'],
+    );
+    for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.1/8/1', 'yes'])
+      expect(() => validateEnv({ TRUST_PROXY: bad })).toThrow(
+        /^Invalid configuration: TRUST_PROXY must be true, false, a hop count, or addresses/,
+      );
+  });
+
   it('takes the issuer default from PORT', () => {
     expect(validateEnv({ PORT: '8080' }).jwtIssuer).toBe('http://127.0.0.1:8080');
   });

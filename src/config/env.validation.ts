@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseDuration } from '../common/duration';
 import { ValidationFailedError } from '../common/errors';
@@ -91,6 +92,42 @@ export interface TesseraEnv {
   metricsHost: string;
   /** Set: OpenTelemetry traces are exported over OTLP/HTTP to this endpoint. */
   otlpEndpoint?: string;
+  /**
+   * Whose `X-Forwarded-For`/`-Proto` to believe (Fastify's `trustProxy`): addresses and ranges,
+   * a hop count, or true/false. Default: proxies on loopback and private networks.
+   */
+  trustProxy: boolean | number | string[];
+}
+
+/** TRUST_PROXY's default: a proxy on this host, or on a private network (compose, a cluster). */
+export const DEFAULT_TRUSTED_PROXIES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TRUST_PROXY: `true` (any sender: only behind a proxy that overwrites the header), `false`
+ * (never), a hop count, or a comma-separated list of addresses, CIDR ranges and the names
+ * loopback, linklocal, uniquelocal.
+ */
+function trustProxy(env: Env): boolean | number | string[] {
+  const raw = read(env, 'TRUST_PROXY');
+  if (raw === undefined) return DEFAULT_TRUSTED_PROXIES;
+  if (/^true$/i.test(raw)) return true;
+  if (/^false$/i.test(raw)) return false;
+  if (/^\d+$/.test(raw) && Number(raw) <= 32) return Number(raw);
+  const entries = raw.split(',').map((e) => e.trim());
+  const bad = entries.find((entry) => {
+    if (DEFAULT_TRUSTED_PROXIES.includes(entry)) return false;
+    const [address, bits, extra] = entry.split('/');
+    if (extra !== undefined || isIP(address) === 0) return true;
+    if (bits === undefined) return false;
+    const max = isIP(address) === 4 ? 32 : 128;
+    return !/^\d+$/.test(bits) || Number(bits) > max;
+  });
+  if (bad !== undefined)
+    throw new ConfigValidationError(
+      'TRUST_PROXY',
+      `must be true, false, a hop count, or addresses and CIDR ranges (or loopback, linklocal, uniquelocal), comma-separated (got "${bad}")`,
+    );
+  return entries;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -406,5 +443,6 @@ export function validateEnv(env: Env): TesseraEnv {
         : integer(env, 'METRICS_PORT', 0, 0, 65535),
     metricsHost: read(env, 'METRICS_HOST') ?? read(env, 'HOST') ?? '127.0.0.1',
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http', 'https']),
+    trustProxy: trustProxy(env),
   };
 }
