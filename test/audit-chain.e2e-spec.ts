@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { freePort } from '../src/database/embedded-postgres';
 import { AuditService } from '../src/audit/audit.service';
 import { bearer, CLIENTS, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
@@ -132,7 +133,16 @@ describe('audit trail: hash chain, verify, export, retention', () => {
       expect((failed as { code: number }).code).toBe(1);
       expect((failed as { stdout: string }).stdout).toMatch(/^broken at event 4: .*edited/);
     });
-  });
+    // PostgreSQL out of reach: the check could not run, which is not a broken chain.
+    const port = await freePort();
+    const unreachable = await run(process.execPath, [CLI, 'audit', 'verify'], {
+      env: { ...env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/tessera` },
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect(unreachable).toMatchObject({ code: 3, stdout: '' });
+    expect((unreachable as { stderr: string }).stderr.trim().split('\n').pop()).toBe(
+      `cannot verify: Cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED): check DATABASE_URL and that the server is running`,
+    );
+  }, 60_000);
 
   it('a retention purge deletes a prefix, records the anchor, and the chain stays intact', async () => {
     const audit = sut.app.get(AuditService);

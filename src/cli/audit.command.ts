@@ -3,6 +3,8 @@ import { Command, Option, SubCommand } from 'nest-commander';
 import { AuditService } from '../audit/audit.service';
 import { UsageError } from './cli-errors';
 import { recordCliChange, withContext } from './cli-context';
+import { isDatabaseUnavailable } from '../common/database-errors';
+import { describeStartupError, isUnreachable, StartupError } from '../common/startup-error';
 import { TesseraCommand } from './tessera-command';
 
 interface AuditOptions {
@@ -44,16 +46,26 @@ function filterOf(options: AuditOptions) {
 
 /**
  * `tessera audit verify`: walks the hash chain; prints `intact` (exit 0) or the first broken link
- * (exit 1), like GET /admin/audit/verify.
+ * (exit 1), like GET /admin/audit/verify — or, when PostgreSQL cannot be reached, says so and
+ * exits 3, so that a monitor tells "the trail was tampered with" from "the check could not run".
  */
 @SubCommand({
   name: 'verify',
   description:
-    'Check the audit trail’s hash chain: prints "intact" (exit 0) or the first broken link (exit 1)',
+    'Check the audit trail’s hash chain: prints "intact" (exit 0) or the first broken link (exit 1); exit 3 when PostgreSQL cannot be reached',
 })
 export class AuditVerifyCommand extends TesseraCommand {
   async run(): Promise<void> {
-    const result = await withContext([], (context) => context.get(AuditService).verify());
+    let result: Awaited<ReturnType<AuditService['verify']>>;
+    try {
+      result = await withContext([], (context) => context.get(AuditService).verify());
+    } catch (error) {
+      if (!(error instanceof StartupError || isUnreachable(error) || isDatabaseUnavailable(error)))
+        throw error;
+      process.stderr.write(`cannot verify: ${describeStartupError(error)}\n`);
+      process.exitCode = 3;
+      return;
+    }
     if (result.intact) {
       process.stdout.write(`intact (${result.checked} events checked)\n`);
       return;

@@ -19,6 +19,9 @@ export class PgListener implements BeforeApplicationShutdown {
   private connecting?: Promise<void>;
   private stopped = false;
   private retryTimer?: NodeJS.Timeout;
+  /** Reconnection attempts that failed in a row, and when the last was logged. */
+  private failures = 0;
+  private lastFailureLog = 0;
   private connected = false;
 
   constructor(private readonly locator: DatabaseLocator) {}
@@ -86,10 +89,22 @@ export class PgListener implements BeforeApplicationShutdown {
       this.retryTimer = undefined;
       try {
         await this.ensureConnected();
+        this.failures = 0;
         this.logger.log('LISTEN connection restored; resyncing');
         for (const resync of this.resyncHandlers) await resync();
       } catch (error) {
-        this.logger.warn(`Reconnect failed (${(error as Error).message})`);
+        // Retried every second while PostgreSQL is down: the first failure and then one line a
+        // minute say so, not one a second.
+        const now = Date.now();
+        if (this.failures++ === 0 || now - this.lastFailureLog >= 60_000) {
+          this.lastFailureLog = now;
+          this.logger.warn(
+            `Reconnect failed (${(error as Error).message})` +
+              (this.failures > 1
+                ? `; ${this.failures} attempts so far, retrying every second`
+                : ''),
+          );
+        }
         this.scheduleReconnect(Math.min(delay * 2, 1000));
       }
     }, delay);
