@@ -45,7 +45,7 @@ describe('audit trail', () => {
   it('records token issuance and failed client authentication', async () => {
     await tokenFor(sut.url, CLIENTS.operator);
     const issued = await eventually(
-      { action: 'token.issue', actor: CLIENTS.operator.id },
+      { action: 'token.issue', actor: CLIENTS.operator.id, outcome: 'success' },
       (e) => e.length > 0,
     );
     expect(issued[0]).toMatchObject({
@@ -203,6 +203,25 @@ describe('audit trail', () => {
     }
   });
 
+  it('records what start-up created: the first signing key, the clients from the environment, the bootstrap admin', async () => {
+    const startup = async (action: string) =>
+      (await events({ action, actor: 'system', limit: 100 })).events;
+    const [key] = await startup('keys.rotate');
+    expect(key).toMatchObject({
+      outcome: 'success',
+      target: expect.any(String),
+      details: { mode: 'soft', automatic: true, reason: 'no active signing key (first start)' },
+    });
+    const created = await startup('client.create');
+    expect(created.map((e) => e.target)).toEqual(
+      expect.arrayContaining([CLIENTS.admin.id, CLIENTS.operator.id]),
+    );
+    expect(created.find((e) => e.target === CLIENTS.operator.id)?.details).toMatchObject({
+      source: 'environment',
+    });
+    expect(JSON.stringify(created)).not.toContain(CLIENTS.operator.secret);
+  });
+
   it('records admin changes with actor and target, never the secret', async () => {
     const created = await sut
       .http()
@@ -296,7 +315,7 @@ describe('audit trail', () => {
     });
     await tokenFor(sut.url, CLIENTS.operator);
     const [issued] = await eventually(
-      { action: 'token.issue', actor: CLIENTS.operator.id },
+      { action: 'token.issue', actor: CLIENTS.operator.id, outcome: 'success' },
       (e) => e.length > 0,
     );
     expect(issued.details.token_type).toBe('access');

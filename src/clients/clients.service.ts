@@ -241,6 +241,8 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
    * the admin role, creates `admin` and prints its secret once, like Keycloak's bootstrap admin.
    */
   async bootstrap(clients: BootstrapClient[]): Promise<void> {
+    // What start-up changed, for the audit trail once committed (actor `system`; never a secret).
+    const changes: Array<{ action: string; id: string; details: Record<string, unknown> }> = [];
     const adminSecret = await this.dataSource.transaction(async (manager) => {
       await advisoryXactLock(manager, 'tessera:clients-bootstrap');
       const repo = manager.getRepository(ClientEntity);
@@ -272,6 +274,11 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
             }),
           );
           changedAny = true;
+          changes.push({
+            action: 'client.create',
+            id: wanted.id,
+            details: { source: 'environment', roles: wanted.roles ?? [this.rbac.defaultRole] },
+          });
           this.logger.log(`Created client "${wanted.id}" from the environment`);
           continue;
         }
@@ -284,6 +291,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
           (wanted.scopes !== undefined && !sameList(existing.scopes, wanted.scopes)) ||
           (grant !== undefined && !sameGrant(existing, grant));
         if (changed) {
+          const rekeyed = existing.secretDigest !== digest;
           existing.secretDigest = digest;
           if (wanted.roles !== undefined)
             existing.roles = wanted.roles.length ? wanted.roles : [this.rbac.defaultRole];
@@ -292,6 +300,11 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
           existing.updatedAt = new Date();
           await repo.save(existing);
           changedAny = true;
+          changes.push({
+            action: 'client.update',
+            id: wanted.id,
+            details: { source: 'environment', rekeyed },
+          });
           this.logger.log(`Updated client "${wanted.id}" from the environment`);
         }
       }
@@ -311,12 +324,26 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
           }),
         );
         changedAny = true;
+        changes.push({
+          action: 'client.create',
+          id: 'admin',
+          details: { source: 'bootstrap', roles: ['admin'] },
+        });
       }
       // Other replicas reload on commit; this one reloads below.
       if (changedAny) await notifyChange(manager, '*');
       return secret;
     });
     await this.view.reload();
+    for (const change of changes)
+      void this.audit.record({
+        action: change.action,
+        outcome: 'success',
+        actor: 'system',
+        actorMethod: 'startup',
+        target: change.id,
+        details: change.details,
+      });
     if (adminSecret) this.handOver(adminSecret);
   }
 

@@ -322,6 +322,8 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
   /** At start: import PRIVATE_KEY_PATH if given, create a key on an empty table, follow JWT_ALGORITHM. */
   private async ensureSigningKey(): Promise<void> {
     const imported = this.config.privateKeyPath ? this.readImportedKey() : undefined;
+    // What start-up changed, for the audit trail once committed (actor `system`).
+    let change: { action: string; kid: string; details: Record<string, unknown> } | undefined;
     await this.dataSource.transaction(async (manager) => {
       await lock(manager);
       const repo = manager.getRepository(SigningKeyEntity);
@@ -334,20 +336,42 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
             this.newRow(imported.kid, imported.privateKey, imported.publicKey, true),
           );
           await notify(manager, imported.kid);
+          change = {
+            action: 'keys.import',
+            kid: imported.kid,
+            details: { source: 'PRIVATE_KEY_PATH', algorithm: this.config.algorithm },
+          };
           this.logger.log(
             `Imported signing key ${imported.kid} from ${this.config.privateKeyPath}`,
           );
         }
       } else if (!active) {
-        await this.rotateLocked(manager, 'soft');
+        const first = await this.rotateLocked(manager, 'soft');
+        change = {
+          action: 'keys.rotate',
+          kid: first.kid,
+          details: { mode: 'soft', automatic: true, reason: 'no active signing key (first start)' },
+        };
       } else if (active.algorithm !== this.config.algorithm) {
-        this.logger.log(
-          `JWT_ALGORITHM changed from ${active.algorithm} to ${this.config.algorithm}: soft rotation`,
-        );
-        await this.rotateLocked(manager, 'soft');
+        const reason = `JWT_ALGORITHM changed from ${active.algorithm} to ${this.config.algorithm}`;
+        this.logger.log(`${reason}: soft rotation`);
+        const rotated = await this.rotateLocked(manager, 'soft');
+        change = {
+          action: 'keys.rotate',
+          kid: rotated.kid,
+          details: { mode: 'soft', automatic: true, reason },
+        };
       }
       await this.ensureNextLocked(manager);
     });
+    if (change)
+      void this.audit.record({
+        action: change.action,
+        outcome: 'success',
+        actor: 'system',
+        target: change.kid,
+        details: change.details,
+      });
   }
 
   private readImportedKey() {
