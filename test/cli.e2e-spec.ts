@@ -410,6 +410,10 @@ describe('tessera CLI (real processes)', () => {
       expect((await tessera(['revoke', '--jti', 'a', '--subject', 'b'])).code).toBe(2);
       expect((await tessera(['audit', '--limit', '0'])).code).toBe(2);
       expect((await tessera(['audit', '--since', 'yesterday'])).code).toBe(2);
+      // A day that does not exist is refused, as by the HTTP API (not rolled into March).
+      const impossible = await tessera(['audit', '--since', '2026-02-30']);
+      expect(impossible.code).toBe(2);
+      expect(impossible.stderr).toContain('--since is not a real date and time: 2026-02-30');
     });
   });
 

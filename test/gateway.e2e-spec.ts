@@ -347,6 +347,14 @@ describe('Gateway: several upstreams behind the OpenAI surface, with the officia
       .query({ since: '2026-02-30' })
       .set(bearer(admin));
     expect(badDay.body.detail).toBe('since must be a real day such as 2026-11-01');
+    // A typo is refused, not dropped (it would widen the report).
+    const typo = await sut
+      .http()
+      .get('/admin/usage')
+      .query({ client: 'gw', group_by: 'day' })
+      .set(bearer(admin));
+    expect(typo.status).toBe(400);
+    expect(typo.body.detail).toMatch(/^unknown query parameter "client" \(this endpoint takes /);
   });
 });
 

@@ -59,6 +59,8 @@ describe('GET /admin/revocations', () => {
       [{ kind: 'everything' }, 'kind'],
       [{ cursor: 'garbage' }, 'cursor'],
       [{ limit: 0 }, 'limit'],
+      // A typo is refused, not dropped (it would widen the listing).
+      [{ knd: 'client' }, 'unknown query parameter "knd"'],
     ] as const) {
       const response = await list(query);
       expect(response.status).toBe(400);

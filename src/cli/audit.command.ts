@@ -3,6 +3,7 @@ import { Command, Option, SubCommand } from 'nest-commander';
 import { AuditService } from '../audit/audit.service';
 import { UsageError } from './cli-errors';
 import { recordCliChange, withContext } from './cli-context';
+import { isoDateTimeProblem, parseIsoDateTime } from '../common/iso-date';
 import { isDatabaseUnavailable } from '../common/database-errors';
 import { describeStartupError, isUnreachable, StartupError } from '../common/startup-error';
 import { TesseraCommand } from './tessera-command';
@@ -25,10 +26,11 @@ function parseOutcome(value: string): string {
   return value;
 }
 
+/** `--since`/`--until`: read as the HTTP API reads them (2026-02-30 is refused, not March 2nd). */
 function dateOption(name: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new UsageError(`--${name} must be an ISO 8601 date`);
+  const date = parseIsoDateTime(value);
+  if (!date) throw new UsageError(isoDateTimeProblem(`--${name}`, value));
   return date;
 }
 
