@@ -34,12 +34,33 @@ async function main(): Promise<void> {
     // 3. onApplicationShutdown: database connections closed, then the embedded PostgreSQL.
     await drainHttp(app);
     await app.close();
-    await stopTracing?.();
+    if (stopTracing) await stopTracingWithin(stopTracing, 2000);
     await flushLogs();
   });
   if (cluster.isWorker) return; // the primary says when all workers listen
   // Through the app's logger, so it is a JSON line like every other.
   new Logger('Tessera').log(`Tessera listening on http://${env.host}:${env.port} (docs at /docs)`);
+}
+
+/**
+ * The last spans exported, best effort: a trace collector that is down or slow must neither fail
+ * the shutdown (it exited 1, "error while shutting down: connect ECONNREFUSED") nor hold it up
+ * (the exporter's retries took seconds). What is not sent within `ms` is dropped, with a warning.
+ */
+async function stopTracingWithin(stop: () => Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    stop().then(
+      () => undefined,
+      (error: unknown) => (error as Error).message ?? String(error),
+    ),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`not done within ${ms / 1000} s`), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== undefined)
+    new Logger('Tracing').warn(`Last spans not exported at shutdown (${outcome})`);
 }
 
 /**

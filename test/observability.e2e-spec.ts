@@ -7,6 +7,7 @@ import request from 'supertest';
 import { freePort } from '../src/database/embedded-postgres';
 import { createDatabase, dropDatabase } from './support/app';
 import { bearer, CLIENTS, clientsJson, tokenFor } from './support/factories';
+import { startServerProcess } from './support/process';
 
 interface OtlpSpan {
   name: string;
@@ -342,4 +343,31 @@ describe('observability of a running server', () => {
     expect(requests.filter((r) => r.route === '/health/ready')).toHaveLength(0);
     expect(requests.filter((r) => r.req.id === 'trace-me-123')).toHaveLength(1);
   });
+});
+
+describe('tracing with the collector down', () => {
+  it('shuts down in time and with exit code 0, the last spans dropped with a warning', async () => {
+    const database = await createDatabase();
+    const url = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+    url.pathname = `/${database}`;
+    try {
+      const server = await startServerProcess(await freePort(), {
+        DATABASE_URL: url.toString(),
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-otel-down-')),
+        JWT_ISSUER: 'http://tessera.test',
+        AUTH_CLIENTS_JSON: clientsJson(),
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, // nobody listens
+      });
+      for (let i = 0; i < 5; i++) await request(server.url).get('/v1/models');
+      const started = Date.now();
+      const exited = new Promise<number | null>((r) => server.process.once('exit', r));
+      server.process.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(server.output()).not.toContain('error while shutting down');
+      expect(server.output()).toContain('Last spans not exported at shutdown');
+    } finally {
+      await dropDatabase(database);
+    }
+  }, 60_000);
 });
