@@ -1,5 +1,5 @@
 import fastifyStatic from '@fastify/static';
-import { Type, ValidationPipe } from '@nestjs/common';
+import { Type } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,6 +13,7 @@ import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
 import { ResponseBatching } from './common/response-batching';
 import { installEdgeGuards } from './common/hostile-input';
+import { StrictQueryValidationPipe } from './common/strict-query';
 import { createLogger, NestPinoLogger } from './common/logger';
 import type { ValidationError } from 'class-validator';
 
@@ -93,7 +94,7 @@ export async function createApp(
   installEdgeGuards(app, BODY_LIMIT);
 
   app.useGlobalPipes(
-    new ValidationPipe({
+    new StrictQueryValidationPipe({
       whitelist: true,
       stopAtFirstError: true,
       forbidUnknownValues: false,

@@ -61,6 +61,8 @@ export const AuditAction = Reflector.createDecorator<AuditSpec>();
 const ID_FIELDS = ['id', 'oid', 'kid', 'jti', 'userId', 'user_id', 'client_id'];
 /** What names a target that has no id (a role is known by its name), tried after every id. */
 const NAME_FIELDS = ['name', 'email'];
+/** Route parameters naming the target: an id first, a name when there is none. */
+const TARGET_PARAMS = [...ID_FIELDS, ...NAME_FIELDS];
 
 /**
  * Records every call of an `@Audit(...)` handler (attached by that decorator), successful or
@@ -84,7 +86,7 @@ export class AuditInterceptor implements NestInterceptor {
     // The id acted on: a route parameter, else an id the request names (the client id asked
     // for, the jti revoked, the user tokens are issued for), else — below — the id in the answer
     // (a created user's oid, an API key's id, a rotated key's kid); a name only when no id.
-    const targetParam = [...ID_FIELDS, ...NAME_FIELDS].find((p) => params[p] !== undefined);
+    const targetParam = TARGET_PARAMS.find((p) => params[p] !== undefined);
     const base = {
       request,
       action: spec.actionFor?.(request.body) ?? spec.action,

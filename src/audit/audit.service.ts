@@ -254,11 +254,11 @@ export class AuditService
       // The newest anchor must have its audit.purge event in the chain after it (the purge
       // commits both at once): an anchor written without one cuts events out unseen.
       let anchorAttested = !anchor;
-      const attests = (row: AuditEventEntity) =>
-        row.action === 'audit.purge' &&
-        (row.details as { anchor?: { through_id?: string; hash?: string } })?.anchor?.through_id ===
-          anchor?.through_id &&
-        (row.details as { anchor?: { hash?: string } }).anchor?.hash === anchor?.hash;
+      const attests = (row: AuditEventEntity) => {
+        if (row.action !== 'audit.purge') return false;
+        const named = (row.details as { anchor?: { through_id?: string; hash?: string } }).anchor;
+        return named?.through_id === anchor?.through_id && named?.hash === anchor?.hash;
+      };
       let after = anchor?.through_id ?? '0';
       // Rows before the anchor should not exist; the walk starts where the anchor says.
       const [{ min }] = (await runner.query('SELECT min(id)::text AS min FROM audit_events')) as [
@@ -285,12 +285,12 @@ export class AuditService
       await runner.commitTransaction();
       const broken =
         walker.broken ??
-        (anchorAttested || !anchor
-          ? undefined
-          : {
+        (anchor && !anchorAttested
+          ? {
               id: anchor.through_id,
               reason: 'retention anchor without its audit.purge event in the chain (forged?)',
-            });
+            }
+          : undefined);
       return {
         intact: broken === undefined,
         checked: walker.checked,

@@ -5,7 +5,7 @@ import { UsageError } from './cli-errors';
 import { recordCliChange, withContext } from './cli-context';
 import { isoDateTimeProblem, parseIsoDateTime } from '../common/iso-date';
 import { isDatabaseUnavailable } from '../common/database-errors';
-import { describeStartupError, isUnreachable, StartupError } from '../common/startup-error';
+import { describeStartupError, StartupError } from '../common/startup-error';
 import { TesseraCommand } from './tessera-command';
 
 interface AuditOptions {
@@ -62,8 +62,8 @@ export class AuditVerifyCommand extends TesseraCommand {
     try {
       result = await withContext([], (context) => context.get(AuditService).verify());
     } catch (error) {
-      if (!(error instanceof StartupError || isUnreachable(error) || isDatabaseUnavailable(error)))
-        throw error;
+      // An unreachable PostgreSQL is a StartupError by now (the connection is retried first).
+      if (!(error instanceof StartupError || isDatabaseUnavailable(error))) throw error;
       process.stderr.write(`cannot verify: ${describeStartupError(error)}\n`);
       process.exitCode = 3;
       return;

@@ -43,12 +43,7 @@ export function listenFailure(error: unknown, host: string, port: number): Start
 export function describeStartupError(error: unknown): string {
   if (error instanceof StartupError) return error.message;
   const e = error as { code?: string; message?: string; address?: string; port?: number };
-  if (
-    e?.code === 'ECONNREFUSED' ||
-    e?.code === 'ENOTFOUND' ||
-    e?.code === 'ETIMEDOUT' ||
-    /timeout exceeded when trying to connect/i.test(e?.message ?? '')
-  ) {
+  if (isUnreachable(e)) {
     const where = e.address
       ? `${e.address}${e.port ? ':' + e.port : ''}`
       : 'the configured address';
@@ -57,7 +52,5 @@ export function describeStartupError(error: unknown): string {
   if (e?.code === '28P01' || e?.code === '28000')
     return `PostgreSQL refused the credentials in DATABASE_URL (${e.message})`;
   if (e?.code === '3D000') return `The database in DATABASE_URL does not exist (${e.message})`;
-  if (e?.code === 'EADDRINUSE')
-    return `Cannot listen: ${e.message}. Set PORT or HOST to a free address`;
   return `Tessera failed to start: ${e?.message ?? String(error)}`;
 }

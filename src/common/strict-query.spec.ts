@@ -1,10 +1,10 @@
 import { ExportAuditDto, ListAuditDto } from '../audit/dto/list-audit.dto';
 import { ValidationFailedError } from './errors';
-import { checkQuery, StrictQueryInterceptor } from './strict-query';
+import { checkQuery, queryParameters } from './strict-query';
 
-describe('StrictQuery', () => {
-  const list = new StrictQueryInterceptor(ListAuditDto).names();
-  const exported = new StrictQueryInterceptor(ExportAuditDto).names();
+describe('strict query parameters', () => {
+  const list = queryParameters(ListAuditDto);
+  const exported = queryParameters(ExportAuditDto);
 
   it('knows the documented parameters of each DTO, inherited ones too', () => {
     expect([...list].sort()).toEqual([

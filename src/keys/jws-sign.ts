@@ -38,8 +38,8 @@ export function signCompactJws(
  * way the answers are written (common/response-batching.ts). Under load one turn reads many
  * token requests; signed one at a time amid each request's other work, a P-256 signature took
  * twice as long as in a loop (OpenSSL's precomputed tables for the curve's generator, ~150 KB,
- * no longer in the CPU cache); signed back to back, all but the first find them there. A lone request waits for
- * nothing: the check phase (`setImmediate`) follows its own I/O phase at once.
+ * no longer in the CPU cache); signed back to back, all but the first find them there. A lone
+ * request waits for nothing: the check phase (`setImmediate`) follows its own I/O phase at once.
  */
 export class SignatureBatch {
   private waiting: Array<{

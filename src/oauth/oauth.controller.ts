@@ -48,11 +48,26 @@ export class OAuthController {
   ): Promise<TokenResponse> {
     const form = formOf(raw);
     const grantType = field(form, 'grant_type');
+    return this.refusalsAudited(
+      grantType,
+      () => claimedClient(authorization, form),
+      request,
+      () => this.grant(grantType, form, authorization, reply, request),
+    );
+  }
+
+  /** Runs a token request; a refusal (an OAuthError) is audited by OAuthService and rethrown. */
+  private async refusalsAudited(
+    grantType: string | undefined,
+    clientId: () => string | undefined,
+    request: RequestInfo,
+    issue: () => Promise<TokenResponse>,
+  ): Promise<TokenResponse> {
     try {
-      return await this.grant(grantType, form, authorization, reply, request);
+      return await issue();
     } catch (error) {
       if (error instanceof OAuthError)
-        this.oauth.recordRefusal(grantType, error, claimedClient(authorization, form), request);
+        this.oauth.recordRefusal(grantType, error, clientId(), request);
       throw error;
     }
   }
@@ -123,20 +138,21 @@ export class OAuthController {
     const form = formOf(raw);
     const clientId = field(form, 'client_id');
     const clientSecret = field(form, 'client_secret');
-    try {
-      if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
-      if (!clientSecret) throw new OAuthError('invalid_request', 'client_secret is required');
-      noStore(reply);
-      return await this.oauth.clientCredentials(
-        { clientId, clientSecret },
-        field(form, 'scope'),
-        request,
-      );
-    } catch (error) {
-      if (error instanceof OAuthError)
-        this.oauth.recordRefusal('client_credentials', error, clientId, request);
-      throw error;
-    }
+    return this.refusalsAudited(
+      'client_credentials',
+      () => clientId,
+      request,
+      async () => {
+        if (!clientId) throw new OAuthError('invalid_request', 'client_id is required');
+        if (!clientSecret) throw new OAuthError('invalid_request', 'client_secret is required');
+        noStore(reply);
+        return this.oauth.clientCredentials(
+          { clientId, clientSecret },
+          field(form, 'scope'),
+          request,
+        );
+      },
+    );
   }
 }
 

@@ -3,7 +3,6 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../access/authenticated.decorator';
 import { CurrentPrincipal } from '../access/current-principal.decorator';
 import type { Principal } from '../access/principal';
-import { StrictQuery } from '../common/strict-query';
 import { Audit } from '../audit/audit.decorator';
 import { ValidationFailedError } from '../common/errors';
 import { ListRevocationsDto } from './dto/list-revocations.dto';
@@ -18,7 +17,6 @@ export class RevocationsController {
   constructor(private readonly revocations: RevocationsService) {}
 
   @Get('admin/revocations')
-  @StrictQuery(ListRevocationsDto)
   @ApiTags('admin')
   @ApiOperation({
     summary:

@@ -52,19 +52,27 @@ export class ParentTokenMetrics {
           },
         )
         .finally(() => (reading = undefined)));
-    new Gauge({
-      name: 'jwt_parent_token_issued_timestamp_seconds',
-      help: 'Unix timestamp when parent token was issued',
-      labelNames,
-      registers,
-      aggregator: 'first', // cluster mode: every worker reads the same rows
-      async collect() {
-        const rows = await read();
-        if (!rows) return;
-        this.reset();
-        for (const row of rows) this.set(labelsOf(row), Math.floor(Number(row.iat)));
-      },
-    });
+    // One series per live parent, its issue or expiry time (cluster mode: every worker reads the
+    // same rows, so one worker's value stands for all).
+    const perParent = (name: string, help: string, field: 'iat' | 'exp') =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        aggregator: 'first',
+        async collect() {
+          const rows = await read();
+          if (!rows) return;
+          this.reset();
+          for (const row of rows) this.set(labelsOf(row), Math.floor(Number(row[field])));
+        },
+      });
+    perParent(
+      'jwt_parent_token_issued_timestamp_seconds',
+      'Unix timestamp when parent token was issued',
+      'iat',
+    );
     new Gauge({
       name: 'jwt_parent_tokens_active_total',
       help: 'Total number of active parent tokens',
@@ -75,19 +83,11 @@ export class ParentTokenMetrics {
         if (rows) this.set(rows.length ? Number(rows[0].total) : 0);
       },
     });
-    new Gauge({
-      name: 'jwt_parent_token_expiry_timestamp_seconds',
-      help: 'Unix timestamp when parent token expires',
-      labelNames,
-      registers,
-      aggregator: 'first',
-      async collect() {
-        const rows = await read();
-        if (!rows) return;
-        this.reset();
-        for (const row of rows) this.set(labelsOf(row), Math.floor(Number(row.exp)));
-      },
-    });
+    perParent(
+      'jwt_parent_token_expiry_timestamp_seconds',
+      'Unix timestamp when parent token expires',
+      'exp',
+    );
     new Gauge({
       name: 'jwt_revoked_tokens_total',
       help: 'Total number of revoked tokens',

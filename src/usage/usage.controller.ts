@@ -3,7 +3,6 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../access/current-principal.decorator';
 import { Authenticated } from '../access/authenticated.decorator';
 import type { Principal } from '../access/principal';
-import { StrictQuery } from '../common/strict-query';
 import { UsageQueryDto } from './dto/usage-query.dto';
 import { UsageService } from './usage.service';
 
@@ -31,7 +30,6 @@ export class AdminUsageController {
   /** Everyone's ledger, filtered and grouped (permission `usage:read`). */
   @Get()
   @Authenticated({ permission: 'usage:read' })
-  @StrictQuery(UsageQueryDto)
   @ApiOperation({ summary: 'The usage ledger, filtered and grouped by day, model or subject' })
   list(@Query() query: UsageQueryDto) {
     return this.usage.summary({
