@@ -1,10 +1,11 @@
-import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
+import { ConsoleLogger, DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AuditModule } from '../audit/audit.module';
 import { AuditService } from '../audit/audit.service';
 import { MetricsModule } from '../metrics/metrics.module';
 import { configRoot } from '../config/config-root';
 import { DatabaseModule } from '../database/database.module';
+import { StartupError } from '../common/startup-error';
 import { PgListener } from '../database/pg-listener';
 import { RbacModule } from '../rbac/rbac.module';
 
@@ -40,7 +41,7 @@ export async function withContext<T>(
   let context: INestApplicationContext;
   try {
     context = await NestFactory.createApplicationContext(root, {
-      logger: ['error', 'warn'],
+      logger: new CliLogger({ logLevels: ['error', 'warn'] }),
       abortOnError: false,
     });
   } finally {
@@ -69,4 +70,15 @@ export function recordCliChange(
   return context
     .get(AuditService)
     .record({ action, outcome: 'success', actor: 'cli', actorMethod: 'cli', target, details });
+}
+
+/**
+ * Nest's console logger for commands, without the stack trace of an expected condition (an
+ * unreachable database): the command prints that condition's one line itself as it exits.
+ */
+class CliLogger extends ConsoleLogger {
+  override error(message: unknown, ...rest: unknown[]): void {
+    if (message instanceof StartupError) return;
+    super.error(message, ...rest);
+  }
 }
