@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { bearer, CLIENTS, createClient, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
+import { freePort } from '../src/database/embedded-postgres';
 
 const ROOT = join(__dirname, '..');
 // Each command is a Node process (about 0.5 s, more with a database); the build runs once.
@@ -471,5 +472,70 @@ describe('tessera CLI (real processes)', () => {
     });
     expect(server.status).toBe(1);
     expect(server.stderr).toMatch(/JWT_SECRET_KEY must be set and at least 32 characters/);
+  });
+
+  it('npm start: a SIGTERM to npm stops the server it started (nothing left serving)', async () => {
+    // npm signals its script's process: the start script execs node, so that is the server, not
+    // a shell that would exit and leave the server running without its parent.
+    const port = await freePort();
+    // --ignore-scripts: the compiled server of beforeAll, without prestart's staleness check.
+    const npm = spawn('npm', ['start', '--ignore-scripts'], {
+      cwd: ROOT,
+      env: { ...env, PORT: String(port), JWT_ISSUER: `http://127.0.0.1:${port}` },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', resolve));
+    const ready = async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200;
+      } catch {
+        return false;
+      }
+    };
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let children: number[] = [];
+    try {
+      for (const deadline = Date.now() + 45_000; !(await ready());) {
+        if (Date.now() > deadline || npm.exitCode !== null) throw new Error('npm start: not ready');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      children = execFileSync('pgrep', ['-P', String(npm.pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map(Number);
+      expect(children).toHaveLength(1);
+      const args = execFileSync('ps', ['-o', 'args=', '-p', String(children[0])], {
+        encoding: 'utf8',
+      });
+      expect(args).toMatch(/^node dist\/src\/main\.js/);
+      npm.kill('SIGTERM');
+      expect(
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000, 'running'))]),
+      ).toBe(0);
+      for (const deadline = Date.now() + 10_000; alive(children[0]) && Date.now() < deadline;)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(alive(children[0])).toBe(false);
+      expect(await ready()).toBe(false);
+    } finally {
+      // Whatever failed above, nothing of this test stays running (a shell's child too).
+      const descendants = children.flatMap((pid) => {
+        try {
+          return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+            .trim()
+            .split('\n');
+        } catch {
+          return [];
+        }
+      });
+      for (const pid of [npm.pid as number, ...children, ...descendants.map(Number)])
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
   });
 });
