@@ -212,6 +212,52 @@ describe('audit writer: batching, outage, spill and replay', () => {
     expect(await chainIntact()).toBe(true);
   });
 
+  it('keeps events nobody waits for in memory during an outage: no spill, no drop, no false "resumed"', async () => {
+    const before = await stored();
+    const sut = writer(1000);
+    await proxy.cut();
+    const spilled = counts.spilled;
+    const from = logs.length;
+    for (let i = 0; i < 10; i++) sut.enqueue(event(3100 + i));
+    await until(
+      () => logs.slice(from).some((l) => l.startsWith('Audit events cannot be written')),
+      'the refused write',
+    );
+    await new Promise((r) => setTimeout(r, 1500)); // a few retries, all refused
+    expect(sut.depth).toBe(10);
+    expect(counts.spilled).toBe(spilled);
+    expect(logs.slice(from).filter((l) => /spilled|dropped|resumed/.test(l))).toEqual([]);
+    await proxy.restore();
+    await until(async () => (await stored()) === before + 10, 'the buffered events written');
+    expect(logs.slice(from).filter((l) => l === 'Audit trail writes resumed')).toHaveLength(1);
+    expect(await chainIntact()).toBe(true);
+  });
+
+  it('an awaited event that cannot be spilled either stays buffered: answered, never dropped', async () => {
+    const before = await stored();
+    const unwritable = join(spillDir, 'not-a-directory');
+    writeFileSync(unwritable, ''); // a file where the spill directory should be: mkdir fails
+    const sut = writer(1000, unwritable);
+    await proxy.cut();
+    const dropped = counts.dropped;
+    sut.enqueue(event(3200)); // nobody waits for this one
+    const started = Date.now();
+    await new Promise<void>((resolve) => sut.enqueue(event(3201), resolve));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(sut.depth).toBe(2);
+    expect(counts.dropped).toBe(dropped);
+    expect(logs.some((l) => /2 audit events could not be spilled .*kept in memory/.test(l))).toBe(
+      true,
+    );
+    await proxy.restore();
+    await until(async () => (await stored()) === before + 2, 'the kept events written');
+    const targets = await dataSource.query(
+      "SELECT target FROM audit_events WHERE target IN ('3200', '3201') ORDER BY id",
+    );
+    expect(targets.map((r: { target: string }) => r.target)).toEqual(['3200', '3201']);
+    expect(await chainIntact()).toBe(true);
+  });
+
   it('spills what is left at shutdown and the next start replays it', async () => {
     const before = await stored();
     const first = writer(1000);

@@ -130,7 +130,7 @@ export class AuditWriter {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (this.queue.length > 0)
-      this.spill(this.queue.splice(0), 'PostgreSQL unavailable at shutdown');
+      this.spill(this.queue.splice(0), 'PostgreSQL unavailable at shutdown', true);
   }
 
   /** Writes until the buffer is empty, the database refuses, or `deadline` passes. */
@@ -159,10 +159,13 @@ export class AuditWriter {
 
   private async drain(): Promise<void> {
     try {
-      if (this.spillsPending) await this.replaySpills();
-      await this.writeBatches();
-      if (this.retryMs > 0) this.logger.log('Audit trail writes resumed');
-      this.retryMs = 0;
+      const replayed = this.spillsPending ? await this.replaySpills() : 0;
+      const written = await this.writeBatches();
+      // Resumed only when the database took something (an empty turn proves nothing).
+      if (replayed + written > 0) {
+        if (this.retryMs > 0) this.logger.log('Audit trail writes resumed');
+        this.retryMs = 0;
+      }
     } catch (error) {
       // PostgreSQL unavailable: the batches are back in the queue; retry with back-off.
       if (this.retryMs === 0)
@@ -185,7 +188,8 @@ export class AuditWriter {
   }
 
   /** Takes batches off the queue until it is empty; a failed batch goes back first in line. */
-  private async writeBatches(): Promise<void> {
+  private async writeBatches(): Promise<number> {
+    let written = 0;
     while (this.queue.length > 0) {
       // Paced under load: fewer, larger statements (each costs PostgreSQL a commit and a WAL
       // flush whatever its size); a flush or a full batch does not wait, nor does a quiet trail.
@@ -210,8 +214,10 @@ export class AuditWriter {
         this.inflight -= batch.length;
       }
       this.metrics.written(batch.length);
+      written += batch.length;
       for (const p of batch) p.done?.();
     }
+    return written;
   }
 
   /**
@@ -249,6 +255,7 @@ export class AuditWriter {
     this.spill(
       this.queue.splice(0, this.queue.length - keep),
       `Audit buffer full (${this.options.bufferMax})`,
+      true,
     );
   }
 
@@ -260,11 +267,24 @@ export class AuditWriter {
    */
   private spillIfAwaited(): void {
     if (!this.queue.some((p) => p.done)) return;
-    this.spill(this.queue.splice(0), 'PostgreSQL unavailable');
+    const pending = this.queue.splice(0);
+    if (this.spill(pending, 'PostgreSQL unavailable')) return;
+    // Not durable on disk either (DATA_DIR not writable, disk full): the events stay buffered, in
+    // order, until the database answers — the buffer still bounds them — and those awaiting
+    // them are answered now rather than held for the whole outage.
+    this.queue.unshift(...pending);
+    for (const p of pending) {
+      p.done?.();
+      p.done = undefined;
+    }
   }
 
-  private spill(pending: Pending[], why: string): void {
-    if (pending.length === 0) return;
+  /**
+   * Writes `pending` to a spill file; true when it is there. If it cannot be written, the events
+   * are dropped (counted and logged) when `dropOnFailure` — the buffer is full — else false.
+   */
+  private spill(pending: Pending[], why: string, dropOnFailure = false): boolean {
+    if (pending.length === 0) return true;
     const name = `${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
       mkdirSync(this.options.spillDir, { recursive: true, mode: 0o700 });
@@ -280,24 +300,32 @@ export class AuditWriter {
         `${why}: ${pending.length} audit events spilled to ${this.options.spillDir}`,
       );
     } catch (error) {
+      if (!dropOnFailure) {
+        this.logger.error(
+          `${why}: ${pending.length} audit events could not be spilled (${(error as Error).message}); kept in memory`,
+        );
+        return false;
+      }
       this.metrics.dropped(pending.length);
       this.logger.error(
         `${pending.length} audit events dropped: ${why} and spill failed (${(error as Error).message})`,
       );
     }
     for (const p of pending) p.done?.();
+    return true;
   }
 
   /** Inserts each spill file in one transaction, then deletes it. */
-  private async replaySpills(): Promise<void> {
+  private async replaySpills(): Promise<number> {
     this.spillsPending = false;
+    let replayed = 0;
     let files: string[];
     try {
       files = readdirSync(this.options.spillDir)
         .filter((f) => f.endsWith(SPILL_SUFFIX) || orphanedReplay(f))
         .sort();
     } catch {
-      return; // no directory: nothing was ever spilled
+      return 0; // no directory: nothing was ever spilled
     }
     for (const file of files) {
       const path = join(this.options.spillDir, file);
@@ -320,8 +348,10 @@ export class AuditWriter {
       }
       unlinkSync(claimed);
       this.metrics.written(events.length);
+      replayed += events.length;
       this.logger.log(`Replayed ${events.length} spilled audit events from ${file}`);
     }
+    return replayed;
   }
 }
 

@@ -33,7 +33,7 @@ export class AuditController {
     @CurrentPrincipal() who: Principal,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    await this.audit.record({
+    await this.audit.recordDurably({
       request: reply.request,
       action: 'audit.export',
       outcome: 'success',

@@ -105,7 +105,7 @@ export class AuditInterceptor implements NestInterceptor {
     return from(loadBefore()).pipe(
       concatMap(() => next.handle()),
       concatMap(async (value: unknown) => {
-        await this.audit.record({
+        await this.audit.recordDurably({
           ...base,
           ...actorOf(request),
           target:
@@ -120,7 +120,7 @@ export class AuditInterceptor implements NestInterceptor {
         return value;
       }),
       catchError(async (error: unknown) => {
-        await this.audit.record({
+        await this.audit.recordDurably({
           ...base,
           ...actorOf(request),
           target: base.target ?? notedTarget(request) ?? fieldOf(request.body, NAME_FIELDS),

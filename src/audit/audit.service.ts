@@ -156,20 +156,37 @@ export class AuditService
   }
 
   /**
-   * Records one event. Resolves when it is stored (or spilled to disk while PostgreSQL is down);
-   * never rejects. Request id, address and user agent default to the request being served.
+   * Records one event, off the request path: buffered and written with the next batch; while
+   * PostgreSQL is down it waits in the bounded buffer (spilled to DATA_DIR only when the buffer
+   * is full). Never throws. Request id, address and user agent default to the request being
+   * served.
    */
-  record(event: AuditRecord): Promise<void> {
-    let prepared: PreparedEvent;
+  record(event: AuditRecord): void {
+    const prepared = this.prepared(event);
+    if (prepared) this.writer.enqueue(prepared);
+  }
+
+  /**
+   * {@link record}, resolving once the event is durable: stored, or — PostgreSQL refusing the
+   * write — spilled to DATA_DIR at once with what is buffered before it (so an admin change's
+   * answer is not held for the whole outage). Never rejects. For events that must be durable
+   * before the answer: admin changes, the CLI's.
+   */
+  recordDurably(event: AuditRecord): Promise<void> {
+    const prepared = this.prepared(event);
+    if (!prepared) return Promise.resolve();
+    return new Promise((resolve) => this.writer.enqueue(prepared, resolve));
+  }
+
+  private prepared(event: AuditRecord): PreparedEvent | undefined {
     try {
-      prepared = this.prepare(event);
+      return this.prepare(event);
     } catch (error) {
       this.logger.error(
         `Could not record audit event ${event.action}: ${(error as Error).message}`,
       );
-      return Promise.resolve();
+      return undefined;
     }
-    return new Promise((resolve) => this.writer.enqueue(prepared, resolve));
   }
 
   /** Writes everything buffered now (tests, the CLI, the benchmark); waits up to 2 minutes. */

@@ -69,7 +69,7 @@ export function recordCliChange(
 ): Promise<void> {
   return context
     .get(AuditService)
-    .record({ action, outcome: 'success', actor: 'cli', actorMethod: 'cli', target, details });
+    .recordDurably({ action, outcome: 'success', actor: 'cli', actorMethod: 'cli', target, details });
 }
 
 /**

@@ -36,7 +36,7 @@ export class RevokeCommand extends TesseraCommand {
             : kind === 'subject'
               ? await revocation.revokeSubject(target, options.reason)
               : await revocation.revokeClient(target, options.reason);
-        await context.get(AuditService).record({
+        await context.get(AuditService).recordDurably({
           action: {
             jti: 'token.revoke',
             subject: 'token.revoke_user',
