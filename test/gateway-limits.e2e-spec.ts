@@ -121,6 +121,12 @@ gateway:
       actor: LLAMA_USER.id,
       target: 'qwen-2',
     });
+    // Counted as an authorization denial too, under one label value whatever the model (a
+    // label per requested model name would let callers grow the series without bound).
+    const metrics = await sut.http().get('/metrics').set(bearer(admin));
+    expect(metrics.text).toContain(
+      'tessera_authorization_denials_total{permission="invoke:<model>"} 1',
+    );
   });
 
   it('narrows an API key and a client to their own models list', async () => {

@@ -106,6 +106,18 @@ describe('UPSTREAM_URL: /v1/* proxied to an OpenAI-compatible server', () => {
     expect(response.status).toBe(404);
   });
 
+  it('times each upstream call by upstream, model and outcome (/metrics)', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    const metrics = (await sut.http().get('/metrics').set(bearer(admin))).text;
+    // The calls above: gpt-x twice (JSON and SSE), 200; missing once, the upstream's 404.
+    expect(metrics).toContain(
+      'tessera_gateway_upstream_seconds_count{upstream="default",model="gpt-x",outcome="200"} 2',
+    );
+    expect(metrics).toContain(
+      'tessera_gateway_upstream_seconds_count{upstream="default",model="missing",outcome="404"} 1',
+    );
+  });
+
   it('lists the upstream models', async () => {
     const response = await sut.http().get('/v1/models').set(bearer(token));
     expect(response.body.data[0].id).toBe('upstream-model');

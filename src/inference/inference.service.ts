@@ -94,7 +94,7 @@ export class InferenceService implements OnApplicationShutdown {
     Upstream,
     { at: number; list?: string[]; pending?: Promise<string[]> }
   >();
-  private readonly upstreamLatency: Histogram<'upstream' | 'outcome'>;
+  private readonly upstreamLatency: Histogram<'upstream' | 'model' | 'outcome'>;
   private readonly tokens: Counter<'model' | 'kind'>;
   private readonly cost: Counter<'model'>;
 
@@ -107,8 +107,8 @@ export class InferenceService implements OnApplicationShutdown {
     this.registry = new UpstreamRegistry(config.upstreams);
     this.upstreamLatency = new Histogram({
       name: 'tessera_gateway_upstream_seconds',
-      help: 'Time from forwarding a request to the upstream answering with headers',
-      labelNames: ['upstream', 'outcome'] as const,
+      help: 'Time from forwarding a request to the upstream answering with headers, by upstream, model and outcome (the status code, or timeout, error, aborted)',
+      labelNames: ['upstream', 'model', 'outcome'] as const,
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: [metrics.registry],
     });
@@ -204,7 +204,7 @@ export class InferenceService implements OnApplicationShutdown {
     } catch (error) {
       const outcome = abort.aborted ? 'aborted' : isTimeout(error) ? 'timeout' : 'error';
       this.upstreamLatency.observe(
-        { upstream: upstream.name, outcome },
+        { upstream: upstream.name, model, outcome },
         (performance.now() - started) / 1000,
       );
       settle?.(undefined);
@@ -219,7 +219,7 @@ export class InferenceService implements OnApplicationShutdown {
       throw new BadGatewayError('The upstream model server could not be reached');
     }
     this.upstreamLatency.observe(
-      { upstream: upstream.name, outcome: String(answer.statusCode) },
+      { upstream: upstream.name, model, outcome: String(answer.statusCode) },
       (performance.now() - started) / 1000,
     );
     const contentType = String(answer.headers['content-type'] ?? 'application/json');

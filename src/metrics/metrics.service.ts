@@ -45,7 +45,7 @@ export class MetricsService {
 
   readonly authorizationDenials = new Counter({
     name: 'tessera_authorization_denials_total',
-    help: 'Requests refused for a missing permission, by the permission required',
+    help: 'Requests refused for a missing permission, by the permission required (a model the caller may not invoke: invoke:<model>)',
     labelNames: ['permission'] as const,
     registers: [this.registry],
   });

@@ -129,6 +129,10 @@ export class RequestObserver implements OnModuleInit {
         outcome: 'failure',
         details: { required, method: request.method },
       });
+    } else if (status === 403 && problem.code === ErrorCode.ModelNotAllowed) {
+      // Audited where it is decided (model.access_denied, with the model); counted here under
+      // one label value: the model names callers ask for are theirs to choose.
+      this.metrics.authorizationDenials.inc({ permission: 'invoke:<model>' });
     } else if (problem instanceof RateLimitedError || problem instanceof InsufficientQuotaError) {
       this.metrics.limitRefusals.inc({ limit: problem.limit });
       // A login lockout is audited by the login itself (user.login, locked_out).
