@@ -262,4 +262,30 @@ describe('audit trail: hash chain, verify, export, retention', () => {
       .map((l) => JSON.parse(l).target);
     expect(targets).toEqual(['export-1', 'export-2']);
   });
+
+  // Last: it purges this database's trail.
+  it('enforces retention soon after a start, not only an hour later', async () => {
+    await sut.app.get(AuditService).flush();
+    await new Promise((r) => setTimeout(r, 1100)); // every event so far is older than 1 s
+    const anchors = async () =>
+      (await db.query('SELECT purged::int FROM audit_anchors ORDER BY id')).rows as Array<{
+        purged: number;
+      }>;
+    const before = (await anchors()).length;
+    const replica = await startTestApp({ database: sut.database, env: { AUDIT_RETENTION: '1s' } });
+    try {
+      const deadline = Date.now() + 30_000;
+      let after = await anchors();
+      while (after.length === before && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        after = await anchors();
+      }
+      expect(after).toHaveLength(before + 1);
+      expect(after[before].purged).toBeGreaterThan(0);
+      const verified = await replica.app.get(AuditService).verify();
+      expect(verified.intact).toBe(true);
+    } finally {
+      await replica.close();
+    }
+  }, 60_000);
 });

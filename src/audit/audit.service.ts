@@ -85,6 +85,9 @@ export interface PurgeResult {
 }
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+const MIN_PURGE_INTERVAL_MS = 60 * 1000;
+/** After a start: once the replica is serving (not on the start-up path). */
+const FIRST_PURGE_DELAY_MS = 10_000;
 const PURGE_LOCK = 'tessera:audit-purge';
 const SCAN_BATCH = 2000;
 /** Keys whose values must never reach the audit trail, whatever a caller passes in details. */
@@ -110,6 +113,7 @@ export class AuditService
   /** Counts events stored (`tessera_audit_events_written_total`) outside the writer. */
   private readonly written: (n: number) => void;
   private job?: PeriodicJob;
+  private firstPurge?: NodeJS.Timeout;
 
   constructor(
     @InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>,
@@ -138,15 +142,23 @@ export class AuditService
 
   onApplicationBootstrap(): void {
     this.writer.notePendingSpills(); // replay what an earlier run could not write
-    this.job = every(
+    // Retention is enforced soon after every start, then every hour (or every half retention
+    // when that is shorter): a replica restarted more often than hourly still purges.
+    const interval = Math.min(
       PURGE_INTERVAL_MS,
-      () => this.purge(),
-      (e) => this.logger.warn(`Audit purge failed: ${e.message}`),
+      Math.max(MIN_PURGE_INTERVAL_MS, (this.config.retentionSeconds * 1000) / 2),
     );
+    const failed = (e: Error) => this.logger.warn(`Audit purge failed: ${e.message}`);
+    this.job = every(interval, () => this.purge(), failed);
+    this.firstPurge = setTimeout(
+      () => void this.purge().catch((e: unknown) => failed(e as Error)),
+      FIRST_PURGE_DELAY_MS,
+    ).unref();
   }
 
   /** Before the database stops (its connections close in onApplicationShutdown). */
   async beforeApplicationShutdown(): Promise<void> {
+    clearTimeout(this.firstPurge);
     this.job?.stop();
     await this.writer.flush(5000, true); // what cannot be written in 5 s is spilled to DATA_DIR
   }
