@@ -73,6 +73,30 @@ describe('roles at run time (/admin/roles)', () => {
     expect((await first.http().get('/admin/roles/auditor').set(bearer(admin))).status).toBe(404);
   });
 
+  it('creates roles with model globs (invoke:<glob>), as the policy file allows', async () => {
+    for (const [name, glob, status] of [
+      ['echo-models', 'invoke:tessera-*', 200],
+      ['llama-models', 'invoke:meta-llama/Llama-3-*', 403],
+    ] as const) {
+      const created = await first
+        .http()
+        .post('/admin/roles')
+        .set(bearer(admin))
+        .send({ name, permissions: [glob] });
+      expect(created.status).toBe(201);
+      const { key } = await createApiKey(first, admin, { name: `${name}-key`, roles: [name] });
+      const chat = async () =>
+        (
+          await second
+            .http()
+            .post('/v1/chat/completions')
+            .set('X-API-Key', key)
+            .send({ model: 'tessera-echo', messages: [{ role: 'user', content: 'hi' }] })
+        ).status;
+      expect(await eventually(async () => (await chat()) === status)).toBe(true);
+    }
+  });
+
   it('keeps run-time changes across a restart (the file only seeds missing roles)', async () => {
     await first
       .http()

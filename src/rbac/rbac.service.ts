@@ -5,6 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { policyConfig } from '../config/configuration';
+import { MODEL_GLOB } from '../config/policy/usage-limits';
 import { SyncedView, SyncedViews } from '../database/synced-view';
 import { grantsAll } from './permission-matcher';
 import { RoleEntity } from './role.entity';
@@ -24,6 +25,8 @@ const ROLES_LOCK = 'tessera:roles';
 const ROLE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** `*`, `prefix:*` or a plain name such as `tokens:revoke`. */
 const PERMISSION = /^(\*|[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*(:\*)?)$/;
+/** `invoke:<model id or glob>` (ModelAccess): model names have characters other names do not. */
+const INVOKE = 'invoke:';
 
 /**
  * Roles → permissions. The policy file seeds the `roles` table at start (missing roles only, so
@@ -191,10 +194,13 @@ export class RbacService implements OnModuleInit {
 }
 
 function checkPermissions(permissions: string[]): void {
-  const bad = permissions.filter((p) => !PERMISSION.test(p));
+  const bad = permissions.filter(
+    (p) =>
+      !PERMISSION.test(p) && !(p.startsWith(INVOKE) && MODEL_GLOB.test(p.slice(INVOKE.length))),
+  );
   if (bad.length)
     throw new ValidationFailedError(
-      `permissions: invalid permission name(s) ${bad.join(', ')} (use names like invoke, tokens:revoke, tokens:*, *)`,
+      `permissions: invalid permission name(s) ${bad.join(', ')} (use names like invoke, invoke:llama-*, tokens:revoke, tokens:*, *)`,
     );
 }
 

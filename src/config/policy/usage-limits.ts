@@ -54,7 +54,8 @@ export interface GatewayGrant {
   budget?: string;
 }
 
-const GLOB = /^[A-Za-z0-9._:/@*?-]{1,256}$/;
+/** A model id or glob (`llama-*`, `meta-llama/Llama-3-*`): in `models` lists and `invoke:<glob>`. */
+export const MODEL_GLOB = /^[A-Za-z0-9._:/@*?-]{1,256}$/;
 
 /**
  * Checks a client's or an API key's grant (admin API, CLI): a 400 naming the field otherwise.
@@ -68,7 +69,7 @@ export function checkGatewayGrant(grant: {
     if (
       !Array.isArray(grant.models) ||
       grant.models.length > 100 ||
-      grant.models.some((m) => typeof m !== 'string' || !GLOB.test(m))
+      grant.models.some((m) => typeof m !== 'string' || !MODEL_GLOB.test(m))
     )
       throw new ValidationFailedError(
         'models must be a list of at most 100 model ids or globs such as "llama-*"',
