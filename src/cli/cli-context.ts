@@ -69,7 +69,14 @@ export function recordCliChange(
 ): Promise<void> {
   return context
     .get(AuditService)
-    .recordDurably({ action, outcome: 'success', actor: 'cli', actorMethod: 'cli', target, details });
+    .recordDurably({
+      action,
+      outcome: 'success',
+      actor: 'cli',
+      actorMethod: 'cli',
+      target,
+      details,
+    });
 }
 
 /**
