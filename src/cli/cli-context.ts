@@ -67,16 +67,14 @@ export function recordCliChange(
   target: string | undefined,
   details: Record<string, unknown> = {},
 ): Promise<void> {
-  return context
-    .get(AuditService)
-    .recordDurably({
-      action,
-      outcome: 'success',
-      actor: 'cli',
-      actorMethod: 'cli',
-      target,
-      details,
-    });
+  return context.get(AuditService).recordDurably({
+    action,
+    outcome: 'success',
+    actor: 'cli',
+    actorMethod: 'cli',
+    target,
+    details,
+  });
 }
 
 /**
