@@ -157,6 +157,15 @@ describe('token verification rejects forged and malformed tokens', () => {
     ],
     ['a very long kid', () => signed(claims(), { kid: 'k'.repeat(5000) })],
     ['an empty signature', () => signed(claims()).replace(/\.[^.]+$/, '.')],
+    // The genuine token under another string (RFC 7515 §2 allows one spelling).
+    ['the genuine token with base64 padding', () => `${good}==`],
+    [
+      'the genuine token with another last character (spare bits set)',
+      () => {
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+        return good.slice(0, -1) + alphabet[alphabet.indexOf(good[good.length - 1]) ^ 1];
+      },
+    ],
   ];
 
   it.each(forged)('rejects %s with 401 Invalid authentication credentials', async (_name, make) => {

@@ -105,6 +105,8 @@ describe('Trusted issuers', () => {
     const ok = await infer(token);
     expect(ok.status).toBe(200);
     expect(ok.body.sub).toBe('7c1f3c2e-0000-4000-8000-00000000b2c0');
+    // The same token under another string (base64 padding on the signature) is not accepted.
+    expect((await infer(`${token}==`)).status).toBe(401);
   });
 
   it('rejects an IdP’s token once its user’s tokens are revoked (DELETE /users/:userId/tokens)', async () => {

@@ -7,6 +7,7 @@ import type { TrustedIssuer } from '../config/policy/auth-policy';
 import { RbacService } from '../rbac/rbac.service';
 import { RevocationIndexService } from '../revocation/revocation-index.service';
 import type { Principal } from '../access/principal';
+import { hasCanonicalSignature } from '../keys/jws-verify';
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
@@ -101,6 +102,8 @@ export class ExternalTokenVerifier {
     const iss = unverifiedIssuer(token);
     const state = iss === undefined ? undefined : this.issuers.get(iss);
     if (!state) throw new InvalidTokenError('issuer is not trusted');
+    if (!hasCanonicalSignature(token))
+      throw new InvalidTokenError('signature is not canonical base64url');
     const { config } = state;
     let principal: Principal;
     try {

@@ -67,6 +67,29 @@ describe('verifyCompactJws', () => {
     );
   });
 
+  it.each(['RS256', 'ES256', 'HS256'] as SigningAlgorithm[])(
+    '%s: accepts one spelling of a signature only (no padding, no spare bits, no stray characters)',
+    (alg) => {
+      const { privateKey, publicKey } = keyPair(alg);
+      const token = signCompactJws({ alg }, CLAIMS, privateKey);
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      // The last character's lowest bit is a spare one for these lengths (2 or 4 spare bits).
+      const last = alphabet[alphabet.indexOf(token[token.length - 1]) ^ 1];
+      const [h, p, sig] = token.split('.');
+      for (const variant of [
+        `${token}=`,
+        `${token}==`,
+        token.slice(0, -1) + last,
+        `${h}.${p}.${sig.slice(0, 10)}\n${sig.slice(10)}`,
+        `${h}.${p}.${sig.slice(0, 10)}+${sig.slice(10)}`,
+      ])
+        expect(reason(() => verifyCompactJws(variant, publicKey, alg, CHECKS))).toMatch(
+          /signature/,
+        );
+      expect(verifyCompactJws(token, publicKey, alg, CHECKS)).toEqual(CLAIMS);
+    },
+  );
+
   it('refuses an RS256 signature checked as HS256 with the public key (key confusion)', () => {
     const { publicKey } = keyPair('RS256');
     const secret = createSecretKey(publicKey.export({ type: 'spki', format: 'pem' }) as Buffer);

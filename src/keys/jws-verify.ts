@@ -30,8 +30,11 @@ export function verifyCompactJws(
   const second = token.indexOf('.', first + 1);
   if (first <= 0 || second <= first + 1 || token.indexOf('.', second + 1) !== -1)
     throw new InvalidTokenError('jwt malformed');
-  const signature = Buffer.from(token.slice(second + 1), 'base64url');
+  const encoded = token.slice(second + 1);
+  const signature = Buffer.from(encoded, 'base64url');
   if (signature.length === 0) throw new InvalidTokenError('jwt signature is required');
+  if (signature.toString('base64url') !== encoded)
+    throw new InvalidTokenError('signature is not canonical base64url');
   const input = Buffer.from(token.slice(0, second));
   if (!signatureMatches(algorithm, input, signature, key))
     throw new InvalidTokenError('invalid signature');
@@ -46,6 +49,18 @@ export function verifyCompactJws(
     throw new InvalidTokenError('payload is not a JSON object');
   checkClaims(claims as Record<string, unknown>, checks);
   return claims as Record<string, unknown>;
+}
+
+/**
+ * Whether a compact JWS's signature is spelled the one way RFC 7515 §2 allows (base64url, no
+ * padding, no other characters, unused trailing bits zero). Decoders (Buffer's, jose's,
+ * jsonwebtoken's) skip '=' and ignore the last character's spare bits, so `T==` or another last
+ * character would be the same token under another string — for anything that caches or denies
+ * tokens by their string. For the verifiers that do not go through {@link verifyCompactJws}.
+ */
+export function hasCanonicalSignature(token: string): boolean {
+  const encoded = token.slice(token.lastIndexOf('.') + 1);
+  return Buffer.from(encoded, 'base64url').toString('base64url') === encoded;
 }
 
 function signatureMatches(

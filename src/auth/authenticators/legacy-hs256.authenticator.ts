@@ -6,6 +6,7 @@ import type { AuthenticatedRequest, Principal } from '../../access/principal';
 import { InvalidTokenError, TokenExpiredError } from '../../common/errors';
 import { jwtConfig, policyConfig } from '../../config/configuration';
 import { sharedSecretKey } from '../../keys/shared-secret';
+import { hasCanonicalSignature } from '../../keys/jws-verify';
 import { RevocationIndexService } from '../../revocation/revocation-index.service';
 import type { PresentedCredentials, RequestAuthenticator } from './request-authenticator';
 
@@ -80,6 +81,8 @@ export class LegacyHs256Authenticator implements RequestAuthenticator {
       return undefined;
     if (header.typ !== undefined && header.typ !== 'JWT') return undefined;
     if (NOT_LEGACY.some((member) => member in payload)) return undefined;
+    if (!hasCanonicalSignature(bearer))
+      throw new InvalidTokenError('signature is not canonical base64url');
     let claims: LegacyClaims;
     try {
       claims = verify(bearer, this.key, { algorithms: ['HS256'] }) as LegacyClaims;
