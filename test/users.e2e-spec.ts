@@ -306,7 +306,12 @@ describe('People: users, login, verify, password grant, lockout, usage', () => {
         failures = page.body.events;
         if (failures.length === 0) await new Promise((r) => setTimeout(r, 50));
       }
-      expect(failures[0].details).toEqual({ result: 'invalid_credentials', client: WEB_APP.id });
+      // … and, for the audit trail only, why (the caller was told the same for both).
+      expect(failures[0].details).toEqual({
+        result: 'invalid_credentials',
+        reason: 'wrong_password',
+        client: WEB_APP.id,
+      });
     });
 
     it('refuses a client not allowed the password grant (unauthorized_client)', async () => {

@@ -32,6 +32,11 @@ export interface NewApiKey {
   name: string;
   prefix: string;
   roles: string[];
+  /** The key's gateway grant, as listed (null: none). */
+  models: string[] | null;
+  rate_limit: string | null;
+  token_limit: string | null;
+  budget: string | null;
   key: string;
 }
 
@@ -62,5 +67,15 @@ export async function insertApiKey(
     ],
   );
   await manager.query('SELECT pg_notify($1, $2)', [API_KEYS_CHANNEL, id]);
-  return { id, name: input.name, prefix: visiblePrefix(key), roles: input.roles, key };
+  return {
+    id,
+    name: input.name,
+    prefix: visiblePrefix(key),
+    roles: input.roles,
+    models: input.grant?.models ?? null,
+    rate_limit: input.grant?.rate_limit ?? null,
+    token_limit: input.grant?.token_limit ?? null,
+    budget: input.grant?.budget ?? null,
+    key,
+  };
 }

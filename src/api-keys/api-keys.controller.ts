@@ -18,7 +18,7 @@ export class ApiKeysController {
     return this.keys.list();
   }
 
-  /** The response carries `key`: the only time it is shown. */
+  /** The response carries `key`: the only time it is shown (with the grant it was given). */
   @Post()
   @Audit('api_key.create')
   @ApiOperation({ summary: 'Create an API key (shown once)' })
@@ -35,9 +35,14 @@ export class ApiKeysController {
   }
 
   @Delete(':id')
-  @Audit('api_key.revoke')
+  @Audit('api_key.revoke', { before: 'get' })
   @ApiOperation({ summary: 'Revoke an API key on every replica at once' })
   revoke(@Param('id') id: string) {
     return this.keys.revoke(id);
+  }
+
+  /** Not a route: the key before a revocation, for the `api_key.revoke` event's `before`. */
+  get(id: string) {
+    return this.keys.get(id);
   }
 }

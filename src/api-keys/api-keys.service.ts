@@ -160,6 +160,13 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
     return created;
   }
 
+  /** One key as {@link list} shows it. */
+  async get(id: string): Promise<ApiKeyView> {
+    const view = (await this.list()).find((key) => key.id === id);
+    if (!view) throw new NotFoundError(`No API key with id "${id}"`);
+    return view;
+  }
+
   /** Revokes a key on every replica (NOTIFY on commit); revoking twice is harmless. */
   async revoke(id: string): Promise<ApiKeyView> {
     if (id.startsWith('env:'))
@@ -176,9 +183,7 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
       await manager.query('SELECT pg_notify($1, $2)', [API_KEYS_CHANNEL, id]);
     });
     await this.reload();
-    const view = (await this.list()).find((key) => key.id === id);
-    if (!view) throw new NotFoundError(`No API key with id "${id}"`);
-    return view;
+    return this.get(id);
   }
 
   /** Rebuilds the live map from the database (every replica does on NOTIFY, through the view). */

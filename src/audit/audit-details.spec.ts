@@ -1,4 +1,4 @@
-import { cleanDetails, isSecretKey, text } from './audit-details';
+import { beforeAfter, cleanDetails, isSecretKey, text } from './audit-details';
 
 describe('cleanDetails', () => {
   it('keeps what JSON keeps: toJSON applied, undefined and functions out, non-finite numbers null', () => {
@@ -114,5 +114,27 @@ describe('text', () => {
     expect(text(undefined)).toBeNull();
     expect(text('a\u0000b')).toBe('ab');
     expect(text('x'.repeat(600))).toHaveLength(500);
+  });
+});
+
+describe('beforeAfter', () => {
+  it('keeps only the fields an update changed (updatedAt aside), null for one that appeared', () => {
+    const before = { id: 'c', name: 'Old', roles: ['a'], budget: null, updatedAt: 1 };
+    const after = { id: 'c', name: 'New', roles: ['a'], budget: '5/month', updatedAt: 2 };
+    expect(beforeAfter(before, after)).toEqual({
+      before: { name: 'Old', budget: null },
+      after: { name: 'New', budget: '5/month' },
+    });
+    expect(beforeAfter(before, { ...before, updatedAt: 3 })).toEqual({ before: {}, after: {} });
+  });
+
+  it('gives a create its whole after, a delete its whole before and after null', () => {
+    expect(beforeAfter(undefined, { id: 'c' })).toEqual({ after: { id: 'c' } });
+    expect(beforeAfter(undefined, {})).toEqual({});
+    expect(beforeAfter({ id: 'c' }, undefined)).toEqual({ before: { id: 'c' }, after: null });
+    expect(beforeAfter({ id: 'c' }, { id: 'd' }, (b, a) => b.id === a.id)).toEqual({
+      before: { id: 'c' },
+      after: null,
+    });
   });
 });

@@ -115,3 +115,33 @@ export function text(value: string | undefined | null): string | null {
   if (value === undefined || value === null) return null;
   return cleanString(String(value)).slice(0, MAX_TEXT);
 }
+
+type Fields = Record<string, unknown>;
+
+const isFields = (v: unknown): v is Fields =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * An admin change's `before`/`after`: an update (the same object before and after) keeps only
+ * the fields that differ (`updatedAt` aside), a create has only `after`, a delete (no answer, or
+ * another object) the whole `before` and `after: null`. `sameObject` says whether two snapshots
+ * are of one thing (their id).
+ */
+export function beforeAfter(
+  before: unknown,
+  after: unknown,
+  sameObject: (before: Fields, after: Fields) => boolean = () => true,
+): { before?: Fields | null; after?: Fields | null } {
+  if (!isFields(before)) return isFields(after) && Object.keys(after).length ? { after } : {};
+  if (!isFields(after) || !sameObject(before, after)) return { before, after: null };
+  const changedBefore: Fields = {};
+  const changedAfter: Fields = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (key === 'updatedAt' || key === 'updated_at') continue;
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) {
+      changedBefore[key] = before[key] ?? null;
+      changedAfter[key] = after[key] ?? null;
+    }
+  }
+  return { before: changedBefore, after: changedAfter };
+}

@@ -2,9 +2,12 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { catchError, concatMap, from, Observable } from 'rxjs';
 import type { Principal } from '../access/principal';
+import { answerOf } from '../common/problem-details.filter';
 import { callerOf, type RequestInfo } from '../common/request-context';
+import { beforeAfter, isSecretKey } from './audit-details';
 
 const AUDIT_TARGET = Symbol('tessera.auditTarget');
+const AUDIT_DETAILS = Symbol('tessera.auditDetails');
 
 /**
  * For a handler whose target is known only inside it (RFC 7009 revocation: the jti of the token
@@ -16,6 +19,18 @@ export function noteAuditTarget(request: object, target: string): void {
 
 function notedTarget(request: object): string | undefined {
   return (request as Record<symbol, unknown>)[AUDIT_TARGET] as string | undefined;
+}
+
+/**
+ * For a handler whose change is known only inside it (a rotation: the keys' states before and
+ * after, the kids it retired): details added to its `@Audit` success event, over the defaults.
+ */
+export function noteAuditDetails(request: object, details: Record<string, unknown>): void {
+  (request as Record<symbol, unknown>)[AUDIT_DETAILS] = details;
+}
+
+function notedDetails(request: object): Record<string, unknown> | undefined {
+  return (request as Record<symbol, unknown>)[AUDIT_DETAILS] as Record<string, unknown> | undefined;
 }
 
 /**
@@ -52,6 +67,12 @@ export interface AuditSpec {
   details?: (body: unknown) => Record<string, unknown>;
   /** The action when it depends on the request (`POST /revoke`: a token or a client's). */
   actionFor?: (body: unknown) => string | undefined;
+  /**
+   * A public endpoint that authenticates its caller itself (`/oauth/revoke`): a failure before
+   * anyone authenticated is not this action's event — the refused client is already
+   * `client.authenticate` — so none is written (as `/oauth/introspect` writes none).
+   */
+  authenticatedFailuresOnly?: boolean;
 }
 
 /** The audit spec of a handler, set by the `@Audit(...)` decorator. */
@@ -115,17 +136,25 @@ export class AuditInterceptor implements NestInterceptor {
             fieldOf(request.body, NAME_FIELDS) ??
             fieldOf(value, NAME_FIELDS),
           outcome: 'success',
-          details: { ...changes(before, value), ...spec.details?.(request.body) },
+          details: {
+            ...changes(spec.before !== undefined, before, value, request.body),
+            ...spec.details?.(request.body),
+            ...notedDetails(request),
+          },
         });
         return value;
       }),
       catchError(async (error: unknown) => {
+        const actor = actorOf(request);
+        if (spec.authenticatedFailuresOnly && actor.actor === undefined) throw error;
+        // What the caller was told (status, problem code and detail), never a stack.
+        const { status, code, error: detail } = answerOf(error);
         await this.audit.recordDurably({
           ...base,
-          ...actorOf(request),
+          ...actor,
           target: base.target ?? notedTarget(request) ?? fieldOf(request.body, NAME_FIELDS),
           outcome: 'failure',
-          details: { error: (error as Error)?.name ?? 'Error', ...spec.details?.(request.body) },
+          details: { status, code, error: detail, ...spec.details?.(request.body) },
         });
         throw error;
       }),
@@ -134,24 +163,26 @@ export class AuditInterceptor implements NestInterceptor {
 }
 
 /**
- * Before/after of what changed: an update keeps only the fields that differ; a create has only
- * `after`; a delete (no answer, or not the same object) has the whole `before`.
+ * Before/after of what changed (see {@link beforeAfter}). An update (a handler with a `before`
+ * loader whose answer is the same object) also lists the names of the fields it `changed`: the
+ * non-secret ones that differ, and the secret ones the request set (a password: its name only,
+ * never its value or hash — the views hold neither, so before/after alone would show nothing).
  */
-function changes(before: unknown, after: unknown): Record<string, unknown> {
-  const isRecord = (v: unknown): v is Record<string, unknown> =>
-    v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (!isRecord(before)) return isRecord(after) && Object.keys(after).length ? { after } : {};
-  if (!isRecord(after) || idOf(after) !== idOf(before)) return { before, after: null };
-  const changedBefore: Record<string, unknown> = {};
-  const changedAfter: Record<string, unknown> = {};
-  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (key === 'updatedAt' || key === 'updated_at') continue;
-    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) {
-      changedBefore[key] = before[key] ?? null;
-      changedAfter[key] = after[key] ?? null;
-    }
-  }
-  return { before: changedBefore, after: changedAfter };
+function changes(
+  loaded: boolean,
+  before: unknown,
+  after: unknown,
+  body: unknown,
+): Record<string, unknown> {
+  const diff = beforeAfter(before, after, (b, a) => idOf(a) === idOf(b));
+  if (!loaded || !diff.before || !diff.after) return diff;
+  const secrets =
+    body !== null && typeof body === 'object'
+      ? Object.keys(body).filter(
+          (key) => isSecretKey(key) && (body as Record<string, unknown>)[key] !== undefined,
+        )
+      : [];
+  return { ...diff, changed: [...Object.keys(diff.after), ...secrets] };
 }
 
 /** The first of `fields` that is a string in a body or a response, at most 200 characters. */

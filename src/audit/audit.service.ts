@@ -52,17 +52,18 @@ export interface AuditFilter {
   limit?: number;
 }
 
+/** An event as listed and exported: every field, `null` when unknown (one shape for every event). */
 export interface AuditEventView {
   id: string;
   at: Date;
+  actor: string | null;
+  actorMethod: string | null;
   action: string;
+  target: string | null;
   outcome: AuditOutcome;
-  actor?: string;
-  actorMethod?: string;
-  target?: string;
-  ip?: string;
-  userAgent?: string;
-  requestId?: string;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
   details: Record<string, unknown>;
 }
 
@@ -420,15 +421,15 @@ function view(e: AuditEventEntity): AuditEventView {
   return {
     id: e.id,
     at: e.at,
+    actor: e.actor ?? null,
+    actorMethod: e.actorMethod ?? null,
     action: e.action,
+    target: e.target ?? null,
     outcome: e.outcome,
-    actor: e.actor ?? undefined,
-    actorMethod: e.actorMethod ?? undefined,
-    target: e.target ?? undefined,
-    ip: e.ip ?? undefined,
-    userAgent: e.userAgent ?? undefined,
-    requestId: e.requestId ?? undefined,
-    details: e.details,
+    ip: e.ip ?? null,
+    userAgent: e.userAgent ?? null,
+    requestId: e.requestId ?? null,
+    details: e.details ?? {},
   };
 }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InvalidTokenError, TokenExpiredError } from '../common/errors';
+import { holderOf, InvalidTokenError, TokenExpiredError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { RevocationIndexService } from '../revocation/revocation-index.service';
 import { AccessTokenClaims } from '../access/access-token';
@@ -42,7 +42,7 @@ export class PrincipalFactory {
         throw new InvalidTokenError('child token without parent_jti');
       // A child never outlives its parent: it carries the parent's exp, signed.
       if (typeof claims.parent_exp === 'number' && claims.parent_exp * 1000 <= Date.now())
-        throw new TokenExpiredError();
+        throw new TokenExpiredError(holderOf(claims));
     }
     this.revocation.assertNotRevoked(claims);
     const roles = Array.isArray(claims.roles)

@@ -5,6 +5,7 @@ import { advisoryXactLock } from '../database/advisory-lock';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
+import { beforeAfter } from '../audit/audit-details';
 import { AuditService } from '../audit/audit.service';
 import { ConflictError, NotFoundError, OAuthError, ValidationFailedError } from '../common/errors';
 import type { RequestInfo } from '../common/request-context';
@@ -274,10 +275,11 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
             }),
           );
           changedAny = true;
+          const created = await repo.findOneByOrFail({ id: wanted.id });
           changes.push({
             action: 'client.create',
             id: wanted.id,
-            details: { source: 'environment', roles: wanted.roles ?? [this.rbac.defaultRole] },
+            details: { source: 'environment', roles: created.roles, after: view(created) },
           });
           this.logger.log(`Created client "${wanted.id}" from the environment`);
           continue;
@@ -292,6 +294,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
           (grant !== undefined && !sameGrant(existing, grant));
         if (changed) {
           const rekeyed = existing.secretDigest !== digest;
+          const before = view(existing);
           existing.secretDigest = digest;
           if (wanted.roles !== undefined)
             existing.roles = wanted.roles.length ? wanted.roles : [this.rbac.defaultRole];
@@ -300,10 +303,19 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
           existing.updatedAt = new Date();
           await repo.save(existing);
           changedAny = true;
+          // As an admin's update: the non-secret fields that changed, before and after (a new
+          // secret is `rekeyed`, never the secret or its digest).
+          const diff = beforeAfter(before, view(existing));
           changes.push({
             action: 'client.update',
             id: wanted.id,
-            details: { source: 'environment', rekeyed },
+            details: {
+              source: 'environment',
+              roles: existing.roles,
+              rekeyed,
+              ...diff,
+              changed: [...Object.keys(diff.after ?? {}), ...(rekeyed ? ['secret'] : [])],
+            },
           });
           this.logger.log(`Updated client "${wanted.id}" from the environment`);
         }

@@ -40,8 +40,27 @@ export class NotAuthenticatedError extends DomainError {
   }
 }
 
+/**
+ * Whose token was refused, known only when its signature verified (an expired or revoked token
+ * of ours): the audit trail's actor and client of the refusal. Never set for a token that did
+ * not verify — its claims are whatever the sender wrote. Not part of the answer.
+ */
+export interface TokenHolder {
+  subject?: string;
+  clientId?: string;
+}
+
+/** The holder named by verified claims (`sub`, `client_id`), when they name one. */
+export function holderOf(claims: { sub?: unknown; client_id?: unknown }): TokenHolder | undefined {
+  const subject = typeof claims.sub === 'string' && claims.sub ? claims.sub : undefined;
+  const clientId =
+    typeof claims.client_id === 'string' && claims.client_id ? claims.client_id : undefined;
+  return subject || clientId ? { subject, clientId } : undefined;
+}
+
 export class TokenExpiredError extends DomainError {
-  constructor() {
+  /** `holder`: only from claims whose signature verified. */
+  constructor(readonly holder?: TokenHolder) {
     super(ErrorCode.TokenExpired, 'Token has expired');
   }
 }
@@ -61,7 +80,8 @@ export class InvalidCredentialsError extends DomainError {
 }
 
 export class RevokedTokenError extends DomainError {
-  constructor() {
+  /** `holder`: only from claims whose signature verified. */
+  constructor(readonly holder?: TokenHolder) {
     super(ErrorCode.RevokedToken, 'Token has been revoked');
   }
 }

@@ -180,6 +180,23 @@ export function toProblem(exception: unknown): {
   return { body: problem(500, 'Internal server error', 'internal_error'), headers };
 }
 
+/**
+ * What a client was told about an exception, in short: the status and the problem's `code` and
+ * `detail` (an OAuth endpoint's `error` and `error_description`) — for the audit trail's failure
+ * events. A database outage is the 503 the filter answers; anything unexpected the generic 500.
+ * Never a stack or an exception's class name.
+ */
+export function answerOf(exception: unknown): { status: number; code: string; error: string } {
+  if (exception instanceof OAuthError)
+    return { status: exception.status, code: exception.error, error: exception.description };
+  const surfaced =
+    !(exception instanceof DomainError) && isDatabaseUnavailable(exception)
+      ? new DatabaseUnavailableError()
+      : exception;
+  const { body } = toProblem(surfaced);
+  return { status: body.status, code: body.code, error: body.detail };
+}
+
 /** OpenAI's error `type` for a status (what its SDKs and dashboards expect). */
 function openAiType(status: number, code: string): string {
   if (code === ErrorCode.InsufficientQuota) return 'insufficient_quota';

@@ -13,6 +13,7 @@ import {
   ValidationFailedError,
 } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
+import { AuditService } from '../audit/audit.service';
 import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
 import {
   clearedSessionCookie,
@@ -44,6 +45,7 @@ export class ConsoleSessionController {
     private readonly logins: PasswordLoginService,
     private readonly oauth: OAuthService,
     private readonly refreshTokens: RefreshTokensService,
+    private readonly audit: AuditService,
     @Inject(jwtConfig.KEY) private readonly jwt: ConfigType<typeof jwtConfig>,
   ) {}
 
@@ -105,7 +107,19 @@ export class ConsoleSessionController {
     requireConsoleHeader(request);
     const presented = readSessionCookie(request.headers.cookie);
     // A login's refresh token belongs to no client: the empty client id revokes only such a family.
-    if (presented) await this.refreshTokens.revokeFamily(presented, '');
+    const ended = presented ? await this.refreshTokens.revokeFamilyOf(presented, '') : undefined;
+    // The session's owner signed out: `user.logout`, its refresh-token family as target (never
+    // the token). A missing or unknown cookie ended nothing and records nothing.
+    if (ended?.outcome === 'revoked')
+      await this.audit.recordDurably({
+        request,
+        action: 'user.logout',
+        outcome: 'success',
+        actor: ended.subject,
+        actorMethod: 'session_cookie',
+        target: ended.familyId,
+        details: { source: 'console', refresh_tokens_revoked: ended.revoked },
+      });
     reply.header('Set-Cookie', clearedSessionCookie(isTls(request)));
   }
 

@@ -121,6 +121,26 @@ describe('verifyCompactJws', () => {
     expect(check({ ...CLAIMS, nbf: 'soon' })).toBe('invalid nbf value');
   });
 
+  it('names the holder of an expired token whose signature verified, and no one for a forged one', () => {
+    const { privateKey, publicKey } = keyPair('HS256');
+    const expired = signCompactJws(
+      { alg: 'HS256' },
+      { ...CLAIMS, exp: NOW, client_id: 'svc' },
+      privateKey,
+    );
+    const holderOf = (token: string) => {
+      try {
+        verifyCompactJws(token, publicKey, 'HS256', CHECKS);
+      } catch (error) {
+        return error instanceof TokenExpiredError ? error.holder : error;
+      }
+    };
+    expect(holderOf(expired)).toEqual({ subject: 'alice', clientId: 'svc' });
+    // The same claims under a signature that does not verify: invalid, not expired, no holder.
+    const [h, p] = expired.split('.');
+    expect(holderOf(`${h}.${p}.${'A'.repeat(43)}`)).toBeInstanceOf(InvalidTokenError);
+  });
+
   it('refuses a payload that is not a JSON object', () => {
     const { privateKey, publicKey } = keyPair('HS256');
     const header = Buffer.from('{"alg":"HS256"}').toString('base64url');

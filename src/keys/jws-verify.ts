@@ -1,5 +1,5 @@
 import { constants, createHmac, KeyObject, timingSafeEqual, verify } from 'node:crypto';
-import { InvalidTokenError, TokenExpiredError } from '../common/errors';
+import { holderOf, InvalidTokenError, TokenExpiredError } from '../common/errors';
 import type { SigningAlgorithm } from './jws-sign';
 
 export interface ClaimChecks {
@@ -109,6 +109,7 @@ function checkClaims(claims: Record<string, unknown>, checks: ClaimChecks): void
   }
   if (claims.exp !== undefined && !checks.ignoreExpiration) {
     if (typeof claims.exp !== 'number') throw new InvalidTokenError('invalid exp value');
-    if (now >= claims.exp) throw new TokenExpiredError();
+    // Only reached once the signature verified: the claims name whose token it was.
+    if (now >= claims.exp) throw new TokenExpiredError(holderOf(claims));
   }
 }

@@ -37,7 +37,7 @@ import { MIN_SECRET_LENGTH, sharedSecretKey } from './shared-secret';
 import { KeyStatus, SigningKeyEntity } from './signing-key.entity';
 import { every, PeriodicJob } from '../common/periodic';
 import { MetricsService } from '../metrics/metrics.service';
-import { AuditService } from '../audit/audit.service';
+import { AuditRecord, AuditService } from '../audit/audit.service';
 import { Gauge } from 'prom-client';
 
 export type RotationMode = 'soft' | 'hard';
@@ -53,6 +53,28 @@ export interface KeySummary {
   retireAfter: Date | null;
   retiredAt: Date | null;
 }
+
+/**
+ * The keys that verify, by state, as a rotation's audit event records them before and after
+ * (fixed member names: a kid is never a details key, so it can never look like a secret's name).
+ */
+export interface KeyStates {
+  active: string | null;
+  next: string | null;
+  retiring: string[];
+}
+
+/** A rotation: the new active key, the states around it and the kids it retired. */
+export interface KeyRotation {
+  key: KeySummary;
+  before: KeyStates;
+  after: KeyStates;
+  /** Kids that verified before and no longer do (a hard rotation: every older key). */
+  retired: string[];
+}
+
+/** Who asked for a change, for the events the service records itself (`keys.retire`). */
+export type KeyChangeActor = Pick<AuditRecord, 'actor' | 'actorMethod' | 'request'>;
 
 const KEYS_CHANNEL = 'tessera_keys';
 const STATUS_ORDER: Record<KeyStatus, number> = { active: 0, next: 1, retiring: 2, retired: 3 };
@@ -179,14 +201,43 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
    * Hard: every older key is retired at once and its tokens fail immediately.
    */
   async rotate(mode: RotationMode): Promise<KeySummary> {
+    return (await this.rotation(mode)).key;
+  }
+
+  /**
+   * {@link rotate}, saying what it changed: the keys' states before and after, and the kids it
+   * retired. With `by` (an admin's request), each retired kid is also its own `keys.retire`
+   * event, recorded (and awaited) here, where the retired kids are known.
+   */
+  async rotation(mode: RotationMode, by?: KeyChangeActor): Promise<KeyRotation> {
     this.assertAsymmetric();
-    const created = await this.dataSource.transaction(async (manager) => {
+    const rotated = await this.dataSource.transaction(async (manager) => {
       await lock(manager);
-      return this.rotateLocked(manager, mode);
+      return this.rotateTracked(manager, mode);
     });
     await this.reload();
-    this.logger.log(`Rotated signing key (${mode}); new kid ${created.kid}`);
-    return summarize(created);
+    this.logger.log(`Rotated signing key (${mode}); new kid ${rotated.key.kid}`);
+    if (by)
+      await Promise.all(
+        rotated.retired.map((kid) =>
+          this.audit.record({
+            ...by,
+            action: 'keys.retire',
+            outcome: 'success',
+            target: kid,
+            details: retiredBy(rotated, kid, mode, false),
+          }),
+        ),
+      );
+    return rotated;
+  }
+
+  /** One key as {@link list} shows it. */
+  async get(kid: string): Promise<KeySummary> {
+    this.assertAsymmetric();
+    const row = await this.dataSource.getRepository(SigningKeyEntity).findOneBy({ kid });
+    if (!row) throw new NotFoundError(`No signing key with kid "${kid}"`);
+    return summarize(row);
   }
 
   /** Retires a non-active key now: tokens it signed stop verifying on every replica (a retired `next` is replaced). */
@@ -234,42 +285,56 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
       if (retired.length) await notify(manager, retired.join(','));
       const active = await manager.getRepository(SigningKeyEntity).findOneBy({ status: 'active' });
       const since = active?.activatedAt ?? active?.createdAt;
-      let rotated: string | undefined;
+      let rotation: KeyRotation | undefined;
       if (
         active &&
         since &&
         now.getTime() - since.getTime() >= this.config.rotationInterval * 1000
       ) {
-        rotated = (await this.rotateLocked(manager, 'soft')).kid;
+        rotation = await this.rotateTracked(manager, 'soft');
       }
       const published = await this.ensureNextLocked(manager);
-      return { retired, rotated, published };
+      return { retired, rotation, published };
     });
-    if (result.retired.length || result.rotated || result.published) {
+    const { retired, rotation, published } = result;
+    if (retired.length || rotation || published) {
       await this.reload();
-      if (result.rotated) {
-        this.logger.log(`Automatic soft rotation; new kid ${result.rotated}`);
+      if (rotation) {
+        this.logger.log(`Automatic soft rotation; new kid ${rotation.key.kid}`);
         void this.audit.record({
           action: 'keys.rotate',
           outcome: 'success',
           actor: 'system',
-          target: result.rotated,
-          details: { mode: 'soft', automatic: true },
+          target: rotation.key.kid,
+          details: { mode: 'soft', automatic: true, ...rotationDetails(rotation) },
         });
-      }
-      if (result.retired.length) {
-        this.logger.log(`Retired keys ${result.retired.join(', ')}`);
-        for (const kid of result.retired)
+        for (const kid of rotation.retired)
           void this.audit.record({
             action: 'keys.retire',
             outcome: 'success',
             actor: 'system',
             target: kid,
-            details: { automatic: true },
+            details: retiredBy(rotation, kid, 'soft', true),
+          });
+      }
+      if (retired.length) {
+        this.logger.log(`Retired keys ${retired.join(', ')}`);
+        for (const kid of retired)
+          void this.audit.record({
+            action: 'keys.retire',
+            outcome: 'success',
+            actor: 'system',
+            target: kid,
+            details: {
+              automatic: true,
+              reason: 'its tokens have expired',
+              before: { status: 'retiring' },
+              after: { status: 'retired' },
+            },
           });
       }
     }
-    return result;
+    return { retired, rotated: rotation?.key.kid, published };
   }
 
   /** Rebuilds the key ring from the database (every replica does on NOTIFY, through the view). */
@@ -346,20 +411,25 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
           );
         }
       } else if (!active) {
-        const first = await this.rotateLocked(manager, 'soft');
+        const first = await this.rotateTracked(manager, 'soft');
         change = {
           action: 'keys.rotate',
-          kid: first.kid,
-          details: { mode: 'soft', automatic: true, reason: 'no active signing key (first start)' },
+          kid: first.key.kid,
+          details: {
+            mode: 'soft',
+            automatic: true,
+            reason: 'no active signing key (first start)',
+            ...rotationDetails(first),
+          },
         };
       } else if (active.algorithm !== this.config.algorithm) {
         const reason = `JWT_ALGORITHM changed from ${active.algorithm} to ${this.config.algorithm}`;
         this.logger.log(`${reason}: soft rotation`);
-        const rotated = await this.rotateLocked(manager, 'soft');
+        const rotated = await this.rotateTracked(manager, 'soft');
         change = {
           action: 'keys.rotate',
-          kid: rotated.kid,
-          details: { mode: 'soft', automatic: true, reason },
+          kid: rotated.key.kid,
+          details: { mode: 'soft', automatic: true, reason, ...rotationDetails(rotated) },
         };
       }
       await this.ensureNextLocked(manager);
@@ -404,6 +474,22 @@ export class KeysService implements OnModuleInit, OnApplicationBootstrap, OnAppl
       );
     }
     return { kid: jwkThumbprint(publicKey), privateKey, publicKey };
+  }
+
+  /** {@link rotateLocked} with the keys' states read before and after, in its transaction. */
+  private async rotateTracked(manager: EntityManager, mode: RotationMode): Promise<KeyRotation> {
+    const before = await keyStates(manager);
+    const created = await this.rotateLocked(manager, mode);
+    const after = await keyStates(manager);
+    const verifying = (states: KeyStates) =>
+      [states.active, states.next, ...states.retiring].filter((kid): kid is string => !!kid);
+    const still = new Set(verifying(after));
+    return {
+      key: summarize(created),
+      before,
+      after,
+      retired: verifying(before).filter((kid) => !still.has(kid)),
+    };
   }
 
   /**
@@ -520,6 +606,43 @@ async function lock(manager: EntityManager): Promise<void> {
 /** Delivered to every replica when (and only if) the transaction commits. */
 async function notify(manager: EntityManager, payload: string): Promise<void> {
   await manager.query('SELECT pg_notify($1, $2)', [KEYS_CHANNEL, payload]);
+}
+
+/** The keys that verify (active, next, retiring) by state. */
+async function keyStates(manager: EntityManager): Promise<KeyStates> {
+  const rows = await manager.getRepository(SigningKeyEntity).find({
+    select: { kid: true, status: true },
+    where: [{ status: 'active' }, { status: 'next' }, { status: 'retiring' }],
+    order: { createdAt: 'ASC' },
+  });
+  return {
+    active: rows.find((r) => r.status === 'active')?.kid ?? null,
+    next: rows.find((r) => r.status === 'next')?.kid ?? null,
+    retiring: rows.filter((r) => r.status === 'retiring').map((r) => r.kid),
+  };
+}
+
+/** What a rotation's `keys.rotate` event records: the states around it and the kids it retired. */
+export function rotationDetails(rotation: KeyRotation): Record<string, unknown> {
+  return { before: rotation.before, after: rotation.after, retired: rotation.retired };
+}
+
+/** The `keys.retire` event's details of a kid a rotation retired. */
+function retiredBy(
+  rotation: KeyRotation,
+  kid: string,
+  mode: RotationMode,
+  automatic: boolean,
+): Record<string, unknown> {
+  const { before } = rotation;
+  const status = before.active === kid ? 'active' : before.next === kid ? 'next' : 'retiring';
+  return {
+    automatic,
+    reason: `${mode} rotation`,
+    rotated_to: rotation.key.kid,
+    before: { status },
+    after: { status: 'retired' },
+  };
 }
 
 function summarize(row: SigningKeyEntity): KeySummary {

@@ -32,7 +32,8 @@ export class OAuthRevocationController {
    * `@Public()` to the bearer guard; a client may revoke only tokens issued to it.
    */
   @Post('revoke')
-  @Audit('token.revoke')
+  // A refused client is its client.authenticate event, not a token.revoke without an actor.
+  @Audit('token.revoke', { authenticatedFailuresOnly: true })
   @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'RFC 7009 token revocation (client authentication)' })

@@ -41,6 +41,25 @@ describe('TokenService', () => {
     });
   });
 
+  it("names the parent token's subject as the actor of a child renewed over HTTP, system only for the worker", () => {
+    const origin = { id: 'req-renew', ip: '127.0.0.1', headers: {} };
+    sut.mint({ subject: 'agent-7', clientId: 'svc', tokenType: 'child', origin });
+    expect(recorded[recorded.length - 1]).toMatchObject({
+      actor: 'agent-7',
+      actorMethod: 'parent_token',
+      details: { grant: 'child', subject: 'agent-7', client: 'svc' },
+    });
+    // An admin's /token-pairs first child: the admin is the actor.
+    const admin = { ...origin, user: { subject: 'admin-client', method: 'jwt' } };
+    sut.mint({ subject: 'agent-7', tokenType: 'child', origin: admin });
+    expect(recorded[recorded.length - 1]).toMatchObject({
+      actor: 'admin-client',
+      actorMethod: 'jwt',
+    });
+    sut.mint({ subject: 'agent-7', tokenType: 'child' });
+    expect(recorded[recorded.length - 1]).toMatchObject({ actor: 'system', actorMethod: 'child' });
+  });
+
   it('mints an RFC 9068 access token with every required claim', () => {
     const minted = sut.mint({
       subject: 'svc',

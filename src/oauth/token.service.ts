@@ -104,7 +104,8 @@ export class TokenService {
    * Every token minted is counted and audited here, whatever issued it (`token.issue`: grant,
    * subject, client, jti, kid — never the token). The actor is the caller of the request being
    * served (an admin issuing for a user), else the subject itself (a login, a client's own
-   * grant), else `system` (the renewal worker).
+   * grant; a child renewed at `POST /renew`, the parent token being the credential:
+   * `parent_token`), else `system` (a child minted by the renewal worker, with no request).
    */
   private recordIssued(request: MintRequest, claims: AccessTokenClaims, kid: string): void {
     const grant = request.grant ?? request.tokenType ?? 'access';
@@ -114,12 +115,14 @@ export class TokenService {
     // for (a client's own grant, a person's login), as the audit event's actor does.
     if (request.origin && !caller)
       noteCaller(request.origin, { subject: request.subject, clientId: request.clientId });
+    const worker = request.tokenType === 'child' && !request.origin;
+    const renewed = request.tokenType === 'child' && request.origin !== undefined;
     void this.audit.record({
       request: request.origin,
       action: 'token.issue',
       outcome: 'success',
-      actor: caller?.subject ?? (request.tokenType === 'child' ? 'system' : request.subject),
-      actorMethod: caller?.method ?? grant,
+      actor: caller?.subject ?? (worker ? 'system' : request.subject),
+      actorMethod: caller?.method ?? (renewed ? 'parent_token' : grant),
       target: claims.jti,
       details: {
         grant,

@@ -8,6 +8,8 @@ import {
   InsufficientQuotaError,
   OAuthError,
   RateLimitedError,
+  RevokedTokenError,
+  TokenExpiredError,
 } from '../common/errors';
 import { callerOf, problemOf } from '../common/request-context';
 import { MetricsService } from '../metrics/metrics.service';
@@ -113,11 +115,18 @@ export class RequestObserver implements OnModuleInit {
     if (status === 401) {
       this.metrics.authFailures.inc({ reason: problem.code });
       if (BEARER_FAILURES.has(problem.code)) {
+        // An expired or revoked token whose signature verified names its holder; a token that
+        // did not verify names no one (its claims are the sender's word).
+        const holder =
+          problem instanceof TokenExpiredError || problem instanceof RevokedTokenError
+            ? problem.holder
+            : undefined;
         void this.audit.record({
           ...base,
+          ...(holder && !base.actor ? { actor: holder.subject, actorMethod: 'jwt' } : {}),
           action: 'auth.failed',
           outcome: 'failure',
-          details: { reason: problem.code, method: request.method },
+          details: { reason: problem.code, method: request.method, client: holder?.clientId },
         });
       }
     } else if (status === 403 && problem.code === ErrorCode.InsufficientPermissions) {

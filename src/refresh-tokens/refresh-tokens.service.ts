@@ -31,6 +31,11 @@ export interface RefreshGrant {
   claims?: Record<string, unknown>;
 }
 
+/** What revoking a refresh token's family did: whose family, and how many tokens it ended. */
+export type FamilyRevocation =
+  | { outcome: 'revoked'; subject: string; familyId: string; revoked: number }
+  | { outcome: 'unknown' | 'other-client' };
+
 export interface RotatedRefresh extends RefreshGrant {
   refreshToken: string;
   familyId: string;
@@ -167,18 +172,31 @@ export class RefreshTokensService {
     token: string,
     clientId: string,
   ): Promise<'revoked' | 'unknown' | 'other-client'> {
-    if (!token.startsWith(PREFIX) || token.length > 200) return 'unknown';
+    return (await this.revokeFamilyOf(token, clientId)).outcome;
+  }
+
+  /**
+   * {@link revokeFamily}, saying whose family it was (its subject and family id, for the audit
+   * trail; never the token) and how many of its tokens were still live.
+   */
+  async revokeFamilyOf(token: string, clientId: string): Promise<FamilyRevocation> {
+    if (!token.startsWith(PREFIX) || token.length > 200) return { outcome: 'unknown' };
     const repo = this.dataSource.getRepository(RefreshTokenEntity);
     const row = await repo.findOne({ where: { digest: digest(token) } });
-    if (!row) return 'unknown';
-    if (row.clientId !== null && row.clientId !== clientId) return 'other-client';
-    await repo
+    if (!row) return { outcome: 'unknown' };
+    if (row.clientId !== null && row.clientId !== clientId) return { outcome: 'other-client' };
+    const result = await repo
       .createQueryBuilder()
       .update()
       .set({ revokedAt: () => 'now()' })
       .where('family_id = :familyId AND revoked_at IS NULL', { familyId: row.familyId })
       .execute();
-    return 'revoked';
+    return {
+      outcome: 'revoked',
+      subject: row.subject,
+      familyId: row.familyId,
+      revoked: result.affected ?? 0,
+    };
   }
 
   private async insert(

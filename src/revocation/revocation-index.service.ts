@@ -9,7 +9,7 @@ import {
 import type { ConfigType } from '@nestjs/config';
 import { Client } from 'pg';
 import { Gauge } from 'prom-client';
-import { RevokedTokenError, ServiceUnavailableError } from '../common/errors';
+import { holderOf, RevokedTokenError, ServiceUnavailableError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { DatabaseLocator } from '../database/database-locator';
 import { SyncedView, SyncedViews } from '../database/synced-view';
@@ -178,7 +178,7 @@ export class RevocationIndexService
 
   /** Throws {@link RevokedTokenError} (401 `revoked_token`) when the token is revoked. */
   assertNotRevoked(token: RevocableToken): void {
-    if (this.isRevoked(token)) throw new RevokedTokenError();
+    if (this.isRevoked(token)) throw new RevokedTokenError(holderOf(token));
   }
 
   /** Calls `listener` with every revoked jti this replica hears of (from any replica). */

@@ -42,6 +42,11 @@ export interface LoginAttempt {
   /** The request the attempt came in (address, user agent, request id). */
   origin?: RequestInfo;
   outcome: 'success' | 'invalid_credentials' | 'locked_out';
+  /**
+   * Why `invalid_credentials`, for the audit trail only: the caller is answered the same for all
+   * three (no user enumeration), as a refused client is (`client.authenticate`).
+   */
+  reason?: 'unknown_user' | 'wrong_password' | 'user_disabled';
   oid?: string;
 }
 
@@ -84,7 +89,12 @@ export class UsersService {
     const matches = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
     if (!user || !matches || user.disabled) {
       await this.throttle.recordFailure(email, ip);
-      this.recordAttempt({ email, origin, outcome: 'invalid_credentials' });
+      this.recordAttempt({
+        email,
+        origin,
+        outcome: 'invalid_credentials',
+        reason: !user ? 'unknown_user' : !matches ? 'wrong_password' : 'user_disabled',
+      });
       return undefined;
     }
     await this.throttle.recordSuccess(email);
@@ -108,7 +118,11 @@ export class UsersService {
       target: attempt.email,
       request: attempt.origin,
       // Through a client (the password grant): which one.
-      details: { result: attempt.outcome, client: callerOf(attempt.origin ?? {})?.clientId },
+      details: {
+        result: attempt.outcome,
+        reason: attempt.reason,
+        client: callerOf(attempt.origin ?? {})?.clientId,
+      },
     });
   }
 

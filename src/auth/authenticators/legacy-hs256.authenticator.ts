@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import type { KeyObject } from 'node:crypto';
 import { JsonWebTokenError, TokenExpiredError as JwtExpiredError, verify } from 'jsonwebtoken';
 import type { AuthenticatedRequest, Principal } from '../../access/principal';
-import { InvalidTokenError, TokenExpiredError } from '../../common/errors';
+import { holderOf, InvalidTokenError, TokenExpiredError } from '../../common/errors';
 import { jwtConfig, policyConfig } from '../../config/configuration';
 import { sharedSecretKey } from '../../keys/shared-secret';
 import { hasCanonicalSignature } from '../../keys/jws-verify';
@@ -87,7 +87,8 @@ export class LegacyHs256Authenticator implements RequestAuthenticator {
     try {
       claims = verify(bearer, this.key, { algorithms: ['HS256'] }) as LegacyClaims;
     } catch (error) {
-      if (error instanceof JwtExpiredError) throw new TokenExpiredError();
+      // jsonwebtoken checks exp only after the signature verified: the payload is the holder's.
+      if (error instanceof JwtExpiredError) throw new TokenExpiredError(holderOf(payload));
       throw new InvalidTokenError(error instanceof JsonWebTokenError ? error.message : 'invalid');
     }
     if (typeof claims.sub !== 'string' || claims.sub === '')
