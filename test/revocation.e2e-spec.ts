@@ -5,7 +5,7 @@ import type { RevocableToken } from '../src/revocation/revocation-index';
 import { RevocationIndexService } from '../src/revocation/revocation-index.service';
 import { RevocationsService } from '../src/revocation/revocations.service';
 import { dropDatabase, Replicas, startReplicas, startTestApp, TestApp } from './support/app';
-import { bearer, CLIENTS, TestClient, tokenFor } from './support/factories';
+import { bearer, CLIENTS, createClient, TestClient, tokenFor } from './support/factories';
 import { eventually } from './support/lifecycle';
 
 /** The `client.authenticate` event of the request with this id (written after the answer: polled). */
@@ -164,6 +164,24 @@ describe('Revocation: by jti, subject and client, on every replica, after restar
     expect(scrape.text).toMatch(/tessera_revocations\{kind="client"\} 1/);
     expect(scrape.text).toContain('tessera_revocation_in_sync 1');
     expect((await infer(second, await tokenFor(second.url, CLIENTS.operator))).status).toBe(200);
+  });
+
+  it('revokes a client’s tokens when it is disabled or deleted (enabling it again does not revive them)', async () => {
+    const client = await createClient(second, admin, { roles: ['operator'] });
+    const before = await tokenFor(second.url, client);
+    expect((await infer(second, before)).status).toBe(200);
+    const patch = (disabled: boolean) =>
+      second.http().patch(`/admin/clients/${client.id}`).set(bearer(admin)).send({ disabled });
+    expect((await patch(true)).status).toBe(200);
+    expect((await infer(second, before)).body.code).toBe('revoked_token');
+    expect((await patch(false)).status).toBe(200);
+    expect((await infer(second, before)).body.code).toBe('revoked_token');
+    const after = await tokenFor(second.url, client);
+    expect((await infer(second, after)).status).toBe(200);
+    expect(
+      (await second.http().delete(`/admin/clients/${client.id}`).set(bearer(admin))).status,
+    ).toBe(204);
+    expect((await infer(second, after)).body.code).toBe('revoked_token');
   });
 
   it('keeps a client’s token issued right after its revocation good, even in the same second', async () => {

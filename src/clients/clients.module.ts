@@ -7,6 +7,7 @@ import { ClientEntity } from './client.entity';
 import { ClientSecretHasher } from './client-secret';
 import { ClientsController } from './clients.controller';
 import { ClientsService } from './clients.service';
+import { RevocationModule } from '../revocation/revocation.module';
 
 /**
  * The pepper of client-secret digests, kept outside the database: CLIENT_SECRET_PEPPER, else
@@ -32,7 +33,7 @@ function clientSecretHasher(config: ConfigType<typeof clientsConfig>): ClientSec
 }
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ClientEntity])],
+  imports: [TypeOrmModule.forFeature([ClientEntity]), RevocationModule],
   controllers: [ClientsController],
   providers: [
     ClientsService,

@@ -18,6 +18,7 @@ import { checkGatewayGrant, GatewayGrant } from '../config/policy/usage-limits';
 import { ClientEntity } from './client.entity';
 import { ClientSecretHasher, generateSecret } from './client-secret';
 import { MIN_SUPPLIED_SECRET_LENGTH } from '../config/env.validation';
+import { RevocationsService } from '../revocation/revocations.service';
 
 export const DEFAULT_CLIENT_SCOPES = ['model:invoke'];
 /** NOTIFY channel of the clients table: every write announces the client id it changed. */
@@ -79,6 +80,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     private readonly rbac: RbacService,
     private readonly hasher: ClientSecretHasher,
     private readonly audit: AuditService,
+    private readonly revocations: RevocationsService,
     views: SyncedViews,
   ) {
     this.view = views.create({
@@ -201,6 +203,10 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     if (changes.budget !== undefined) client.budget = grant.budget ?? null;
     client.updatedAt = new Date();
     await this.write(id, (manager) => manager.getRepository(ClientEntity).save(client));
+    // A disabled client's tokens stop working too, on every replica (as POST /revoke
+    // {client_id}); enabling it again does not bring them back. Asked again (a retry after a
+    // failure), it revokes again: harmless.
+    if (changes.disabled === true) await this.revocations.revokeClient(id, 'client disabled');
     return view(client);
   }
 
@@ -220,6 +226,7 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
       manager.getRepository(ClientEntity).delete({ id }),
     );
     if (!result.affected) throw new NotFoundError(`No client with id "${id}"`);
+    await this.revocations.revokeClient(id, 'client deleted');
   }
 
   /**
