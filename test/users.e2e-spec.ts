@@ -170,8 +170,13 @@ describe('People: users, login, verify, password grant, lockout, usage', () => {
       }
     };
     expect(await revokedRows()).toBe(0);
+    const access = session.body.access_token as string;
+    const me = () => sut.http().get('/v1/usage').set(bearer(access));
+    expect((await me()).status).toBe(200);
     await sut.http().patch(`/admin/users/${user.oid}`).set(bearer(admin)).send({ disabled: true });
     expect(await revokedRows()).toBe(1);
+    // Its access tokens too: revoked at once, not left to expire.
+    expect((await me()).body.code).toBe('revoked_token');
   });
 
   it('changes a password and deletes a user', async () => {

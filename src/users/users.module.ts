@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { RefreshTokensModule } from '../refresh-tokens/refresh-tokens.module';
+import { RevocationModule } from '../revocation/revocation.module';
 import { LoginAttemptEntity } from './login-attempt.entity';
 import { LoginThrottle } from './login-throttle';
 import { UserEntity } from './user.entity';
@@ -9,7 +10,12 @@ import { UsersService } from './users.service';
 
 /** People: accounts, password verification with lockout, `/admin/users`. Tokens are auth's job. */
 @Module({
-  imports: [TypeOrmModule.forFeature([UserEntity, LoginAttemptEntity]), RefreshTokensModule],
+  // Refresh tokens: their revocation cascade (a user's sessions end with the user's tokens).
+  imports: [
+    TypeOrmModule.forFeature([UserEntity, LoginAttemptEntity]),
+    RefreshTokensModule,
+    RevocationModule,
+  ],
   controllers: [UsersController],
   providers: [UsersService, LoginThrottle],
   exports: [UsersService],

@@ -6,7 +6,7 @@ import { callerOf, type RequestInfo } from '../common/request-context';
 import { AuditService } from '../audit/audit.service';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
 import { RbacService } from '../rbac/rbac.service';
-import { RefreshTokensService } from '../refresh-tokens/refresh-tokens.service';
+import { RevocationsService } from '../revocation/revocations.service';
 import { LoginThrottle } from './login-throttle';
 import { dummyHash, hashPassword, verifyPassword } from './password-hasher';
 import { UserEntity } from './user.entity';
@@ -63,7 +63,7 @@ export class UsersService {
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly throttle: LoginThrottle,
     private readonly rbac: RbacService,
-    private readonly refreshTokens: RefreshTokensService,
+    private readonly revocations: RevocationsService,
     private readonly audit: AuditService,
   ) {}
 
@@ -182,15 +182,18 @@ export class UsersService {
     if (changes.disabled !== undefined) user.disabled = changes.disabled;
     user.updatedAt = new Date();
     await this.save(() => this.users.save(user), user.email);
-    // A disabled account or a changed password ends every session: no refresh token survives.
-    if (disabling || changes.password !== undefined) await this.refreshTokens.revokeSubject(oid);
+    // A disabled account or a changed password ends every session: none of the user's tokens
+    // survives, access tokens included (revoked before now, on every replica), nor any refresh
+    // token (the revocation's cascade).
+    if (disabling || changes.password !== undefined)
+      await this.revocations.revokeSubject(oid, disabling ? 'user disabled' : 'password changed');
     return view(user);
   }
 
   async remove(oid: string): Promise<void> {
     const result = await this.users.delete({ oid: checkOid(oid) });
     if (!result.affected) throw new NotFoundError(`No user with oid "${oid}"`);
-    await this.refreshTokens.revokeSubject(oid);
+    await this.revocations.revokeSubject(oid, 'user deleted');
   }
 
   private findByEmail(email: string): Promise<UserEntity | null> {
