@@ -410,6 +410,15 @@ describe('tessera CLI (real processes)', () => {
       expect((await tessera(['revoke'])).code).toBe(2);
       expect((await tessera(['revoke', '--jti', 'a', '--subject', 'b'])).code).toBe(2);
       expect((await tessera(['audit', '--limit', '0'])).code).toBe(2);
+      // As the HTTP listing reads limit=: no hex, exponent, leading zero or decimal point.
+      for (const limit of ['0x10', '1e2', '010', '5.0', ' 10']) {
+        const refused = await tessera(['audit', '--limit', limit]);
+        expect({ limit, code: refused.code, stderr: refused.stderr }).toEqual({
+          limit,
+          code: 2,
+          stderr: expect.stringContaining('--limit must be a whole number from 1 to 500'),
+        });
+      }
       expect((await tessera(['audit', '--since', 'yesterday'])).code).toBe(2);
       // A day that does not exist is refused, as by the HTTP API (not rolled into March).
       const impossible = await tessera(['audit', '--since', '2026-02-30']);

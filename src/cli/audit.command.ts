@@ -7,6 +7,7 @@ import { isoDateTimeProblem, parseIsoDateTime } from '../common/iso-date';
 import { isDatabaseUnavailable } from '../common/database-errors';
 import { describeStartupError, StartupError } from '../common/startup-error';
 import { TesseraCommand } from './tessera-command';
+import { PAGE_LIMIT_PROBLEM, parsePageLimit } from '../common/page-query.dto';
 
 interface AuditOptions {
   action?: string;
@@ -201,9 +202,9 @@ export class AuditCommand extends TesseraCommand {
 
   @Option({ flags: '--limit <n>', description: '1 to 500 (default 50)' })
   parseLimit(value: string): number {
-    const limit = Number(value);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500)
-      throw new UsageError('--limit must be a whole number from 1 to 500');
+    // As GET /admin/audit reads ?limit= (0x10, 1e2, 010 and 5.0 are refused).
+    const limit = parsePageLimit(value);
+    if (limit === undefined) throw new UsageError(`--${PAGE_LIMIT_PROBLEM}`);
     return limit;
   }
 

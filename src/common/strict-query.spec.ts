@@ -1,6 +1,6 @@
 import { ExportAuditDto, ListAuditDto } from '../audit/dto/list-audit.dto';
 import { ValidationFailedError } from './errors';
-import { checkQuery, queryParameters } from './strict-query';
+import { checkQuery, NoQueryParameters, queryParameters } from './strict-query';
 
 describe('strict query parameters', () => {
   const list = queryParameters(ListAuditDto);
@@ -46,5 +46,13 @@ describe('strict query parameters', () => {
 
   it('refuses a parameter given more than once', () => {
     expect(() => checkQuery({ action: ['a', 'b'] }, list)).toThrow('action must be given once');
+  });
+
+  it('refuses any parameter on a route that takes none', () => {
+    expect(queryParameters(NoQueryParameters)).toEqual([]);
+    expect(() => checkQuery({ x: '1' }, [])).toThrow(
+      new ValidationFailedError('unknown query parameter "x" (this endpoint takes none)'),
+    );
+    expect(() => checkQuery({}, [])).not.toThrow();
   });
 });

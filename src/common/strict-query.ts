@@ -15,12 +15,22 @@ export class StrictQueryValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'query' && metadata.data === undefined && metadata.metatype) {
       const known = queryParameters(metadata.metatype);
-      if (known.length > 0 && value !== null && typeof value === 'object')
+      if (
+        (known.length > 0 || metadata.metatype === NoQueryParameters) &&
+        value !== null &&
+        typeof value === 'object'
+      )
         checkQuery(value as Record<string, unknown>, known);
     }
     return super.transform(value, metadata);
   }
 }
+
+/**
+ * `@Query() _query: NoQueryParameters` on a route that takes none: any query parameter is then
+ * a 400, as an unknown one is on the listings (`GET /admin/audit/verify?x=1` answered 200).
+ */
+export class NoQueryParameters {}
 
 const parametersOf = new WeakMap<Type<unknown>, readonly string[]>();
 
@@ -44,7 +54,7 @@ export function checkQuery(query: Record<string, unknown>, known: readonly strin
   for (const [name, value] of Object.entries(query)) {
     if (!known.includes(name))
       throw new ValidationFailedError(
-        `unknown query parameter "${name.slice(0, 100)}" (this endpoint takes ${known.join(', ')})`,
+        `unknown query parameter "${name.slice(0, 100)}" (this endpoint takes ${known.length > 0 ? known.join(', ') : 'none'})`,
         name.slice(0, 100),
       );
     if (Array.isArray(value)) throw new ValidationFailedError(`${name} must be given once`, name);
