@@ -103,6 +103,14 @@ describe('tessera CLI (real processes)', () => {
       });
       expect(result.stdout).toMatch(/Usage: tessera/);
     });
+    // The program is `tessera` however it is started (commander named it after the script).
+    const direct = spawnSync(
+      process.execPath,
+      [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'audit', 'export', '--help'],
+      { cwd: ROOT, env, encoding: 'utf8' },
+    );
+    expect(direct.status).toBe(0);
+    expect(direct.stdout).toMatch(/^Usage: tessera audit export \[options\]/);
   });
 
   describe('token', () => {
@@ -421,6 +429,32 @@ describe('tessera CLI (real processes)', () => {
       }
       expect((await tessera(['audit', '--since', 'yesterday'])).code).toBe(2);
       // A day that does not exist is refused, as by the HTTP API (not rolled into March).
+      // Paging options belong to the listing: the export refuses them (as the HTTP export's 400)
+      // instead of exporting the whole trail; verify takes no options.
+      for (const args of [
+        ['audit', 'export', '--limit', '5'],
+        ['audit', 'export', '--cursor', 'abc'],
+        ['audit', '--limit', '5', 'export'],
+      ]) {
+        const refused = await tessera(args);
+        expect({ args, code: refused.code, stdout: refused.stdout }).toEqual({
+          args,
+          code: 2,
+          stdout: '',
+        });
+        expect(refused.stderr).toMatch(
+          /audit export has no pages: --(limit|cursor) is for the listing/,
+        );
+      }
+      const verify = await tessera(['audit', 'verify', '--actor', 'x']);
+      expect(verify.code).toBe(2);
+      expect(verify.stderr).toContain('audit verify takes no options (--actor given)');
+      // Control characters are refused as the HTTP API refuses them (400 there).
+      const control = await tessera(['audit', '--actor', 'a\x01b']);
+      expect(control.code).toBe(2);
+      expect(control.stderr).toContain(
+        '--actor: control characters (such as NUL) and lone surrogates are not allowed',
+      );
       const impossible = await tessera(['audit', '--since', '2026-02-30']);
       expect(impossible.code).toBe(2);
       expect(impossible.stderr).toContain('--since is not a real date and time: 2026-02-30');

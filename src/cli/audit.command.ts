@@ -35,6 +35,11 @@ function dateOption(name: string, value: string | undefined): Date | undefined {
   return date;
 }
 
+/** `requestId` → `--request-id`. */
+function flagOf(name: string): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 function filterOf(options: AuditOptions) {
   return {
     action: options.action,
@@ -59,6 +64,13 @@ function filterOf(options: AuditOptions) {
 })
 export class AuditVerifyCommand extends TesseraCommand {
   async run(): Promise<void> {
+    const given = Object.entries(this.command.parent?.opts() ?? {})
+      .filter(([, value]) => value !== undefined)
+      .map(([name]) => name);
+    if (given.length > 0)
+      throw new UsageError(
+        `audit verify takes no options (${given.map(flagOf).join(', ')} given): it checks the whole chain`,
+      );
     let result: Awaited<ReturnType<AuditService['verify']>>;
     try {
       result = await withContext([], (context) => context.get(AuditService).verify());
@@ -92,6 +104,14 @@ export class AuditExportCommand extends TesseraCommand {
     // commander hands the filter options to the parent `audit` command, which declares the
     // same ones for the listing: take them from either.
     const parent = (this.command.parent?.opts() ?? {}) as AuditOptions;
+    // As GET /admin/audit/export refuses limit= and cursor=: an export is every matching event.
+    // commander hands an option `export` does not declare to this parent, which does
+    // (`audit export --limit 5` exported the whole trail, exit 0).
+    const paging = (['limit', 'cursor'] as const).filter((name) => parent[name] !== undefined);
+    if (paging.length > 0)
+      throw new UsageError(
+        `audit export has no pages: ${paging.map(flagOf).join(' and ')} ${paging.length > 1 ? 'are' : 'is'} for the listing (tessera audit)`,
+      );
     const filter = filterOf({ ...parent, ...options });
     await withContext([], async (context) => {
       // As the HTTP export is: who exported what (before the lines, so it is in the trail even
