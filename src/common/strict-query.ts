@@ -1,5 +1,5 @@
 import { ArgumentMetadata, Type, ValidationPipe } from '@nestjs/common';
-import { getMetadataStorage } from 'class-validator';
+import { getMetadataStorage, type ValidationError } from 'class-validator';
 import { ValidationFailedError } from './errors';
 
 /**
@@ -34,7 +34,7 @@ export class NoQueryParameters {}
 
 const parametersOf = new WeakMap<Type<unknown>, readonly string[]>();
 
-/** A query DTO's parameters (those with a validator), inherited ones too; worked out once. */
+/** A DTO's declared fields (those with a validator), inherited ones too; worked out once. */
 export function queryParameters(dto: Type<unknown>): readonly string[] {
   let known = parametersOf.get(dto);
   if (known === undefined) {
@@ -59,4 +59,19 @@ export function checkQuery(query: Record<string, unknown>, known: readonly strin
       );
     if (Array.isArray(value)) throw new ValidationFailedError(`${name} must be given once`, name);
   }
+}
+
+/**
+ * `unknown field "grant_types" (did you mean grantTypes?)`: the field, and the declared one it
+ * resembles (same letters, ignoring case and `_`), if any. The name is cut to 100 characters.
+ */
+export function unknownField(error: ValidationError): string {
+  const name = error.property.slice(0, 100);
+  const known =
+    error.target && typeof error.target === 'object'
+      ? queryParameters(error.target.constructor as Type<unknown>)
+      : [];
+  const squash = (field: string) => field.replace(/_/g, '').toLowerCase();
+  const meant = known.find((field) => squash(field) === squash(name));
+  return `unknown field "${name}"${meant ? ` (did you mean ${meant}?)` : ''}`;
 }
