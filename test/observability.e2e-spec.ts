@@ -17,12 +17,19 @@ interface OtlpSpan {
 }
 
 /** A tiny OTLP/HTTP receiver (JSON encoding): collects the spans of every POST /v1/traces. */
-async function otlpReceiver(): Promise<{ server: Server; port: number; spans: OtlpSpan[] }> {
+async function otlpReceiver(): Promise<{
+  server: Server;
+  port: number;
+  spans: OtlpSpan[];
+  paths: Set<string>;
+}> {
   const spans: OtlpSpan[] = [];
+  const paths = new Set<string>();
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
+      paths.add(`${req.method} ${req.url}`);
       if (req.method === 'POST' && req.url === '/v1/traces') {
         const payload = JSON.parse(body) as {
           resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
@@ -35,7 +42,7 @@ async function otlpReceiver(): Promise<{ server: Server; port: number; spans: Ot
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { server, port, spans };
+  return { server, port, spans, paths };
 }
 
 /** An OpenAI-compatible upstream answering GET /v1/models. */
@@ -95,6 +102,8 @@ describe('observability of a running server', () => {
         UPSTREAM_URL: `http://127.0.0.1:${model.port}`,
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        // Were OTLP metrics on (the SDK's default), they would arrive within the test.
+        OTEL_METRIC_EXPORT_INTERVAL: '200',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -342,6 +351,11 @@ describe('observability of a running server', () => {
     // Passing readiness probes are not logged; each other request is, once.
     expect(requests.filter((r) => r.route === '/health/ready')).toHaveLength(0);
     expect(requests.filter((r) => r.req.id === 'trace-me-123')).toHaveLength(1);
+  });
+
+  it('sends the collector traces only (no OTLP metrics or logs unless asked for)', () => {
+    // After the shutdown above, which flushes whatever the SDK has.
+    expect([...receiver.paths]).toEqual(['POST /v1/traces']);
   });
 });
 
