@@ -496,6 +496,12 @@ describe('tessera CLI (real processes)', () => {
     });
   });
 
+  it('writes Nest’s warnings to a non-terminal stderr without colour codes', async () => {
+    const warned = await tessera(['keys', 'list'], { env: { KEY_ENCRYPTION_KEY: undefined } });
+    expect(warned.stderr).toContain('KEY_ENCRYPTION_KEY is unset');
+    expect(warned.stderr).not.toContain('\u001b[');
+  });
+
   it('migrate reports an up-to-date database', async () => {
     const result = await tessera(['migrate']);
     expect(result.code).toBe(0);
@@ -514,7 +520,12 @@ describe('tessera CLI (real processes)', () => {
       timeout: 20_000,
     });
     expect(server.status).toBe(1);
-    expect(server.stderr).toMatch(/JWT_SECRET_KEY must be set and at least 32 characters/);
+    // The server's is a JSON log line, as all its lines are.
+    expect(JSON.parse(server.stdout.trim())).toMatchObject({
+      level: 60,
+      variable: 'JWT_SECRET_KEY',
+      msg: expect.stringMatching(/JWT_SECRET_KEY must be set and at least 32 characters/),
+    });
   });
 
   it('npm start: a SIGTERM to npm stops the server it started (nothing left serving)', async () => {

@@ -311,6 +311,16 @@ describe('observability of a running server', () => {
       }
     });
     expect(parsed.some((l) => String(l.msg).startsWith('Tessera listening on'))).toBe(true);
+    // The shutdown is in the log too: when it began, and (the last line) that it finished.
+    expect(
+      parsed.some((l) => l.msg === 'Shutting down (SIGTERM): finishing the requests in flight'),
+    ).toBe(true);
+    expect(parsed[parsed.length - 1]).toMatchObject({
+      level: 30,
+      context: 'Tessera',
+      msg: expect.stringMatching(/^Shut down in \d+ ms$/),
+    });
+    expect(stderr).toBe('');
     const requests = parsed.filter((l) => l.msg === 'request completed') as Array<{
       req: { id: string; method: string; url: string };
       route: string;
