@@ -13,6 +13,8 @@ import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
 import { ResponseBatching } from './common/response-batching';
 import { installEdgeGuards } from './common/hostile-input';
+import { EdgeRefusals, MAX_PARAM_LENGTH } from './common/edge-refusals';
+import { RequestObserver } from './observability/request-observer';
 import { StrictQueryValidationPipe, unknownField } from './common/strict-query';
 import { createLogger, NestPinoLogger } from './common/logger';
 import type { ValidationError } from 'class-validator';
@@ -51,8 +53,13 @@ export async function createApp(
   options: { logger?: boolean; module?: Type<unknown> } = {},
 ): Promise<NestFastifyApplication> {
   const config = appConfig();
+  const edge = new EdgeRefusals();
   const adapter = new FastifyAdapter({
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // What is refused before routing (a malformed URL, an overlong path parameter, bytes that
+    // are not HTTP) is answered in problem+json, logged and counted like everything else.
+    frameworkErrors: edge.frameworkErrors,
+    clientErrorHandler: edge.clientErrorHandler,
     bodyLimit: BODY_LIMIT,
     // X-Forwarded-For/-Proto from TRUST_PROXY's senders only (default: loopback and private
     // networks), so a client talking to Tessera directly cannot choose the address that the
@@ -84,6 +91,7 @@ export async function createApp(
     },
   );
   app.get(DatabaseLocator).superviseEmbedded();
+  edge.observer = app.get(RequestObserver, { strict: false });
   drains.set(app, drain);
 
   // reply.sendFile for the console's built assets (ConsoleController picks the file and root).

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -296,6 +297,82 @@ describe('observability of a running server', () => {
     expect(tagged).toMatchObject({ kind: 2, name: expect.stringMatching(/^POST/) }); // SERVER
     seen.traceId = tagged?.traceId;
     expect(seen.traceId).toMatch(/^[0-9a-f]{32}$/i);
+  });
+
+  it('answers, logs and counts requests refused before routing like any other', async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(url).port), '127.0.0.1');
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+        socket.end(text);
+      });
+    // Not HTTP (Node's parser refuses the method): no request exists, the answer is still a
+    // problem, and the connection closes.
+    const unparsed = await raw('FOO /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(unparsed).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(unparsed).toContain('Content-Type: application/problem+json');
+    expect(unparsed).toContain('Connection: close');
+    expect(JSON.parse(unparsed.slice(unparsed.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      status: 400,
+      code: 'bad_request',
+    });
+    // A path that is not valid percent-encoding, and one with an overlong parameter: problem+json,
+    // with the request id, never the URL quoted back.
+    const long = 'a'.repeat(3000);
+    const badUrl = await request(url)
+      .delete('/admin/roles/%ED%A0%80')
+      .set('X-Request-Id', 'edge-bad-url');
+    const tooLong = await request(url)
+      .delete(`/admin/clients/${long}`)
+      .set('X-Request-Id', 'edge-too-long');
+    for (const [response, status, id] of [
+      [badUrl, 400, 'edge-bad-url'],
+      [tooLong, 414, 'edge-too-long'],
+    ] as const) {
+      expect(response.status).toBe(status);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.headers['x-request-id']).toBe(id);
+      expect(response.body).toMatchObject({ status, type: expect.stringContaining('/problems/') });
+      expect(response.text).not.toContain('%ED%A0%80');
+      expect(response.text).not.toContain('aaaaaaaaaa');
+    }
+    expect(badUrl.body.code).toBe('validation_failed');
+    expect(tooLong.body.code).toBe('uri_too_long');
+    // A 128-character client id (the longest allowed) reaches its route (it was a 414).
+    const admin = await tokenFor(url, CLIENTS.admin);
+    const longest = await request(url)
+      .get(`/admin/clients/${'a'.repeat(128)}`)
+      .set(bearer(admin));
+    expect(longest.status).toBe(404);
+    // Counted under route "unmatched", and logged (lines are written within 250 ms).
+    const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
+    for (const series of [
+      /tessera_http_request_duration_seconds_count\{method="-",route="unmatched",status="400"\} 1/,
+      /tessera_http_request_duration_seconds_count\{method="DELETE",route="unmatched",status="400"\} 1/,
+      /tessera_http_request_duration_seconds_count\{method="DELETE",route="unmatched",status="414"\} 1/,
+    ])
+      expect(metrics).toMatch(series);
+    await new Promise((r) => setTimeout(r, 500));
+    const lines = stdout
+      .split('\n')
+      .filter((l) => l.includes('"route":"unmatched"'))
+      .map((l) => JSON.parse(l) as { req?: { id: string }; status: number; msg: string });
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ status: 400, msg: 'request refused: not valid HTTP' }),
+        expect.objectContaining({
+          req: expect.objectContaining({ id: 'edge-bad-url' }),
+          status: 400,
+        }),
+        expect.objectContaining({
+          req: expect.objectContaining({ id: 'edge-too-long' }),
+          status: 414,
+        }),
+      ]),
+    );
   });
 
   it('writes every stdout line as JSON, one per request with id, subject and client', async () => {
