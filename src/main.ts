@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import cluster from 'node:cluster';
-import { flushLogs } from './common/logger';
+import { flushLogs, wasLogged, writeLineNow } from './common/logger';
 import { describeStartupError, listenFailure } from './common/startup-error';
 import { ConfigValidationError, validateEnv } from './config/env.validation';
 import { loadAuthPolicy, PolicyError } from './config/policy/auth-policy';
@@ -23,7 +23,10 @@ async function main(): Promise<void> {
   await app.listen({ port: env.port, host: env.host }).catch((error: unknown) => {
     throw listenFailure(error, env.host, env.port);
   });
-  closeOnSignals(async () => {
+  closeOnSignals(async (signal) => {
+    const started = Date.now();
+    const logger = new Logger('Tessera');
+    logger.log(`Shutting down (${signal}): finishing the requests in flight`);
     // The order matters (each step needs the next one's resources):
     // 1. stop accepting and drain: in-flight requests, and any on an open keep-alive connection,
     //    are answered with `Connection: close` (so no client's request is reset); wait until
@@ -35,6 +38,7 @@ async function main(): Promise<void> {
     await drainHttp(app);
     await app.close();
     if (stopTracing) await stopTracingWithin(stopTracing, 2000);
+    logger.log(`Shut down in ${Date.now() - started} ms`);
     await flushLogs();
   });
   if (cluster.isWorker) return; // the primary says when all workers listen
@@ -69,20 +73,22 @@ async function stopTracingWithin(stop: () => Promise<void>, ms: number): Promise
  * node), and a second default-handled signal would kill the process mid-shutdown, orphaning the
  * embedded database. A shutdown that hangs is cut off after 15 s.
  */
-function closeOnSignals(close: () => Promise<void>): void {
+function closeOnSignals(close: (signal: NodeJS.Signals) => Promise<void>): void {
   let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (closing) return;
       closing = true;
       setTimeout(() => {
-        process.stderr.write('Tessera: shutdown took longer than 15 s; exiting\n');
+        writeLineNow('Shutdown took longer than 15 s; exiting', { context: 'Tessera' });
         process.exit(1);
       }, 15_000).unref();
-      close().then(
+      close(signal).then(
         () => process.exit(0),
         (error: unknown) => {
-          process.stderr.write(`Tessera: error while shutting down: ${(error as Error).message}\n`);
+          writeLineNow(`Error while shutting down: ${(error as Error).message}`, {
+            context: 'Tessera',
+          });
           process.exit(1);
         },
       );
@@ -90,8 +96,26 @@ function closeOnSignals(close: () => Promise<void>): void {
   }
 }
 
+/**
+ * A failed start is one JSON line (fatal) on stdout, as every log line is: a bad variable or
+ * policy file names the variable (`"variable":"ACCESS_TOKEN_TTL"`); what Nest has logged already
+ * (an unreachable database, while the app was created) is not written a second time.
+ */
 main().catch((error: unknown) => {
-  const known = error instanceof ConfigValidationError || error instanceof PolicyError;
-  process.stderr.write((known ? (error as Error).message : describeStartupError(error)) + '\n');
+  if (!wasLogged(error)) {
+    const fields: Record<string, unknown> = { context: 'Tessera' };
+    let message: string;
+    if (error instanceof ConfigValidationError) {
+      fields.variable = error.variable;
+      message = error.message;
+    } else if (error instanceof PolicyError) {
+      // The policy file's problems name the file and line; the line names the variable too.
+      fields.variable = 'AUTH_POLICY_FILE';
+      message = error.message.startsWith('AUTH_POLICY_FILE')
+        ? error.message
+        : `AUTH_POLICY_FILE ${error.message}`;
+    } else message = describeStartupError(error);
+    writeLineNow(message, fields);
+  }
   process.exit(1);
 });

@@ -498,12 +498,19 @@ describe('audit trail', () => {
         'since must be an ISO 8601 date-time such as 2026-11-01T00:00:00Z',
       );
     }
-    for (const limit of ['abc', '0', '501', '1.5']) {
+    // Only what the documentation promises: no hex, exponent, padding, leading zero or decimal point.
+    for (const limit of ['abc', '0', '501', '1.5', '0x10', '1e2', '%2010', '010', '5.0', '+5']) {
       expect(await refused('/admin/audit', `limit=${limit}`)).toBe(
         'limit must be a whole number from 1 to 500',
       );
     }
     expect(await refused('/admin/audit', 'limit=1&limit=2')).toBe('limit must be given once');
+    expect(await refused('/admin/revocations', 'limit=0x10')).toBe(
+      'limit must be a whole number from 1 to 500',
+    );
+    expect(await refused('/admin/audit/verify', 'x=1')).toBe(
+      'unknown query parameter "x" (this endpoint takes none)',
+    );
     expect(await refused('/admin/audit', 'action=a&action=b')).toBe('action must be given once');
 
     // What is documented still works, on both.
@@ -513,6 +520,8 @@ describe('audit trail', () => {
     expect(listed.status).toBe(200);
     const exported = await sut.http().get(`/admin/audit/export?${documented}`).set(bearer(admin));
     expect(exported.status).toBe(200);
+    const verified = await sut.http().get('/admin/audit/verify').set(bearer(admin));
+    expect(verified.status).toBe(200);
   });
 
   it('needs audit:read', async () => {

@@ -103,6 +103,14 @@ describe('tessera CLI (real processes)', () => {
       });
       expect(result.stdout).toMatch(/Usage: tessera/);
     });
+    // The program is `tessera` however it is started (commander named it after the script).
+    const direct = spawnSync(
+      process.execPath,
+      [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'audit', 'export', '--help'],
+      { cwd: ROOT, env, encoding: 'utf8' },
+    );
+    expect(direct.status).toBe(0);
+    expect(direct.stdout).toMatch(/^Usage: tessera audit export \[options\]/);
   });
 
   describe('token', () => {
@@ -410,8 +418,43 @@ describe('tessera CLI (real processes)', () => {
       expect((await tessera(['revoke'])).code).toBe(2);
       expect((await tessera(['revoke', '--jti', 'a', '--subject', 'b'])).code).toBe(2);
       expect((await tessera(['audit', '--limit', '0'])).code).toBe(2);
+      // As the HTTP listing reads limit=: no hex, exponent, leading zero or decimal point.
+      for (const limit of ['0x10', '1e2', '010', '5.0', ' 10']) {
+        const refused = await tessera(['audit', '--limit', limit]);
+        expect({ limit, code: refused.code, stderr: refused.stderr }).toEqual({
+          limit,
+          code: 2,
+          stderr: expect.stringContaining('--limit must be a whole number from 1 to 500'),
+        });
+      }
       expect((await tessera(['audit', '--since', 'yesterday'])).code).toBe(2);
       // A day that does not exist is refused, as by the HTTP API (not rolled into March).
+      // Paging options belong to the listing: the export refuses them (as the HTTP export's 400)
+      // instead of exporting the whole trail; verify takes no options.
+      for (const args of [
+        ['audit', 'export', '--limit', '5'],
+        ['audit', 'export', '--cursor', 'abc'],
+        ['audit', '--limit', '5', 'export'],
+      ]) {
+        const refused = await tessera(args);
+        expect({ args, code: refused.code, stdout: refused.stdout }).toEqual({
+          args,
+          code: 2,
+          stdout: '',
+        });
+        expect(refused.stderr).toMatch(
+          /audit export has no pages: --(limit|cursor) is for the listing/,
+        );
+      }
+      const verify = await tessera(['audit', 'verify', '--actor', 'x']);
+      expect(verify.code).toBe(2);
+      expect(verify.stderr).toContain('audit verify takes no options (--actor given)');
+      // Control characters are refused as the HTTP API refuses them (400 there).
+      const control = await tessera(['audit', '--actor', 'a\x01b']);
+      expect(control.code).toBe(2);
+      expect(control.stderr).toContain(
+        '--actor: control characters (such as NUL) and lone surrogates are not allowed',
+      );
       const impossible = await tessera(['audit', '--since', '2026-02-30']);
       expect(impossible.code).toBe(2);
       expect(impossible.stderr).toContain('--since is not a real date and time: 2026-02-30');
@@ -453,6 +496,12 @@ describe('tessera CLI (real processes)', () => {
     });
   });
 
+  it('writes Nest’s warnings to a non-terminal stderr without colour codes', async () => {
+    const warned = await tessera(['keys', 'list'], { env: { KEY_ENCRYPTION_KEY: undefined } });
+    expect(warned.stderr).toContain('KEY_ENCRYPTION_KEY is unset');
+    expect(warned.stderr).not.toContain('\u001b[');
+  });
+
   it('migrate reports an up-to-date database', async () => {
     const result = await tessera(['migrate']);
     expect(result.code).toBe(0);
@@ -471,7 +520,12 @@ describe('tessera CLI (real processes)', () => {
       timeout: 20_000,
     });
     expect(server.status).toBe(1);
-    expect(server.stderr).toMatch(/JWT_SECRET_KEY must be set and at least 32 characters/);
+    // The server's is a JSON log line, as all its lines are.
+    expect(JSON.parse(server.stdout.trim())).toMatchObject({
+      level: 60,
+      variable: 'JWT_SECRET_KEY',
+      msg: expect.stringMatching(/JWT_SECRET_KEY must be set and at least 32 characters/),
+    });
   });
 
   it('npm start: a SIGTERM to npm stops the server it started (nothing left serving)', async () => {

@@ -92,6 +92,52 @@ describe('HTTP surface: health, discovery, docs and problem+json errors', () => 
     expect(response.headers['content-type']).toContain('application/problem+json');
   });
 
+  it('refuses an admin body field the endpoint does not declare, naming it, and changes nothing', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    const created = await sut
+      .http()
+      .post('/admin/clients')
+      .set(bearer(admin))
+      .send({ id: 'svc-unknown-field', grant_types: ['password'] });
+    expect(created.status).toBe(400);
+    expect(created.headers['content-type']).toContain('application/problem+json');
+    expect(created.body).toMatchObject({
+      code: 'validation_failed',
+      detail: 'unknown field "grant_types" (did you mean grantTypes?)',
+    });
+    expect(
+      (await sut.http().get('/admin/clients/svc-unknown-field').set(bearer(admin))).status,
+    ).toBe(404);
+    const keysBefore = (await sut.http().get('/admin/keys').set(bearer(admin))).body;
+    const rotated = await sut
+      .http()
+      .post('/admin/keys/rotate')
+      .set(bearer(admin))
+      .send({ mode: 'soft', x: 1 });
+    expect(rotated.status).toBe(400);
+    expect(rotated.body.detail).toBe('unknown field "x"');
+    expect((await sut.http().get('/admin/keys').set(bearer(admin))).body).toEqual(keysBefore);
+    // A list given as a string says so (it said "roles must contain no more than 50 elements").
+    const roles = await sut
+      .http()
+      .post('/admin/clients')
+      .set(bearer(admin))
+      .send({ id: 'svc-roles-string', roles: 'admin' });
+    expect(roles.status).toBe(400);
+    expect(roles.body.detail).toBe('roles must be an array of strings');
+    // The documented fields still work.
+    const good = await sut
+      .http()
+      .post('/admin/clients')
+      .set(bearer(admin))
+      .send({
+        id: 'svc-known-fields',
+        grantTypes: ['client_credentials'],
+        rate_limit: '10/minute',
+      });
+    expect(good.status).toBe(201);
+  });
+
   it('serves the chat completions and models of the built-in echo model', async () => {
     const token = await tokenFor(sut.url, CLIENTS.operator);
     const models = await sut.http().get('/v1/models').set(bearer(token));

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -17,12 +18,19 @@ interface OtlpSpan {
 }
 
 /** A tiny OTLP/HTTP receiver (JSON encoding): collects the spans of every POST /v1/traces. */
-async function otlpReceiver(): Promise<{ server: Server; port: number; spans: OtlpSpan[] }> {
+async function otlpReceiver(): Promise<{
+  server: Server;
+  port: number;
+  spans: OtlpSpan[];
+  paths: Set<string>;
+}> {
   const spans: OtlpSpan[] = [];
+  const paths = new Set<string>();
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
+      paths.add(`${req.method} ${req.url}`);
       if (req.method === 'POST' && req.url === '/v1/traces') {
         const payload = JSON.parse(body) as {
           resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
@@ -35,7 +43,7 @@ async function otlpReceiver(): Promise<{ server: Server; port: number; spans: Ot
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { server, port, spans };
+  return { server, port, spans, paths };
 }
 
 /** An OpenAI-compatible upstream answering GET /v1/models. */
@@ -95,6 +103,8 @@ describe('observability of a running server', () => {
         UPSTREAM_URL: `http://127.0.0.1:${model.port}`,
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        // Were OTLP metrics on (the SDK's default), they would arrive within the test.
+        OTEL_METRIC_EXPORT_INTERVAL: '200',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -289,6 +299,82 @@ describe('observability of a running server', () => {
     expect(seen.traceId).toMatch(/^[0-9a-f]{32}$/i);
   });
 
+  it('answers, logs and counts requests refused before routing like any other', async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(url).port), '127.0.0.1');
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+        socket.end(text);
+      });
+    // Not HTTP (Node's parser refuses the method): no request exists, the answer is still a
+    // problem, and the connection closes.
+    const unparsed = await raw('FOO /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(unparsed).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(unparsed).toContain('Content-Type: application/problem+json');
+    expect(unparsed).toContain('Connection: close');
+    expect(JSON.parse(unparsed.slice(unparsed.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      status: 400,
+      code: 'bad_request',
+    });
+    // A path that is not valid percent-encoding, and one with an overlong parameter: problem+json,
+    // with the request id, never the URL quoted back.
+    const long = 'a'.repeat(3000);
+    const badUrl = await request(url)
+      .delete('/admin/roles/%ED%A0%80')
+      .set('X-Request-Id', 'edge-bad-url');
+    const tooLong = await request(url)
+      .delete(`/admin/clients/${long}`)
+      .set('X-Request-Id', 'edge-too-long');
+    for (const [response, status, id] of [
+      [badUrl, 400, 'edge-bad-url'],
+      [tooLong, 414, 'edge-too-long'],
+    ] as const) {
+      expect(response.status).toBe(status);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.headers['x-request-id']).toBe(id);
+      expect(response.body).toMatchObject({ status, type: expect.stringContaining('/problems/') });
+      expect(response.text).not.toContain('%ED%A0%80');
+      expect(response.text).not.toContain('aaaaaaaaaa');
+    }
+    expect(badUrl.body.code).toBe('validation_failed');
+    expect(tooLong.body.code).toBe('uri_too_long');
+    // A 128-character client id (the longest allowed) reaches its route (it was a 414).
+    const admin = await tokenFor(url, CLIENTS.admin);
+    const longest = await request(url)
+      .get(`/admin/clients/${'a'.repeat(128)}`)
+      .set(bearer(admin));
+    expect(longest.status).toBe(404);
+    // Counted under route "unmatched", and logged (lines are written within 250 ms).
+    const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
+    for (const series of [
+      /tessera_http_request_duration_seconds_count\{method="-",route="unmatched",status="400"\} 1/,
+      /tessera_http_request_duration_seconds_count\{method="DELETE",route="unmatched",status="400"\} 1/,
+      /tessera_http_request_duration_seconds_count\{method="DELETE",route="unmatched",status="414"\} 1/,
+    ])
+      expect(metrics).toMatch(series);
+    await new Promise((r) => setTimeout(r, 500));
+    const lines = stdout
+      .split('\n')
+      .filter((l) => l.includes('"route":"unmatched"'))
+      .map((l) => JSON.parse(l) as { req?: { id: string }; status: number; msg: string });
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ status: 400, msg: 'request refused: not valid HTTP' }),
+        expect.objectContaining({
+          req: expect.objectContaining({ id: 'edge-bad-url' }),
+          status: 400,
+        }),
+        expect.objectContaining({
+          req: expect.objectContaining({ id: 'edge-too-long' }),
+          status: 414,
+        }),
+      ]),
+    );
+  });
+
   it('writes every stdout line as JSON, one per request with id, subject and client', async () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -302,6 +388,16 @@ describe('observability of a running server', () => {
       }
     });
     expect(parsed.some((l) => String(l.msg).startsWith('Tessera listening on'))).toBe(true);
+    // The shutdown is in the log too: when it began, and (the last line) that it finished.
+    expect(
+      parsed.some((l) => l.msg === 'Shutting down (SIGTERM): finishing the requests in flight'),
+    ).toBe(true);
+    expect(parsed[parsed.length - 1]).toMatchObject({
+      level: 30,
+      context: 'Tessera',
+      msg: expect.stringMatching(/^Shut down in \d+ ms$/),
+    });
+    expect(stderr).toBe('');
     const requests = parsed.filter((l) => l.msg === 'request completed') as Array<{
       req: { id: string; method: string; url: string };
       route: string;
@@ -342,6 +438,11 @@ describe('observability of a running server', () => {
     // Passing readiness probes are not logged; each other request is, once.
     expect(requests.filter((r) => r.route === '/health/ready')).toHaveLength(0);
     expect(requests.filter((r) => r.req.id === 'trace-me-123')).toHaveLength(1);
+  });
+
+  it('sends the collector traces only (no OTLP metrics or logs unless asked for)', () => {
+    // After the shutdown above, which flushes whatever the SDK has.
+    expect([...receiver.paths]).toEqual(['POST /v1/traces']);
   });
 });
 

@@ -57,11 +57,28 @@ describe('start-up as a process', () => {
       { AUTH_POLICY_FILE: 'config/does-not-exist.yaml' },
       expect.stringContaining('AUTH_POLICY_FILE: cannot read config/does-not-exist.yaml'),
     ],
-  ])('refuses %p with exit code 1 and exactly one line', async (env, message) => {
-    const result = await start(env as Record<string, string>);
-    expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toEqual(message);
-  });
+  ])(
+    'refuses %p with exit code 1 and exactly one JSON line naming the variable',
+    async (env, message) => {
+      const result = await start(env as Record<string, string>);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe('');
+      const lines = result.stdout.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      const variable =
+        Object.keys(env).find((name) => name !== 'JWT_ALGORITHM' && name !== 'NODE_ENV') ??
+        'KEY_ENCRYPTION_KEY';
+      expect(JSON.parse(lines[0])).toEqual({
+        level: 60,
+        time: expect.any(Number),
+        pid: expect.any(Number),
+        hostname: expect.any(String),
+        context: 'Tessera',
+        variable,
+        msg: message,
+      });
+    },
+  );
 
   it('fails fast with a clear line when PostgreSQL cannot be reached, and no stack trace', async () => {
     const port = await freePort();
@@ -72,17 +89,19 @@ describe('start-up as a process', () => {
     });
     const line = `Cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED): check DATABASE_URL and that the server is running`;
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(line);
+    // Said once, as a JSON line (it was also printed as text on stderr).
+    expect(result.stderr).toBe('');
     // The log: JSON lines from the first (no coloured text from before the logger was set), the
     // retries as warnings, no stack frames.
     const lines = result.stdout.trim().split('\n');
     for (const text of lines) expect(() => JSON.parse(text)).not.toThrow();
     expect(result.stdout).not.toMatch(/\n\s+at |"stack"/);
-    const warnings = lines.map((t) => JSON.parse(t)).filter((l) => l.level === 40);
-    expect(warnings.map((l) => l.msg)).toEqual([
+    const parsed = lines.map((t) => JSON.parse(t) as { level: number; msg: string });
+    expect(parsed.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
       `${line}; retrying in 1 s (1/2)`,
       `${line}; retrying in 1 s (2/2)`,
     ]);
+    expect(parsed.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([line]);
   });
 
   it('names the listen address, not the database, when HOST cannot be bound', async () => {
@@ -95,9 +114,11 @@ describe('start-up as a process', () => {
         DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-startup-')),
       });
       expect(result.code).toBe(1);
-      expect(result.stderr.trim()).toBe(
-        'Cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL): check HOST and PORT',
-      );
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout.trim())).toMatchObject({
+        level: 60,
+        msg: 'Cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL): check HOST and PORT',
+      });
     } finally {
       await dropDatabase(database);
     }

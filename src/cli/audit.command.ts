@@ -7,6 +7,7 @@ import { isoDateTimeProblem, parseIsoDateTime } from '../common/iso-date';
 import { isDatabaseUnavailable } from '../common/database-errors';
 import { describeStartupError, StartupError } from '../common/startup-error';
 import { TesseraCommand } from './tessera-command';
+import { PAGE_LIMIT_PROBLEM, parsePageLimit } from '../common/page-query.dto';
 
 interface AuditOptions {
   action?: string;
@@ -34,6 +35,11 @@ function dateOption(name: string, value: string | undefined): Date | undefined {
   return date;
 }
 
+/** `requestId` → `--request-id`. */
+function flagOf(name: string): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 function filterOf(options: AuditOptions) {
   return {
     action: options.action,
@@ -58,6 +64,13 @@ function filterOf(options: AuditOptions) {
 })
 export class AuditVerifyCommand extends TesseraCommand {
   async run(): Promise<void> {
+    const given = Object.entries(this.command.parent?.opts() ?? {})
+      .filter(([, value]) => value !== undefined)
+      .map(([name]) => name);
+    if (given.length > 0)
+      throw new UsageError(
+        `audit verify takes no options (${given.map(flagOf).join(', ')} given): it checks the whole chain`,
+      );
     let result: Awaited<ReturnType<AuditService['verify']>>;
     try {
       result = await withContext([], (context) => context.get(AuditService).verify());
@@ -91,6 +104,14 @@ export class AuditExportCommand extends TesseraCommand {
     // commander hands the filter options to the parent `audit` command, which declares the
     // same ones for the listing: take them from either.
     const parent = (this.command.parent?.opts() ?? {}) as AuditOptions;
+    // As GET /admin/audit/export refuses limit= and cursor=: an export is every matching event.
+    // commander hands an option `export` does not declare to this parent, which does
+    // (`audit export --limit 5` exported the whole trail, exit 0).
+    const paging = (['limit', 'cursor'] as const).filter((name) => parent[name] !== undefined);
+    if (paging.length > 0)
+      throw new UsageError(
+        `audit export has no pages: ${paging.map(flagOf).join(' and ')} ${paging.length > 1 ? 'are' : 'is'} for the listing (tessera audit)`,
+      );
     const filter = filterOf({ ...parent, ...options });
     await withContext([], async (context) => {
       // As the HTTP export is: who exported what (before the lines, so it is in the trail even
@@ -201,9 +222,9 @@ export class AuditCommand extends TesseraCommand {
 
   @Option({ flags: '--limit <n>', description: '1 to 500 (default 50)' })
   parseLimit(value: string): number {
-    const limit = Number(value);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500)
-      throw new UsageError('--limit must be a whole number from 1 to 500');
+    // As GET /admin/audit reads ?limit= (0x10, 1e2, 010 and 5.0 are refused).
+    const limit = parsePageLimit(value);
+    if (limit === undefined) throw new UsageError(`--${PAGE_LIMIT_PROBLEM}`);
     return limit;
   }
 

@@ -41,7 +41,12 @@ export async function withContext<T>(
   let context: INestApplicationContext;
   try {
     context = await NestFactory.createApplicationContext(root, {
-      logger: new CliLogger({ logLevels: ['error', 'warn'] }),
+      // Colours only for a person at a terminal: escape codes in a log file or a CI log
+      // (`[33m[Nest] …`) are noise. NO_COLOR turns them off at a terminal too.
+      logger: new CliLogger({
+        logLevels: ['error', 'warn'],
+        colors: process.stderr.isTTY === true && !process.env.NO_COLOR,
+      }),
       abortOnError: false,
     });
   } finally {

@@ -5,6 +5,7 @@ import { ConfigValidationError, validateEnv } from '../config/env.validation';
 import { PolicyError } from '../config/policy/auth-policy';
 import { DomainError, ErrorCode } from '../common/errors';
 import { CliConfigError, commanderExitCode, UsageError } from './cli-errors';
+import { commandPath } from './tessera-command';
 
 /** What a command's failure prints and its exit code: 2 for bad arguments, 1 for the rest. */
 function failure(error: unknown): { message: string; code: number } {
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   const { CliModule } = await import('./cli.module');
   await CommandFactory.run(CliModule, {
     logger: ['error'],
+    // `Usage: tessera audit export` in --help, whatever the script is called.
+    helpConfiguration: { commandUsage: (command) => `${commandPath(command)} ${command.usage()}` },
     errorHandler: (error) => {
       // commander's own errors (unknown option, missing argument) are usage errors.
       const code = (error as { code?: string }).code ?? '';

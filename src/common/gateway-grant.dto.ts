@@ -12,9 +12,9 @@ export class GatewayGrantDto {
     description: 'Models it may invoke (ids or globs), within what its roles allow',
   })
   @IsOptional()
-  @IsArray({ message: 'models must be a list of model ids or globs' })
   @ArrayMaxSize(100)
   @IsString({ each: true, message: 'models must be a list of model ids or globs' })
+  @IsArray({ message: 'models must be a list of model ids or globs' })
   models?: string[] | null;
 
   @ApiPropertyOptional({ example: '100/minute', description: 'Its own request limit' })

@@ -1,4 +1,9 @@
-import { findControlCharacter, MAX_JSON_DEPTH, scanJson } from './hostile-input';
+import {
+  findControlCharacter,
+  hasControlCharacter,
+  MAX_JSON_DEPTH,
+  scanJson,
+} from './hostile-input';
 
 const scan = (text: string) => scanJson(Buffer.from(text));
 
@@ -41,5 +46,15 @@ describe('findControlCharacter', () => {
     expect(findControlCharacter({ ok: 'tab\there\nand lines' })).toBeUndefined();
     expect(findControlCharacter({ email: '\ud800@example.com' })).toBe('email');
     expect(findControlCharacter({ ok: 'a pair: \ud83d\ude00' })).toBeUndefined();
+  });
+});
+
+describe('hasControlCharacter', () => {
+  it('refuses what the HTTP edge refuses, for input that does not pass through it', () => {
+    expect(hasControlCharacter('a\u0001b')).toBe(true);
+    expect(hasControlCharacter('nul\u0000')).toBe(true);
+    expect(hasControlCharacter('\udc00')).toBe(true);
+    expect(hasControlCharacter('tab\tLF\nCR\r')).toBe(false);
+    expect(hasControlCharacter('plain ünïcode 😀')).toBe(false);
   });
 });

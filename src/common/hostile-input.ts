@@ -113,6 +113,14 @@ export function findControlCharacter(value: unknown, path = ''): string | undefi
 // eslint-disable-next-line no-control-regex
 const CONTROL_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
 
+/**
+ * A string the edge refuses: a C0 control character other than tab, LF and CR, or a lone
+ * surrogate (for input that does not pass through the HTTP edge, such as CLI arguments).
+ */
+export function hasControlCharacter(value: string): boolean {
+  return CONTROL.test(value) || LONE_SURROGATE.test(value);
+}
+
 function refuseControl(where: string, path: string): HostileInputError {
   return new HostileInputError(
     `${where}${path}: control characters (such as NUL) and lone surrogates are not allowed`,

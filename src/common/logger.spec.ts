@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { NestPinoLogger } from './logger';
+import { NestPinoLogger, wasLogged } from './logger';
+import { StartupError } from './startup-error';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -63,5 +64,23 @@ describe('NestPinoLogger', () => {
     sut.warn('loud');
     await flushed();
     expect(lines.map((l) => l.msg)).toEqual(['loud']);
+  });
+});
+
+describe('wasLogged', () => {
+  it('knows an error Nest has logged (so a failed start says it once)', () => {
+    const sut = new NestPinoLogger(capture().logger);
+    const logged = new StartupError('Cannot reach PostgreSQL');
+    sut.error(logged, 'ExceptionHandler');
+    expect(wasLogged(logged)).toBe(true);
+    expect(wasLogged(new Error('never logged'))).toBe(false);
+    expect(wasLogged('text')).toBe(false);
+  });
+
+  it('does not count an error its level kept out of the log', () => {
+    const sut = new NestPinoLogger(pino({ level: 'silent' }));
+    const dropped = new Error('at silent');
+    sut.error(dropped, 'ExceptionHandler');
+    expect(wasLogged(dropped)).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { Level, Logger } from 'pino';
+import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LineWriter, MAX_BUFFERED } from './line-writer';
 import { StartupError } from './startup-error';
@@ -36,6 +37,43 @@ function stdoutDestination(): LineWriter {
  */
 export function createLogger(level: string): Logger {
   return pino({ level }, stdoutDestination());
+}
+
+/**
+ * Errors the Nest logger has already written (Nest's ExceptionHandler logs what fails while the
+ * application is created, then rethrows it): the process's last word must not repeat them.
+ */
+const loggedErrors = new WeakSet<object>();
+
+export function wasLogged(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && loggedErrors.has(error);
+}
+
+/**
+ * A line in pino's format written at once, for a process about to exit — before the logger
+ * exists (a bad variable is found before LOG_LEVEL is known) or after it is gone: whatever the
+ * logger buffered first, then this line, synchronously, on stdout with every other log line.
+ * Level 60 (fatal) unless told otherwise.
+ */
+export function writeLineNow(
+  msg: string,
+  fields: Record<string, unknown> = {},
+  level: number = 60,
+): void {
+  stdout?.flushSync();
+  const line = JSON.stringify({
+    level,
+    time: Date.now(),
+    pid: process.pid,
+    hostname: hostname(),
+    ...fields,
+    msg,
+  });
+  try {
+    writeSync(1, `${line}\n`);
+  } catch {
+    // stdout closed: nothing else can carry it
+  }
 }
 
 /** The line that follows lines dropped because stdout was not read: pino's own format, a warning. */
@@ -108,6 +146,7 @@ export class NestPinoLogger implements LoggerService {
         ? (rest.pop() as string)
         : undefined;
     const fields: Record<string, unknown> = context ? { context } : {};
+    if (typeof message === 'object' && message !== null) loggedErrors.add(message);
     if (message instanceof StartupError) {
       this.logger[level](fields, message.message); // expected: no stack trace
     } else if (message instanceof Error) {

@@ -1,6 +1,7 @@
 import { ExportAuditDto, ListAuditDto } from '../audit/dto/list-audit.dto';
 import { ValidationFailedError } from './errors';
-import { checkQuery, queryParameters } from './strict-query';
+import { ValidationError } from 'class-validator';
+import { checkQuery, NoQueryParameters, queryParameters, unknownField } from './strict-query';
 
 describe('strict query parameters', () => {
   const list = queryParameters(ListAuditDto);
@@ -46,5 +47,27 @@ describe('strict query parameters', () => {
 
   it('refuses a parameter given more than once', () => {
     expect(() => checkQuery({ action: ['a', 'b'] }, list)).toThrow('action must be given once');
+  });
+
+  it('refuses any parameter on a route that takes none', () => {
+    expect(queryParameters(NoQueryParameters)).toEqual([]);
+    expect(() => checkQuery({ x: '1' }, [])).toThrow(
+      new ValidationFailedError('unknown query parameter "x" (this endpoint takes none)'),
+    );
+    expect(() => checkQuery({}, [])).not.toThrow();
+  });
+});
+
+describe('unknown body fields', () => {
+  it('names the field, and the declared one it resembles', () => {
+    const target = Object.assign(new ExportAuditDto(), { requestid: 'x' });
+    const error = Object.assign(new ValidationError(), { target, property: 'Request-ID' });
+    expect(unknownField(error)).toBe('unknown field "Request-ID"');
+    expect(
+      unknownField(Object.assign(new ValidationError(), { target, property: 'REQUEST_ID' })),
+    ).toBe('unknown field "REQUEST_ID" (did you mean request_id?)');
+    expect(
+      unknownField(Object.assign(new ValidationError(), { target, property: 'x'.repeat(300) })),
+    ).toBe(`unknown field "${'x'.repeat(100)}"`);
   });
 });

@@ -1,5 +1,5 @@
 import { ArgumentMetadata, Type, ValidationPipe } from '@nestjs/common';
-import { getMetadataStorage } from 'class-validator';
+import { getMetadataStorage, type ValidationError } from 'class-validator';
 import { ValidationFailedError } from './errors';
 
 /**
@@ -15,16 +15,26 @@ export class StrictQueryValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'query' && metadata.data === undefined && metadata.metatype) {
       const known = queryParameters(metadata.metatype);
-      if (known.length > 0 && value !== null && typeof value === 'object')
+      if (
+        (known.length > 0 || metadata.metatype === NoQueryParameters) &&
+        value !== null &&
+        typeof value === 'object'
+      )
         checkQuery(value as Record<string, unknown>, known);
     }
     return super.transform(value, metadata);
   }
 }
 
+/**
+ * `@Query() _query: NoQueryParameters` on a route that takes none: any query parameter is then
+ * a 400, as an unknown one is on the listings (`GET /admin/audit/verify?x=1` answered 200).
+ */
+export class NoQueryParameters {}
+
 const parametersOf = new WeakMap<Type<unknown>, readonly string[]>();
 
-/** A query DTO's parameters (those with a validator), inherited ones too; worked out once. */
+/** A DTO's declared fields (those with a validator), inherited ones too; worked out once. */
 export function queryParameters(dto: Type<unknown>): readonly string[] {
   let known = parametersOf.get(dto);
   if (known === undefined) {
@@ -44,9 +54,24 @@ export function checkQuery(query: Record<string, unknown>, known: readonly strin
   for (const [name, value] of Object.entries(query)) {
     if (!known.includes(name))
       throw new ValidationFailedError(
-        `unknown query parameter "${name.slice(0, 100)}" (this endpoint takes ${known.join(', ')})`,
+        `unknown query parameter "${name.slice(0, 100)}" (this endpoint takes ${known.length > 0 ? known.join(', ') : 'none'})`,
         name.slice(0, 100),
       );
     if (Array.isArray(value)) throw new ValidationFailedError(`${name} must be given once`, name);
   }
+}
+
+/**
+ * `unknown field "grant_types" (did you mean grantTypes?)`: the field, and the declared one it
+ * resembles (same letters, ignoring case and `_`), if any. The name is cut to 100 characters.
+ */
+export function unknownField(error: ValidationError): string {
+  const name = error.property.slice(0, 100);
+  const known =
+    error.target && typeof error.target === 'object'
+      ? queryParameters(error.target.constructor as Type<unknown>)
+      : [];
+  const squash = (field: string) => field.replace(/_/g, '').toLowerCase();
+  const meant = known.find((field) => squash(field) === squash(name));
+  return `unknown field "${name}"${meant ? ` (did you mean ${meant}?)` : ''}`;
 }

@@ -12,6 +12,7 @@ import {
   TokenExpiredError,
 } from '../common/errors';
 import { callerOf, problemOf } from '../common/request-context';
+import type { EdgeObserver } from '../common/edge-refusals';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Logger } from 'pino';
 import { APP_LOGGER } from './app-logger';
@@ -46,14 +47,14 @@ const BEARER_FAILURES: ReadonlySet<string> = new Set([
  * request (a quarter of a guarded route's throughput, measured), a hook one function call.
  */
 @Injectable()
-export class RequestObserver implements OnModuleInit {
+export class RequestObserver implements OnModuleInit, EdgeObserver {
   private readonly line: RequestLogLine;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
-    @Inject(APP_LOGGER) logger: Logger,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
   ) {
     this.line = new RequestLogLine(logger);
   }
@@ -71,6 +72,23 @@ export class RequestObserver implements OnModuleInit {
       this.onResponse(request as ObservedRequest, reply);
       done();
     });
+  }
+
+  /** A request answered before routing (common/edge-refusals.ts): its line and metric. */
+  refusedBeforeRouting(request: FastifyRequest, reply: FastifyReply): void {
+    this.onResponse(request as ObservedRequest, reply);
+  }
+
+  /**
+   * Bytes that were not HTTP (no request, no method, no URL): the metric with method `-` and
+   * route `unmatched`, and a line saying what the parser refused.
+   */
+  refusedUnparsed(status: number, code: string | undefined): void {
+    this.metrics.observeRequest('-', 'unmatched', status, 0);
+    this.logger.info(
+      { route: 'unmatched', status, err: { code } },
+      'request refused: not valid HTTP',
+    );
   }
 
   private onResponse(request: ObservedRequest, reply: FastifyReply): void {

@@ -9,7 +9,8 @@ import type { Span, Tracer } from '@opentelemetry/api';
  * of the chain (`guard authenticate`, `guard authorize`, `guard rate_limit`), every PostgreSQL
  * query (pg) and every upstream call (undici, i.e. `fetch`). Exported over OTLP/HTTP (JSON) to
  * `${OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`; the standard OTEL_* variables (service name,
- * sampler, batch delay, headers) apply. The SDK reads the variables itself.
+ * sampler, batch delay, headers) apply. The SDK reads the variables itself. Traces only, unless
+ * OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for more ({@link tracesOnlyByDefault}).
  *
  * @returns a function that flushes and stops the SDK (call it at shutdown).
  */
@@ -33,6 +34,7 @@ export async function startTracing(): Promise<() => Promise<void>> {
   });
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? 'tessera',
+    ...tracesOnlyByDefault(process.env),
     traceExporter: new OTLPTraceExporter(),
     instrumentations: [
       new HttpInstrumentation({
@@ -52,6 +54,24 @@ export async function startTracing(): Promise<() => Promise<void>> {
   sdk.start();
   await traceGuards();
   return () => sdk.shutdown();
+}
+
+/**
+ * The SDK's own defaults would also export metrics (`OTEL_METRICS_EXPORTER` unset means `otlp`:
+ * a POST to `…/v1/metrics` every 60 s and at shutdown) and set up a log exporter. Tessera's
+ * metrics are Prometheus's `/metrics`, and its logs JSON on stdout; OTLP carries traces. Metrics
+ * or logs go over OTLP too only when their variable says so (`OTEL_METRICS_EXPORTER=otlp`), and
+ * then the SDK reads it as usual.
+ */
+export function tracesOnlyByDefault(env: NodeJS.ProcessEnv): {
+  metricReaders?: [];
+  logRecordProcessors?: [];
+} {
+  const unset = (name: string) => (env[name] ?? '').trim() === '';
+  return {
+    ...(unset('OTEL_METRICS_EXPORTER') ? { metricReaders: [] } : {}),
+    ...(unset('OTEL_LOGS_EXPORTER') ? { logRecordProcessors: [] } : {}),
+  };
 }
 
 /**

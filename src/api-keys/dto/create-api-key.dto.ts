@@ -11,8 +11,8 @@ export class CreateApiKeyDto extends GatewayGrantDto {
 
   @ApiPropertyOptional({ example: ['operator'], description: 'default: the policy default_role' })
   @IsOptional()
-  @IsArray({ message: 'roles must be a list of role names' })
   @ArrayMaxSize(50)
   @IsString({ each: true, message: 'roles must be a list of role names' })
+  @IsArray({ message: 'roles must be a list of role names' })
   roles?: string[];
 }

@@ -29,25 +29,25 @@ export class CreateClientDto extends GatewayGrantDto {
 
   @ApiPropertyOptional({ type: [String], example: ['operator'] })
   @IsOptional()
-  @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })
+  @IsArray({ message: '$property must be an array of strings' })
   roles?: string[];
 
   @ApiPropertyOptional({ type: [String], example: ['model:invoke'] })
   @IsOptional()
-  @IsArray()
   @ArrayMaxSize(100)
   @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, {
     each: true,
     message: 'each scope must be a RFC 6749 scope token',
   })
+  @IsArray({ message: '$property must be an array of strings' })
   scopes?: string[];
 
   @ApiPropertyOptional({ type: [String], example: ['client_credentials'] })
   @IsOptional()
-  @IsArray()
   @IsIn(SUPPORTED_CLIENT_GRANTS, { each: true })
+  @IsArray({ message: '$property must be an array of strings' })
   grantTypes?: string[];
 }
 
@@ -60,23 +60,23 @@ export class UpdateClientDto extends GatewayGrantDto {
 
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
-  @IsArray()
   @IsString({ each: true })
+  @IsArray({ message: '$property must be an array of strings' })
   roles?: string[];
 
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
-  @IsArray()
   @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, {
     each: true,
     message: 'each scope must be a RFC 6749 scope token',
   })
+  @IsArray({ message: '$property must be an array of strings' })
   scopes?: string[];
 
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
-  @IsArray()
   @IsIn(SUPPORTED_CLIENT_GRANTS, { each: true })
+  @IsArray({ message: '$property must be an array of strings' })
   grantTypes?: string[];
 
   @ApiPropertyOptional()

@@ -8,9 +8,9 @@ export class CreateRoleDto {
   name: string;
 
   @ApiProperty({ example: ['audit:read', 'view_metrics'], description: '`*` and `prefix:*` work' })
-  @IsArray({ message: 'permissions must be a list of permission names' })
   @ArrayMaxSize(200)
   @IsString({ each: true, message: 'permissions must be a list of permission names' })
+  @IsArray({ message: 'permissions must be a list of permission names' })
   permissions: string[];
 
   @ApiPropertyOptional()
@@ -23,9 +23,9 @@ export class CreateRoleDto {
 export class UpdateRoleDto {
   @ApiPropertyOptional({ example: ['invoke'] })
   @IsOptional()
-  @IsArray({ message: 'permissions must be a list of permission names' })
   @ArrayMaxSize(200)
   @IsString({ each: true, message: 'permissions must be a list of permission names' })
+  @IsArray({ message: 'permissions must be a list of permission names' })
   permissions?: string[];
 
   @ApiPropertyOptional()

@@ -21,9 +21,9 @@ abstract class UserTokenDto {
 
   @ApiPropertyOptional({ example: ['operator'], description: 'At most the caller’s own' })
   @IsOptional()
-  @IsArray()
   @ArrayMaxSize(20)
   @IsString({ each: true })
+  @IsArray({ message: '$property must be an array of strings' })
   roles?: string[];
 
   @ApiPropertyOptional({ example: 'mainnet' })

@@ -34,9 +34,9 @@ export class CreateUserDto {
     description: 'Default: default_role',
   })
   @IsOptional()
-  @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })
+  @IsArray({ message: '$property must be an array of strings' })
   roles?: string[];
 }
 
@@ -62,9 +62,9 @@ export class UpdateUserDto {
 
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
-  @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })
+  @IsArray({ message: '$property must be an array of strings' })
   roles?: string[];
 
   @ApiPropertyOptional()
