@@ -1,5 +1,5 @@
 import { execSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -76,13 +76,12 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
             },
           },
         );
-        let stderr = '';
+        let stderr = ''; // start-up errors are JSON lines on stdout (any plain one on stderr)
+        child.stdout.on('data', (d) => (stderr += d));
         child.stderr.on('data', (d) => (stderr += d));
         const code = await new Promise((r) => child.once('exit', r));
         expect(code).toBe(1);
-        expect(stderr).toContain(
-          `as root it runs as the "postgres" user, which may not enter ${closed} (mode 700)`,
-        );
+        expect(stderr).toContain(`user, which may not enter ${closed} (mode 700)`);
         expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
         expect(postgresRunningOn(join(closed, 'data'))).toBe(false);
       } finally {
@@ -132,4 +131,38 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
     expect(await usage(again.url)).toBe(before + 3);
     await again.stop();
   }, 300_000);
+
+  it('names a data directory written by another PostgreSQL major version, in one line', async () => {
+    // A copy of the (stopped) data directory of the tests above, marked as another version.
+    const copy = mkdtempSync(join(tmpdir(), 'tessera-oldpg-'));
+    try {
+      cpSync(join(dataDir, 'pg'), join(copy, 'pg'), { recursive: true });
+      rmSync(join(copy, 'pg', 'postmaster.pid'), { force: true });
+      writeFileSync(join(copy, 'pg', 'PG_VERSION'), '17\n');
+      const child = spawn(
+        process.execPath,
+        ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
+        {
+          cwd: join(__dirname, '..'),
+          env: {
+            PATH: process.env.PATH ?? '',
+            NODE_ENV: 'test',
+            PORT: String(await freePort()),
+            DATA_DIR: copy,
+            JWT_ISSUER: 'http://tessera.test',
+          },
+        },
+      );
+      let output = '';
+      child.stdout.on('data', (d) => (output += d));
+      child.stderr.on('data', (d) => (output += d));
+      expect(await new Promise((r) => child.once('exit', r))).toBe(1);
+      expect(output).toContain(
+        'its data was written by PostgreSQL 17, and this Tessera embeds PostgreSQL 18. Move DATA_DIR aside',
+      );
+      expect(output).not.toContain('undefined');
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -125,6 +125,63 @@ describe('start-up as a process', () => {
   });
 });
 
+describe('start-up with the wrong KEY_ENCRYPTION_KEY', () => {
+  it('says the key cannot decrypt the stored signing key (it blamed HOST and PORT)', async () => {
+    const database = await createDatabase();
+    try {
+      const env = {
+        DATABASE_URL: databaseUrl(database),
+        PORT: String(await freePort()),
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-startup-')),
+      };
+      // The first start creates and encrypts a signing key with key A; stop it once ready.
+      const first = spawn(
+        process.execPath,
+        ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
+        {
+          cwd: root,
+          env: {
+            PATH: process.env.PATH ?? '',
+            NODE_ENV: 'test',
+            LOG_LEVEL: 'silent',
+            ...env,
+            KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+          },
+        },
+      );
+      const exited = new Promise((r) => first.once('exit', r));
+      for (const deadline = Date.now() + 45_000; ;) {
+        const ready = await fetch(`http://127.0.0.1:${env.PORT}/health/ready`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (ready) break;
+        if (Date.now() > deadline || first.exitCode !== null) throw new Error('first start');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      first.kill('SIGTERM');
+      await exited;
+
+      const result = await start({
+        ...env,
+        KEY_ENCRYPTION_KEY: Buffer.alloc(32, 2).toString('base64'),
+      });
+      expect(result.code).toBe(1);
+      const fatal = result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((line) => line.level >= 50);
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0].msg).toMatch(
+        /^Cannot decrypt signing key \S+: KEY_ENCRYPTION_KEY is not the key it was encrypted with$/,
+      );
+    } finally {
+      await dropDatabase(database);
+    }
+  }, 120_000);
+});
+
 function databaseUrl(database: string): string {
   const url = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
   url.pathname = `/${database}`;

