@@ -288,4 +288,21 @@ describe('audit trail: hash chain, verify, export, retention', () => {
       await replica.close();
     }
   }, 60_000);
+
+  it('tessera audit purge runs the retention purge now, and says when there is nothing to purge', async () => {
+    await sut.app.get(AuditService).flush();
+    await new Promise((r) => setTimeout(r, 1100));
+    const env = { ...process.env, DATABASE_URL: sut.databaseUrl, DATA_DIR: sut.dataDir };
+    const purged = await run(process.execPath, [CLI, 'audit', 'purge'], {
+      env: { ...env, AUDIT_RETENTION: '1s' },
+    });
+    expect(purged.stdout).toMatch(/^purged [1-9]\d* events; the chain is anchored at event \d+\n$/);
+    const nothing = await run(process.execPath, [CLI, 'audit', 'purge'], { env });
+    expect(nothing.stdout).toBe('nothing to purge: no event is older than AUDIT_RETENTION\n');
+    const verified = await run(process.execPath, [CLI, 'audit', 'verify'], { env });
+    expect(verified.stdout).toMatch(/^intact/);
+    await expect(
+      run(process.execPath, [CLI, 'audit', '--actor', 'x', 'purge'], { env }),
+    ).rejects.toMatchObject({ code: 2 });
+  }, 60_000);
 });

@@ -93,6 +93,42 @@ export class AuditVerifyCommand extends TesseraCommand {
   }
 }
 
+/**
+ * `tessera audit purge`: the retention purge now (a running server does it 10 s after its start,
+ * then hourly): deletes the events older than AUDIT_RETENTION and re-anchors the chain, as an
+ * `audit.purge` event. Exit 3 when PostgreSQL cannot be reached.
+ */
+@SubCommand({
+  name: 'purge',
+  description:
+    'Delete audit events older than AUDIT_RETENTION now, re-anchoring the chain (a server does it at start and hourly)',
+})
+export class AuditPurgeCommand extends TesseraCommand {
+  async run(): Promise<void> {
+    const given = Object.entries(this.command.parent?.opts() ?? {})
+      .filter(([, value]) => value !== undefined)
+      .map(([name]) => name);
+    if (given.length > 0)
+      throw new UsageError(
+        `audit purge takes no options (${given.map(flagOf).join(', ')} given): it deletes what AUDIT_RETENTION says`,
+      );
+    let result: Awaited<ReturnType<AuditService['purge']>>;
+    try {
+      result = await withContext([], (context) => context.get(AuditService).purge());
+    } catch (error) {
+      if (!(error instanceof StartupError || isDatabaseUnavailable(error))) throw error;
+      process.stderr.write(`cannot purge: ${describeStartupError(error)}\n`);
+      process.exitCode = 3;
+      return;
+    }
+    process.stdout.write(
+      result.purged === 0
+        ? 'nothing to purge: no event is older than AUDIT_RETENTION\n'
+        : `purged ${result.purged} events; the chain is anchored at event ${result.anchor?.through_id}\n`,
+    );
+  }
+}
+
 /** `tessera audit export [filters]`: every matching event as NDJSON on stdout, oldest first. */
 @SubCommand({
   name: 'export',
@@ -164,13 +200,15 @@ export class AuditExportCommand extends TesseraCommand {
 @Command({
   name: 'audit',
   description:
-    'Print audit events as JSON, newest first (the same filters as GET /admin/audit; page with --cursor); audit verify, audit export',
-  subCommands: [AuditVerifyCommand, AuditExportCommand],
+    'Print audit events as JSON, newest first (the same filters as GET /admin/audit; page with --cursor); audit verify, audit export, audit purge',
+  subCommands: [AuditVerifyCommand, AuditExportCommand, AuditPurgeCommand],
 })
 export class AuditCommand extends TesseraCommand {
   async run(args: string[], options: AuditOptions): Promise<void> {
     if (args.length > 0)
-      throw new UsageError(`unknown audit command "${args[0]}" (verify, export, or filters)`);
+      throw new UsageError(
+        `unknown audit command "${args[0]}" (verify, export, purge, or filters)`,
+      );
     // AuditModule is part of every command context.
     const page = await withContext([], (context) =>
       context.get(AuditService).list({

@@ -9,7 +9,12 @@ import {
   KeysRetireCommand,
   KeysRotateCommand,
 } from './keys.command';
-import { AuditCommand, AuditExportCommand, AuditVerifyCommand } from './audit.command';
+import {
+  AuditCommand,
+  AuditExportCommand,
+  AuditPurgeCommand,
+  AuditVerifyCommand,
+} from './audit.command';
 import { RevokeCommand } from './revoke.command';
 import { ApiKeysCommand, CreateApiKeyCommand } from './api-keys.command';
 import { MigrateCommand } from './migrate.command';
@@ -43,6 +48,7 @@ import { UsersCommand, UsersCreateCommand } from './users.command';
     AuditCommand,
     AuditVerifyCommand,
     AuditExportCommand,
+    AuditPurgeCommand,
     UsageCommand,
   ],
 })
