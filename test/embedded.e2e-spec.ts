@@ -13,6 +13,25 @@ function postgresRunningOn(dataDir: string): boolean {
     .some((line) => line.includes(`-D ${join(dataDir, 'pg')}`));
 }
 
+/** A start that is expected to fail: its exit code and everything it wrote (stdout and stderr). */
+async function failedStart(dataDir: string): Promise<{ code: unknown; output: string }> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    cwd: join(__dirname, '..'),
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      JWT_ISSUER: 'http://tessera.test',
+    },
+  });
+  let output = ''; // start-up errors are JSON lines on stdout (any plain one on stderr)
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const code = await new Promise((r) => child.once('exit', r));
+  return { code, output };
+}
+
 /** `npm start` with DATABASE_URL unset: a real embedded PostgreSQL under DATA_DIR. */
 describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-embedded-'));
@@ -61,28 +80,10 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
     async () => {
       const closed = mkdtempSync(join(tmpdir(), 'tessera-closed-')); // mode 0700, like /root
       try {
-        const port = await freePort();
-        const child = spawn(
-          process.execPath,
-          ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
-          {
-            cwd: join(__dirname, '..'),
-            env: {
-              PATH: process.env.PATH ?? '',
-              NODE_ENV: 'test',
-              PORT: String(port),
-              DATA_DIR: join(closed, 'data'),
-              JWT_ISSUER: 'http://tessera.test',
-            },
-          },
-        );
-        let stderr = ''; // start-up errors are JSON lines on stdout (any plain one on stderr)
-        child.stdout.on('data', (d) => (stderr += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        const code = await new Promise((r) => child.once('exit', r));
+        const { code, output } = await failedStart(join(closed, 'data'));
         expect(code).toBe(1);
-        expect(stderr).toContain(`user, which may not enter ${closed} (mode 700)`);
-        expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+        expect(output).toContain(`user, which may not enter ${closed} (mode 700)`);
+        expect(output).not.toMatch(/\n\s+at /); // no stack trace
         expect(postgresRunningOn(join(closed, 'data'))).toBe(false);
       } finally {
         rmSync(closed, { recursive: true, force: true });
@@ -139,24 +140,8 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
       cpSync(join(dataDir, 'pg'), join(copy, 'pg'), { recursive: true });
       rmSync(join(copy, 'pg', 'postmaster.pid'), { force: true });
       writeFileSync(join(copy, 'pg', 'PG_VERSION'), '17\n');
-      const child = spawn(
-        process.execPath,
-        ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
-        {
-          cwd: join(__dirname, '..'),
-          env: {
-            PATH: process.env.PATH ?? '',
-            NODE_ENV: 'test',
-            PORT: String(await freePort()),
-            DATA_DIR: copy,
-            JWT_ISSUER: 'http://tessera.test',
-          },
-        },
-      );
-      let output = '';
-      child.stdout.on('data', (d) => (output += d));
-      child.stderr.on('data', (d) => (output += d));
-      expect(await new Promise((r) => child.once('exit', r))).toBe(1);
+      const { code, output } = await failedStart(copy);
+      expect(code).toBe(1);
       expect(output).toContain(
         'its data was written by PostgreSQL 17, and this Tessera embeds PostgreSQL 18. Move DATA_DIR aside',
       );

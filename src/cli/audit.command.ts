@@ -53,9 +53,42 @@ function filterOf(options: AuditOptions) {
 }
 
 /**
+ * A whole-trail command (verify, purge) that takes no filter: commander hands the filter options
+ * to the parent `audit` command, so they are refused here rather than ignored.
+ */
+function refuseFilters(command: TesseraCommand['command'], verb: string, why: string): void {
+  const given = Object.entries(command.parent?.opts() ?? {})
+    .filter(([, value]) => value !== undefined)
+    .map(([name]) => name);
+  if (given.length > 0)
+    throw new UsageError(
+      `audit ${verb} takes no options (${given.map(flagOf).join(', ')} given): ${why}`,
+    );
+}
+
+/**
+ * Runs `work` with the audit service; when PostgreSQL cannot be reached (a StartupError by now:
+ * the connection is retried first), says so on stderr and exits 3, so that a monitor tells "the
+ * trail is broken" (exit 1) from "the command could not run". Undefined then.
+ */
+async function withAudit<T>(
+  verb: string,
+  work: (audit: AuditService) => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await withContext([], (context) => work(context.get(AuditService)));
+  } catch (error) {
+    if (!(error instanceof StartupError || isDatabaseUnavailable(error))) throw error;
+    process.stderr.write(`cannot ${verb}: ${describeStartupError(error)}\n`);
+    process.exitCode = 3;
+    return undefined;
+  }
+}
+
+/**
  * `tessera audit verify`: walks the hash chain; prints `intact` (exit 0) or the first broken link
  * (exit 1), like GET /admin/audit/verify — or, when PostgreSQL cannot be reached, says so and
- * exits 3, so that a monitor tells "the trail was tampered with" from "the check could not run".
+ * exits 3.
  */
 @SubCommand({
   name: 'verify',
@@ -64,23 +97,9 @@ function filterOf(options: AuditOptions) {
 })
 export class AuditVerifyCommand extends TesseraCommand {
   async run(): Promise<void> {
-    const given = Object.entries(this.command.parent?.opts() ?? {})
-      .filter(([, value]) => value !== undefined)
-      .map(([name]) => name);
-    if (given.length > 0)
-      throw new UsageError(
-        `audit verify takes no options (${given.map(flagOf).join(', ')} given): it checks the whole chain`,
-      );
-    let result: Awaited<ReturnType<AuditService['verify']>>;
-    try {
-      result = await withContext([], (context) => context.get(AuditService).verify());
-    } catch (error) {
-      // An unreachable PostgreSQL is a StartupError by now (the connection is retried first).
-      if (!(error instanceof StartupError || isDatabaseUnavailable(error))) throw error;
-      process.stderr.write(`cannot verify: ${describeStartupError(error)}\n`);
-      process.exitCode = 3;
-      return;
-    }
+    refuseFilters(this.command, 'verify', 'it checks the whole chain');
+    const result = await withAudit('verify', (audit) => audit.verify());
+    if (!result) return;
     if (result.intact) {
       process.stdout.write(`intact (${result.checked} events checked)\n`);
       return;
@@ -105,22 +124,9 @@ export class AuditVerifyCommand extends TesseraCommand {
 })
 export class AuditPurgeCommand extends TesseraCommand {
   async run(): Promise<void> {
-    const given = Object.entries(this.command.parent?.opts() ?? {})
-      .filter(([, value]) => value !== undefined)
-      .map(([name]) => name);
-    if (given.length > 0)
-      throw new UsageError(
-        `audit purge takes no options (${given.map(flagOf).join(', ')} given): it deletes what AUDIT_RETENTION says`,
-      );
-    let result: Awaited<ReturnType<AuditService['purge']>>;
-    try {
-      result = await withContext([], (context) => context.get(AuditService).purge());
-    } catch (error) {
-      if (!(error instanceof StartupError || isDatabaseUnavailable(error))) throw error;
-      process.stderr.write(`cannot purge: ${describeStartupError(error)}\n`);
-      process.exitCode = 3;
-      return;
-    }
+    refuseFilters(this.command, 'purge', 'it deletes what AUDIT_RETENTION says');
+    const result = await withAudit('purge', (audit) => audit.purge());
+    if (!result) return;
     process.stdout.write(
       result.purged === 0
         ? 'nothing to purge: no event is older than AUDIT_RETENTION\n'
