@@ -3,6 +3,7 @@ import {
   hasControlCharacter,
   MAX_JSON_DEPTH,
   scanJson,
+  undecodableFormField,
 } from './hostile-input';
 
 const scan = (text: string) => scanJson(Buffer.from(text));
@@ -56,5 +57,19 @@ describe('hasControlCharacter', () => {
     expect(hasControlCharacter('\udc00')).toBe(true);
     expect(hasControlCharacter('tab\tLF\nCR\r')).toBe(false);
     expect(hasControlCharacter('plain ünïcode 😀')).toBe(false);
+  });
+});
+
+describe('undecodableFormField', () => {
+  it('names the field whose percent-encoding is not UTF-8 or is malformed', () => {
+    expect(undecodableFormField('grant_type=client_credentials&client_id=%ff')).toBe('client_id');
+    expect(undecodableFormField('a=ok&scope=%e2%82')).toBe('scope');
+    expect(undecodableFormField('a=%zz')).toBe('a');
+    expect(undecodableFormField('%ff=1')).toBe('(a field name)');
+  });
+
+  it('accepts valid percent-encoding, including an encoded percent sign', () => {
+    expect(undecodableFormField('a=%C3%A9&b=%25ff&c=x+y&scope=model%3Ainvoke')).toBeUndefined();
+    expect(undecodableFormField('grant_type=client_credentials')).toBeUndefined();
   });
 });

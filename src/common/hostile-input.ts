@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { parse as parseQueryString } from 'fast-querystring';
@@ -8,7 +9,9 @@ import { HostileInputError } from './errors';
  * sees it (both answered 500 before): JSON nested deeper than {@link MAX_JSON_DEPTH}, and C0
  * control characters (NUL above all: PostgreSQL refuses it in text) in JSON and form bodies,
  * query strings and path parameters. Tab, line feed and carriage return stay allowed (prompts
- * and chat messages carry them). The answer is a 400 naming the field, as
+ * and chat messages carry them). Bytes that are not UTF-8 (raw, or percent-encoded in a form)
+ * are refused too: decoded, they became U+FFFD (`"\xff"` reached a prompt as `"�"`) or stayed
+ * `%ff`, and were compared as credentials. The answer is a 400 naming the field, as
  * {@link HostileInputError}; the exception filter gives it each surface's shape (RFC 6749
  * `invalid_request` on the OAuth endpoints, problem+json elsewhere).
  */
@@ -142,6 +145,33 @@ function checkFlat(record: unknown, where: string): void {
   }
 }
 
+export const NOT_UTF8 = 'Request body is not valid UTF-8';
+
+/**
+ * The first form field whose percent-encoding does not decode to UTF-8 text (`client_id=%ff`,
+ * `a=%e2%82`, `a=%zz`), or undefined. fast-querystring leaves such a value as it was sent, so it
+ * cannot be told apart afterwards from a `%25ff` that decoded to `%ff`: the raw text is checked,
+ * only the pairs with a `%` in them.
+ */
+export function undecodableFormField(form: string): string | undefined {
+  if (form.indexOf('%') < 0) return undefined;
+  for (const pair of form.split('&')) {
+    if (pair.indexOf('%') < 0) continue;
+    try {
+      decodeURIComponent(pair.replace(/\+/g, ' '));
+    } catch {
+      const equals = pair.indexOf('=');
+      const name = equals < 0 ? pair : pair.slice(0, equals);
+      try {
+        return decodeURIComponent(name.replace(/\+/g, ' ')).slice(0, 64);
+      } catch {
+        return '(a field name)';
+      }
+    }
+  }
+  return undefined;
+}
+
 /**
  * Installs the edge checks: the JSON and form body parsers (Nest's own, plus the checks) and a
  * preValidation hook for query strings and path parameters. Every route, every surface.
@@ -150,6 +180,8 @@ export function installEdgeGuards(app: NestFastifyApplication, bodyLimit: number
   const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   app.useBodyParser('application/json', { bodyLimit }, (request, body, done) => {
+    // simdutf underneath: a 1 MB body is checked in well under a millisecond.
+    if (!isUtf8(body)) return done(new HostileInputError(NOT_UTF8), undefined);
     const scan = scanJson(body);
     if (scan.tooDeep) {
       done(
@@ -171,12 +203,22 @@ export function installEdgeGuards(app: NestFastifyApplication, bodyLimit: number
     });
   });
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, (_request, body, done) => {
-    const form = parseQueryString(body.toString());
+    if (!isUtf8(body)) return done(new HostileInputError(NOT_UTF8), undefined);
+    const text = body.toString();
+    const form = parseQueryString(text);
     try {
       checkFlat(form, '');
     } catch (error) {
       return done(error as Error, undefined);
     }
+    const undecodable = undecodableFormField(text);
+    if (undecodable !== undefined)
+      return done(
+        new HostileInputError(
+          `${undecodable}: the percent-encoding is malformed or does not decode to valid UTF-8`,
+        ),
+        undefined,
+      );
     done(null, form);
   });
   fastify.addHook('preValidation', (request: FastifyRequest, _reply, done) => {

@@ -1,0 +1,170 @@
+import { request as httpRequest } from 'node:http';
+import { startTestApp, TestApp } from './support/app';
+import { bearer, CLIENTS, tokenFor } from './support/factories';
+
+interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+/** A request with its bytes as given (supertest re-encodes a Buffer as JSON). */
+function send(
+  url: string,
+  path: string,
+  headers: Record<string, string | string[]>,
+  body?: Buffer | string,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${path}`, { method: 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Hostile input at the HTTP edge, over real HTTP: each refusal is a 4xx naming the problem, in
+ * its surface's shape (RFC 6749 on the OAuth endpoints, problem+json elsewhere, with OpenAI's
+ * `error` object under /v1/*), never a 500 and never a stack trace.
+ */
+describe('hostile input at the edge', () => {
+  let sut: TestApp;
+  let operator: string;
+
+  beforeAll(async () => {
+    sut = await startTestApp();
+    operator = await tokenFor(sut.url, CLIENTS.operator);
+  });
+
+  afterAll(async () => {
+    await sut?.close();
+  });
+
+  /** An RFC 6749 §5.2 answer: JSON `{error, error_description}`, never cached. */
+  const post = (path: string, headers: Record<string, string | string[]>, body?: Buffer | string) =>
+    send(sut.url, path, headers, body);
+  const JSON_TYPE = { 'Content-Type': 'application/json' };
+  const FORM_TYPE = { 'Content-Type': 'application/x-www-form-urlencoded' };
+  const basic = (client: { id: string; secret: string }) =>
+    `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
+
+  function expectOAuthError(response: Response, status: number, error: string, detail: RegExp) {
+    expect({ status: response.status, body: response.body }).toMatchObject({
+      status,
+      body: { error },
+    });
+    expect(response.body.error_description).toMatch(detail);
+    expect(Object.keys(response.body).sort()).toEqual(['error', 'error_description']);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    expect(response.headers['cache-control']).toBe('no-store');
+  }
+
+  function expectProblem(response: Response, status: number, detail: RegExp) {
+    expect(response.status).toBe(status);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.body.detail).toMatch(detail);
+    expect(response.text).not.toMatch(/at .*\.[jt]s:\d+/);
+  }
+
+  describe('bytes that are not UTF-8', () => {
+    const notUtf8 = Buffer.concat([
+      Buffer.from('{"prompt":"'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}'),
+    ]);
+
+    it('refuses a JSON body with invalid UTF-8 on /v1/* as a 400 problem with the OpenAI error', async () => {
+      const infer = await post('/v1/infer', { ...bearer(operator), ...JSON_TYPE }, notUtf8);
+      expectProblem(infer, 400, /^Request body is not valid UTF-8$/);
+      expect(infer.body.error).toMatchObject({ type: 'invalid_request_error' });
+      const chat = await post(
+        '/v1/chat/completions',
+        { ...bearer(operator), ...JSON_TYPE },
+        Buffer.concat([
+          Buffer.from('{"model":"tessera-echo","messages":[{"role":"user","content":"'),
+          Buffer.from([0xc3, 0x28]),
+          Buffer.from('"}]}'),
+        ]),
+      );
+      expectProblem(chat, 400, /not valid UTF-8/);
+    });
+
+    it('refuses invalid UTF-8 at the OAuth endpoints as invalid_request (JSON, form, percent-encoded)', async () => {
+      const json = Buffer.concat([
+        Buffer.from(`{"client_id":"${CLIENTS.admin.id}","client_secret":"`),
+        Buffer.from([0xff]),
+        Buffer.from('"}'),
+      ]);
+      expectOAuthError(
+        await post('/token', JSON_TYPE, json),
+        400,
+        'invalid_request',
+        /^Request body is not valid UTF-8$/,
+      );
+      const form = Buffer.concat([
+        Buffer.from(`grant_type=client_credentials&client_id=${CLIENTS.admin.id}&client_secret=`),
+        Buffer.from([0xff]),
+      ]);
+      expectOAuthError(
+        await post('/oauth/token', FORM_TYPE, form),
+        400,
+        'invalid_request',
+        /not valid UTF-8/,
+      );
+      expectOAuthError(
+        await post(
+          '/oauth/token',
+          FORM_TYPE,
+          'grant_type=client_credentials&client_id=%ff&client_secret=x',
+        ),
+        400,
+        'invalid_request',
+        /^client_id: the percent-encoding is malformed or does not decode to valid UTF-8$/,
+      );
+      expectOAuthError(
+        await post(
+          '/oauth/introspect',
+          { ...FORM_TYPE, Authorization: basic(CLIENTS.admin) },
+          'token=%e2%82',
+        ),
+        400,
+        'invalid_request',
+        /^token: /,
+      );
+    });
+
+    it('still takes valid UTF-8 and an encoded percent sign', async () => {
+      const infer = await sut
+        .http()
+        .post('/v1/infer')
+        .set(bearer(operator))
+        .send({ prompt: 'héllo 😀' });
+      expect(infer.status).toBe(200);
+      expect(infer.body.prompt).toBe('héllo 😀');
+      const token = await sut
+        .http()
+        .post('/oauth/token')
+        .type('form')
+        .send(
+          `grant_type=client_credentials&client_id=${CLIENTS.admin.id}` +
+            `&client_secret=${encodeURIComponent(CLIENTS.admin.secret)}&x=%25ff`,
+        );
+      expect(token.status).toBe(200);
+    });
+  });
+});
