@@ -97,9 +97,11 @@ export async function createApp(
   // reply.sendFile for the console's built assets (ConsoleController picks the file and root).
   await app.register(fastifyStatic, { serve: false });
 
-  // JSON and form bodies (OAuth) with the edge checks: depth, control characters; query and
-  // path parameters too. Before any guard, pipe or validator sees the request.
-  installEdgeGuards(app, BODY_LIMIT);
+  const policy = app.get<ConfigType<typeof policyConfig>>(policyConfig.KEY);
+  // JSON and form bodies (OAuth) with the edge checks: depth, control characters, UTF-8; query
+  // and path parameters, and credential headers sent twice, too. Before any guard, pipe or
+  // validator sees the request.
+  installEdgeGuards(app, BODY_LIMIT, ['Authorization', policy.apiKeys.header]);
 
   app.useGlobalPipes(
     new StrictQueryValidationPipe({
@@ -131,7 +133,6 @@ export async function createApp(
   );
   app.useGlobalFilters(new ProblemDetailsFilter());
 
-  const policy = app.get<ConfigType<typeof policyConfig>>(policyConfig.KEY);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

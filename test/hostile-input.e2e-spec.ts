@@ -167,4 +167,52 @@ describe('hostile input at the edge', () => {
       expect(token.status).toBe(200);
     });
   });
+
+  describe('a credential header sent twice', () => {
+    const infer = (headers: Record<string, string | string[]>) =>
+      post('/v1/infer', { ...JSON_TYPE, ...headers }, '{"prompt":"x"}');
+
+    it('refuses two Authorization headers in either order, and two API keys', async () => {
+      for (const pair of [
+        [`Bearer ${operator}`, 'Bearer garbage'],
+        ['Bearer garbage', `Bearer ${operator}`],
+      ]) {
+        const response = await infer({ Authorization: pair });
+        expectProblem(
+          response,
+          400,
+          /^Send one Authorization header: the request has more than one$/,
+        );
+        expect(response.body.error).toMatchObject({ type: 'invalid_request_error' });
+      }
+      expectProblem(
+        await infer({ 'X-API-Key': ['tsk_one', 'tsk_two'] }),
+        400,
+        /^Send one X-API-Key header/,
+      );
+      // One of each is still one credential per header (the API key is tried first).
+      expect((await infer(bearer(operator))).status).toBe(200);
+    });
+
+    it('refuses two Basic headers at the OAuth endpoints as invalid_request', async () => {
+      const form = 'grant_type=client_credentials';
+      const twice = { ...FORM_TYPE, Authorization: [basic(CLIENTS.admin), basic(CLIENTS.viewer)] };
+      expectOAuthError(
+        await post('/oauth/token', twice, form),
+        400,
+        'invalid_request',
+        /^Send one Authorization header/,
+      );
+      expectOAuthError(
+        await post('/oauth/introspect', twice, 'token=x'),
+        400,
+        'invalid_request',
+        /^Send one Authorization header/,
+      );
+      expect(
+        (await post('/oauth/token', { ...FORM_TYPE, Authorization: basic(CLIENTS.admin) }, form))
+          .status,
+      ).toBe(200);
+    });
+  });
 });

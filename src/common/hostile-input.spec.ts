@@ -4,6 +4,7 @@ import {
   MAX_JSON_DEPTH,
   scanJson,
   undecodableFormField,
+  duplicateHeader,
 } from './hostile-input';
 
 const scan = (text: string) => scanJson(Buffer.from(text));
@@ -71,5 +72,29 @@ describe('undecodableFormField', () => {
   it('accepts valid percent-encoding, including an encoded percent sign', () => {
     expect(undecodableFormField('a=%C3%A9&b=%25ff&c=x+y&scope=model%3Ainvoke')).toBeUndefined();
     expect(undecodableFormField('grant_type=client_credentials')).toBeUndefined();
+  });
+});
+
+describe('duplicateHeader', () => {
+  const names = ['authorization', 'x-api-key'];
+
+  it('names a credential header sent twice, whatever its case', () => {
+    expect(
+      duplicateHeader(
+        ['Host', 'x', 'Authorization', 'Bearer a', 'authorization', 'Bearer b'],
+        names,
+      ),
+    ).toBe('authorization');
+    expect(duplicateHeader(['X-API-Key', 'k1', 'x-api-key', 'k2'], names)).toBe('x-api-key');
+  });
+
+  it('accepts one of each, and repeats of other headers', () => {
+    expect(
+      duplicateHeader(
+        ['Authorization', 'Bearer a', 'X-Api-Key', 'k', 'Accept', 'a', 'Accept', 'b'],
+        names,
+      ),
+    ).toBeUndefined();
+    expect(duplicateHeader([], names)).toBeUndefined();
   });
 });

@@ -173,10 +173,40 @@ export function undecodableFormField(form: string): string | undefined {
 }
 
 /**
- * Installs the edge checks: the JSON and form body parsers (Nest's own, plus the checks) and a
- * preValidation hook for query strings and path parameters. Every route, every surface.
+ * The first of `names` (lower-case) sent more than once in `rawHeaders` (name, value, name, …),
+ * or undefined. Node keeps only the first `Authorization` (and the first of an unknown header
+ * it does not join), so `Authorization: Bearer <good>` then `Authorization: Bearer garbage` was
+ * accepted as the first, and the reverse refused: two credentials are one too many (RFC 6750
+ * §3.1 `invalid_request`, as for a Basic header beside form credentials). No allocation unless
+ * a name's length matches.
  */
-export function installEdgeGuards(app: NestFastifyApplication, bodyLimit: number): void {
+export function duplicateHeader(
+  rawHeaders: readonly string[],
+  names: readonly string[],
+): string | undefined {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    for (let j = 0; j < names.length; j++) {
+      if (name.length !== names[j].length || name.toLowerCase() !== names[j]) continue;
+      if (seen & (1 << j)) return names[j];
+      seen |= 1 << j;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Installs the edge checks: the JSON and form body parsers (Nest's own, plus the checks) and a
+ * preValidation hook for query strings, path parameters and repeated credential headers
+ * (`credentialHeaders`: `Authorization` and the API-key header, named back as written here). Every route, every
+ * surface.
+ */
+export function installEdgeGuards(
+  app: NestFastifyApplication,
+  bodyLimit: number,
+  credentialHeaders: readonly string[] = ['Authorization'],
+): void {
   const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   app.useBodyParser('application/json', { bodyLimit }, (request, body, done) => {
@@ -221,7 +251,20 @@ export function installEdgeGuards(app: NestFastifyApplication, bodyLimit: number
       );
     done(null, form);
   });
+  const names = credentialHeaders.map((name) => name.toLowerCase());
   fastify.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
+    // Only a request carrying a credential header can carry it twice: the others skip the scan.
+    let credential = false;
+    for (const name of names) if (request.headers[name] !== undefined) credential = true;
+    if (credential) {
+      const repeated = duplicateHeader(request.raw.rawHeaders, names);
+      if (repeated !== undefined)
+        return done(
+          new HostileInputError(
+            `Send one ${credentialHeaders[names.indexOf(repeated)]} header: the request has more than one`,
+          ),
+        );
+    }
     try {
       checkFlat(request.query, 'query parameter ');
       checkFlat(request.params, 'path parameter ');
