@@ -12,14 +12,12 @@ import { requestIdFor } from './common/request-context';
 import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
 import { ResponseBatching } from './common/response-batching';
-import { installEdgeGuards } from './common/hostile-input';
+import { BODY_LIMIT, installEdgeGuards } from './common/hostile-input';
 import { EdgeRefusals, MAX_PARAM_LENGTH } from './common/edge-refusals';
 import { RequestObserver } from './observability/request-observer';
 import { StrictQueryValidationPipe, unknownField } from './common/strict-query';
 import { createLogger, NestPinoLogger } from './common/logger';
 import type { ValidationError } from 'class-validator';
-
-const BODY_LIMIT = 1024 * 1024;
 
 const drains = new WeakMap<NestFastifyApplication, HttpDrain>();
 

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { startTestApp, TestApp } from './support/app';
 import { bearer, CLIENTS, tokenFor } from './support/factories';
 
@@ -213,6 +214,118 @@ describe('hostile input at the edge', () => {
         (await post('/oauth/token', { ...FORM_TYPE, Authorization: basic(CLIENTS.admin) }, form))
           .status,
       ).toBe(200);
+    });
+  });
+
+  describe('body-level refusals at the OAuth endpoints are RFC 6749 errors', () => {
+    const ENDPOINTS = ['/oauth/token', '/token', '/oauth/revoke', '/oauth/introspect'];
+
+    it('answers malformed JSON, an empty body, a prototype key as invalid_request naming it', async () => {
+      for (const path of ENDPOINTS) {
+        expectOAuthError(
+          await post(path, JSON_TYPE, '{bad'),
+          400,
+          'invalid_request',
+          /^Request body is not valid JSON$/,
+        );
+        expectOAuthError(await post(path, JSON_TYPE, ''), 400, 'invalid_request', /empty/);
+      }
+      expectOAuthError(
+        await post('/token', JSON_TYPE, '{"__proto__":{"client_id":"x"}}'),
+        400,
+        'invalid_request',
+        /^__proto__: the keys "__proto__" and "constructor.prototype" are not allowed$/,
+      );
+    });
+
+    it('answers a body too large (413) and a type or coding it does not read (415) as invalid_request', async () => {
+      for (const path of ENDPOINTS) {
+        expectOAuthError(
+          await post(path, FORM_TYPE, `token=${'a'.repeat(1_100_000)}`),
+          413,
+          'invalid_request',
+          /^Request body is too large \(max 1 MB\)$/,
+        );
+        expectOAuthError(
+          await post(
+            path,
+            { 'Content-Type': 'multipart/form-data; boundary=x' },
+            '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--\r\n',
+          ),
+          415,
+          'invalid_request',
+          /^Content-Type multipart\/form-data is not supported: send application\/json or application\/x-www-form-urlencoded$/,
+        );
+      }
+      expectOAuthError(
+        await post(
+          '/oauth/token',
+          { 'Content-Type': 'text/plain' },
+          'grant_type=client_credentials',
+        ),
+        415,
+        'invalid_request',
+        /^Content-Type text\/plain is not supported/,
+      );
+      expectOAuthError(
+        await post(
+          '/token',
+          { ...JSON_TYPE, 'Content-Encoding': 'gzip' },
+          gzipSync(JSON.stringify({ client_id: CLIENTS.admin.id, client_secret: 'x' })),
+        ),
+        415,
+        'invalid_request',
+        /^Content-Encoding gzip is not supported: send the body uncompressed$/,
+      );
+    });
+
+    it('answers /oauth/introspect without credentials as invalid_client with a Basic challenge', async () => {
+      const response = await post('/oauth/introspect', FORM_TYPE, 'token=x');
+      expectOAuthError(response, 401, 'invalid_client', /^Client authentication is required$/);
+      expect(response.headers['www-authenticate']).toBe('Basic realm="tessera"');
+      const badBearer = await post(
+        '/oauth/introspect',
+        { ...FORM_TYPE, ...bearer('garbage') },
+        'token=x',
+      );
+      expectOAuthError(badBearer, 401, 'invalid_token', /^Invalid authentication credentials$/);
+      expect(badBearer.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
+      expectOAuthError(
+        await post('/oauth/introspect', { ...FORM_TYPE, ...bearer(operator) }, 'token=x'),
+        403,
+        'insufficient_scope',
+        /^Insufficient permissions$/,
+      );
+    });
+
+    it('names the problem on the other surfaces too, in problem+json', async () => {
+      const big = await post(
+        '/v1/infer',
+        { ...JSON_TYPE, ...bearer(operator) },
+        `{"prompt":"${'a'.repeat(1_100_000)}"}`,
+      );
+      expectProblem(big, 413, /^Request body is too large \(max 1 MB\)$/);
+      expect(big.body.code).toBe('payload_too_large');
+      const text = await post(
+        '/v1/infer',
+        { 'Content-Type': 'text/plain', ...bearer(operator) },
+        'hello',
+      );
+      expectProblem(text, 415, /^Content-Type text\/plain is not supported/);
+      expect(text.body.code).toBe('unsupported_media_type');
+      expectProblem(
+        await post(
+          '/v1/infer',
+          { ...JSON_TYPE, ...bearer(operator) },
+          '{"__proto__":{"prompt":"x"}}',
+        ),
+        400,
+        /^__proto__: the keys/,
+      );
+      // A body-less POST labelled text/plain (as fetch labels a string body) still passes.
+      expect(
+        (await post('/v1/infer', { 'Content-Type': 'text/plain', ...bearer(operator) })).status,
+      ).toBe(400);
     });
   });
 });

@@ -5,6 +5,8 @@ import {
   scanJson,
   undecodableFormField,
   duplicateHeader,
+  findForbiddenKey,
+  unsupportedContentType,
 } from './hostile-input';
 
 const scan = (text: string) => scanJson(Buffer.from(text));
@@ -96,5 +98,24 @@ describe('duplicateHeader', () => {
       ),
     ).toBeUndefined();
     expect(duplicateHeader([], names)).toBeUndefined();
+  });
+});
+
+describe('findForbiddenKey', () => {
+  it('names the path of a prototype-poisoning key', () => {
+    expect(findForbiddenKey(JSON.parse('{"__proto__":{"isAdmin":true}}'))).toBe('__proto__');
+    expect(findForbiddenKey(JSON.parse('{"a":[{"constructor":{"prototype":{}}}]}'))).toBe(
+      'a[0].constructor.prototype',
+    );
+    expect(findForbiddenKey({ constructor: 'a name', proto: 1 })).toBeUndefined();
+  });
+});
+
+describe('unsupportedContentType', () => {
+  it('names the type sent without its parameters', () => {
+    expect(unsupportedContentType('multipart/form-data; boundary=----x').message).toBe(
+      'Content-Type multipart/form-data is not supported: send application/json or application/x-www-form-urlencoded',
+    );
+    expect(unsupportedContentType(undefined).message).toMatch(/^Content-Type \(none\)/);
   });
 });

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { parse as parseQueryString } from 'fast-querystring';
-import { HostileInputError } from './errors';
+import { HostileInputError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
 
 /**
  * Hostile input is refused where it enters, before a validator recurses into it or PostgreSQL
@@ -16,6 +16,9 @@ import { HostileInputError } from './errors';
  * `invalid_request` on the OAuth endpoints, problem+json elsewhere).
  */
 export const MAX_JSON_DEPTH = 32;
+
+/** The largest body read (JSON, form): Fastify's `bodyLimit`. */
+export const BODY_LIMIT = 1024 * 1024;
 
 const OPEN_BRACKET = 0x5b;
 const OPEN_BRACE = 0x7b;
@@ -147,6 +150,82 @@ function checkFlat(record: unknown, where: string): void {
 
 export const NOT_UTF8 = 'Request body is not valid UTF-8';
 
+/** The answer to a body over {@link BODY_LIMIT} (Fastify refuses it from its Content-Length). */
+export function payloadTooLarge(): PayloadTooLargeError {
+  return new PayloadTooLargeError(`Request body is too large (max ${BODY_LIMIT / 1024 / 1024} MB)`);
+}
+
+/**
+ * The answer to a body of a type no parser reads (multipart, text/plain, XML…), naming the type
+ * as sent (its parameters, such as a multipart boundary, left out).
+ */
+export function unsupportedContentType(header: unknown): UnsupportedMediaTypeError {
+  const type = typeof header === 'string' ? header.split(';')[0].trim().slice(0, 100) : '';
+  return new UnsupportedMediaTypeError(
+    `Content-Type ${type || '(none)'} is not supported: send application/json or application/x-www-form-urlencoded`,
+  );
+}
+
+/**
+ * A compressed body (`Content-Encoding: gzip`) is not decoded: refused naming the coding, not
+ * parsed as if it were text (it was "not valid JSON", or a form of garbage).
+ */
+function encodingRefusal(request: FastifyRequest): UnsupportedMediaTypeError | undefined {
+  const encoding = request.headers['content-encoding'];
+  if (encoding === undefined || encoding.toLowerCase() === 'identity') return undefined;
+  return new UnsupportedMediaTypeError(
+    `Content-Encoding ${encoding.slice(0, 40)} is not supported: send the body uncompressed`,
+  );
+}
+
+/**
+ * The path of a key the JSON parser refuses (prototype poisoning): `__proto__`, or `constructor`
+ * holding a `prototype`. Only called once parsing has failed, on a value already depth-limited.
+ */
+export function findForbiddenKey(value: unknown, path = ''): string | undefined {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findForbiddenKey(value[i], child(path, i));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const key of Object.keys(value)) {
+    const member = (value as Record<string, unknown>)[key];
+    if (key === '__proto__') return child(path, key);
+    if (
+      key === 'constructor' &&
+      member !== null &&
+      typeof member === 'object' &&
+      Object.prototype.hasOwnProperty.call(member, 'prototype')
+    )
+      return child(child(path, key), 'prototype');
+    const found = findForbiddenKey(member, child(path, key));
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** What was wrong with a JSON body Fastify's parser refused (the error path only). */
+function jsonRefusal(body: Buffer, error: { code?: string }): HostileInputError {
+  if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return new HostileInputError('Request body is empty, but Content-Type is application/json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString());
+  } catch {
+    return new HostileInputError('Request body is not valid JSON');
+  }
+  // Valid JSON that secure-json-parse refused: a prototype-poisoning key.
+  const key = findForbiddenKey(parsed);
+  return new HostileInputError(
+    key === undefined
+      ? 'Request body is not valid JSON'
+      : `${key}: the keys "__proto__" and "constructor.prototype" are not allowed`,
+  );
+}
+
 /**
  * The first form field whose percent-encoding does not decode to UTF-8 text (`client_id=%ff`,
  * `a=%e2%82`, `a=%zz`), or undefined. fast-querystring leaves such a value as it was sent, so it
@@ -210,6 +289,8 @@ export function installEdgeGuards(
   const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   app.useBodyParser('application/json', { bodyLimit }, (request, body, done) => {
+    const encoding = encodingRefusal(request as FastifyRequest);
+    if (encoding) return done(encoding, undefined);
     // simdutf underneath: a 1 MB body is checked in well under a millisecond.
     if (!isUtf8(body)) return done(new HostileInputError(NOT_UTF8), undefined);
     const scan = scanJson(body);
@@ -224,7 +305,7 @@ export function installEdgeGuards(
     }
     // Buffer, as Nest passes it (the typing says string; JSON.parse accepts either).
     parseJson(request as FastifyRequest, body as unknown as string, (error, parsed) => {
-      if (error) return done(error, undefined);
+      if (error) return done(jsonRefusal(body, error as { code?: string }), undefined);
       if (scan.control) {
         const path = findControlCharacter(parsed);
         if (path !== undefined) return done(refuseControl('', path), undefined);
@@ -232,7 +313,9 @@ export function installEdgeGuards(
       done(null, parsed);
     });
   });
-  app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, (_request, body, done) => {
+  app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, (request, body, done) => {
+    const encoding = encodingRefusal(request as FastifyRequest);
+    if (encoding) return done(encoding, undefined);
     if (!isUtf8(body)) return done(new HostileInputError(NOT_UTF8), undefined);
     const text = body.toString();
     const form = parseQueryString(text);
@@ -251,6 +334,22 @@ export function installEdgeGuards(
       );
     done(null, form);
   });
+  // No route reads text: Fastify's text/plain parser handed a string to handlers that expect an
+  // object (a text/plain token request was told "grant_type is required"). An empty text/plain
+  // body (what fetch and some clients label a body-less POST) still passes.
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addContentTypeParser(
+    'text/plain',
+    { parseAs: 'buffer', bodyLimit },
+    (
+      request: FastifyRequest,
+      body: Buffer,
+      done: (error: Error | null, body?: unknown) => void,
+    ) => {
+      if (body.length === 0) return done(null, undefined);
+      done(unsupportedContentType(request.headers['content-type']), undefined);
+    },
+  );
   const names = credentialHeaders.map((name) => name.toLowerCase());
   fastify.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
     // Only a request carrying a credential header can carry it twice: the others skip the scan.
