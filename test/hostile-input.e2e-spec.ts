@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { startTestApp, TestApp } from './support/app';
 import { bearer, CLIENTS, tokenFor } from './support/factories';
@@ -326,6 +327,61 @@ describe('hostile input at the edge', () => {
       expect(
         (await post('/v1/infer', { 'Content-Type': 'text/plain', ...bearer(operator) })).status,
       ).toBe(400);
+    });
+  });
+
+  describe("refusals of Node's HTTP parser", () => {
+    /** Bytes as written on a socket, and the whole answer until the server closes. */
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        let answer = '';
+        const socket = connect(Number(new URL(sut.url).port), '127.0.0.1');
+        socket.on('data', (data: Buffer) => (answer += data.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', (error: NodeJS.ErrnoException) =>
+          error.code === 'ECONNRESET' ? resolve(answer) : reject(error),
+        );
+        socket.end(text);
+      });
+
+    const problemIn = (answer: string) => ({
+      status: Number(answer.split(' ')[1]),
+      type: /content-type: ([^\r]*)/i.exec(answer)?.[1],
+      close: /connection: close/i.test(answer),
+      detail: JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).detail as string,
+    });
+
+    it('names the problem in problem+json with Connection: close', async () => {
+      const cases: Array<[string, number, string]> = [
+        [
+          `GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\x01b\r\n\r\n`,
+          400,
+          'A request header value contains an invalid character (a control character)',
+        ],
+        [
+          'POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+          400,
+          'Transfer-Encoding and Content-Length together are not allowed',
+        ],
+        [
+          'POST /v1/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n',
+          400,
+          'Transfer-Encoding and Content-Length together are not allowed',
+        ],
+        [
+          `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`,
+          431,
+          'The request headers are too large (max 16 KB)',
+        ],
+      ];
+      for (const [text, status, detail] of cases) {
+        expect(problemIn(await raw(text))).toEqual({
+          status,
+          type: 'application/problem+json',
+          close: true,
+          detail,
+        });
+      }
     });
   });
 });
