@@ -384,4 +384,27 @@ describe('hostile input at the edge', () => {
       }
     });
   });
+
+  it('refuses an unknown query parameter on every admin GET route, naming it', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    const paths = Object.entries(
+      (await sut.http().get('/openapi.json')).body.paths as Record<string, Record<string, unknown>>,
+    )
+      .filter(([path, operations]) => path.startsWith('/admin/') && operations.get)
+      .map(([path]) => path.replace(/\{[^}]+\}/g, 'some-id'));
+    expect(paths).toEqual(
+      expect.arrayContaining(['/admin/clients', '/admin/users', '/admin/roles/some-id']),
+    );
+    const answered: string[] = [];
+    for (const path of paths) {
+      const response = await sut.http().get(`${path}?x_unknown=1`).set(bearer(admin));
+      answered.push(`${path} ${response.status} ${response.body.detail}`);
+    }
+    expect(answered).toEqual(
+      paths.map((path) =>
+        expect.stringMatching(new RegExp(`^${path} 400 unknown query parameter "x_unknown"`)),
+      ),
+    );
+    expect((await sut.http().get('/admin/clients').set(bearer(admin))).status).toBe(200);
+  });
 });
