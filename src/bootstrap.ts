@@ -12,14 +12,12 @@ import { requestIdFor } from './common/request-context';
 import { DatabaseLocator } from './database/database-locator';
 import { HttpDrain } from './common/http-drain';
 import { ResponseBatching } from './common/response-batching';
-import { installEdgeGuards } from './common/hostile-input';
+import { BODY_LIMIT, installEdgeGuards } from './common/hostile-input';
 import { EdgeRefusals, MAX_PARAM_LENGTH } from './common/edge-refusals';
 import { RequestObserver } from './observability/request-observer';
 import { StrictQueryValidationPipe, unknownField } from './common/strict-query';
 import { createLogger, NestPinoLogger } from './common/logger';
 import type { ValidationError } from 'class-validator';
-
-const BODY_LIMIT = 1024 * 1024;
 
 const drains = new WeakMap<NestFastifyApplication, HttpDrain>();
 
@@ -97,9 +95,11 @@ export async function createApp(
   // reply.sendFile for the console's built assets (ConsoleController picks the file and root).
   await app.register(fastifyStatic, { serve: false });
 
-  // JSON and form bodies (OAuth) with the edge checks: depth, control characters; query and
-  // path parameters too. Before any guard, pipe or validator sees the request.
-  installEdgeGuards(app, BODY_LIMIT);
+  const policy = app.get<ConfigType<typeof policyConfig>>(policyConfig.KEY);
+  // JSON and form bodies (OAuth) with the edge checks: depth, control characters, UTF-8; query
+  // and path parameters, and credential headers sent twice, too. Before any guard, pipe or
+  // validator sees the request.
+  installEdgeGuards(app, BODY_LIMIT, ['Authorization', policy.apiKeys.header]);
 
   app.useGlobalPipes(
     new StrictQueryValidationPipe({
@@ -131,7 +131,6 @@ export async function createApp(
   );
   app.useGlobalFilters(new ProblemDetailsFilter());
 
-  const policy = app.get<ConfigType<typeof policyConfig>>(policyConfig.KEY);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -359,7 +359,9 @@ describe('observability of a running server', () => {
     const lines = stdout
       .split('\n')
       .filter((l) => l.includes('"route":"unmatched"'))
-      .map((l) => JSON.parse(l) as { req?: { id: string }; status: number; msg: string });
+      .map(
+        (l) => JSON.parse(l) as { req?: { id: string; url: string }; status: number; msg: string },
+      );
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ status: 400, msg: 'request refused: not valid HTTP' }),
@@ -367,8 +369,12 @@ describe('observability of a running server', () => {
           req: expect.objectContaining({ id: 'edge-bad-url' }),
           status: 400,
         }),
+        // The 3000-character path is cut to 200 characters and an ellipsis in the line.
         expect.objectContaining({
-          req: expect.objectContaining({ id: 'edge-too-long' }),
+          req: expect.objectContaining({
+            id: 'edge-too-long',
+            url: `${`/admin/clients/${long}`.slice(0, 200)}…`,
+          }),
           status: 414,
         }),
       ]),

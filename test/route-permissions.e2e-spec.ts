@@ -101,10 +101,10 @@ describe('route permissions', () => {
           'get' | 'post' | 'put' | 'patch' | 'delete';
         const response = await sut.http()[method](path).set(bearer(tokens[role])).send({});
         const refused = response.status === 403 || response.status === 401;
-        if (allowed === refused || (refused && response.body.detail !== 'Insufficient permissions'))
-          mismatches.push(
-            `${role} ${route.method} ${route.path}: ${response.status} ${response.body.detail}`,
-          );
+        // /oauth/introspect answers in RFC 6749 form (insufficient_scope), the rest problem+json.
+        const detail = response.body.detail ?? response.body.error_description;
+        if (allowed === refused || (refused && detail !== 'Insufficient permissions'))
+          mismatches.push(`${role} ${route.method} ${route.path}: ${response.status} ${detail}`);
       }
     }
     expect(mismatches).toEqual([]);

@@ -1,5 +1,6 @@
 import { Audit } from '../audit/audit.decorator';
-import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
+import { NoQueryParameters } from '../common/strict-query';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../access/current-principal.decorator';
 import { Authenticated } from '../access/authenticated.decorator';
@@ -14,7 +15,7 @@ export class ApiKeysController {
   constructor(private readonly keys: ApiKeysService) {}
 
   @Get()
-  list() {
+  list(@Query() _query: NoQueryParameters) {
     return this.keys.list();
   }
 

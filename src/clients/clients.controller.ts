@@ -1,5 +1,6 @@
 import { Audit } from '../audit/audit.decorator';
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { NoQueryParameters } from '../common/strict-query';
 import { ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../access/authenticated.decorator';
 import { ClientsService } from './clients.service';
@@ -12,12 +13,12 @@ export class ClientsController {
   constructor(private readonly clients: ClientsService) {}
 
   @Get()
-  list() {
+  list(@Query() _query: NoQueryParameters) {
     return this.clients.list();
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
+  get(@Param('id') id: string, @Query() _query: NoQueryParameters) {
     return this.clients.get(id);
   }
 

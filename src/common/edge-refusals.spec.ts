@@ -26,6 +26,46 @@ describe('EdgeRefusals', () => {
     });
   });
 
+  it("names what the parser refused from its code, never from the request's bytes", () => {
+    const detail = (code: string, reason = '') => parserProblem({ code, reason }).detail;
+    expect(detail('HPE_INVALID_HEADER_TOKEN', 'Invalid header value char')).toBe(
+      'A request header value contains an invalid character (a control character)',
+    );
+    expect(detail('HPE_INVALID_HEADER_TOKEN', 'Invalid header token')).toBe(
+      'A request header name contains an invalid character',
+    );
+    const smuggling = 'Transfer-Encoding and Content-Length together are not allowed';
+    expect(
+      detail(
+        'HPE_INVALID_TRANSFER_ENCODING',
+        "Transfer-Encoding can't be present with Content-Length",
+      ),
+    ).toBe(smuggling);
+    expect(
+      detail(
+        'HPE_UNEXPECTED_CONTENT_LENGTH',
+        "Content-Length can't be present with Transfer-Encoding",
+      ),
+    ).toBe(smuggling);
+    expect(
+      detail(
+        'HPE_INVALID_CONTENT_LENGTH',
+        "Content-Length can't be present with Transfer-Encoding",
+      ),
+    ).toBe(smuggling);
+    expect(detail('HPE_INVALID_CONTENT_LENGTH', 'Invalid character in Content-Length')).toBe(
+      'Content-Length is not a valid number',
+    );
+    expect(detail('HPE_UNEXPECTED_CONTENT_LENGTH', 'Duplicate Content-Length')).toBe(
+      'Content-Length is sent more than once',
+    );
+    expect(parserProblem({ code: 'HPE_HEADER_OVERFLOW' })).toMatchObject({
+      status: 431,
+      detail: 'The request headers are too large (max 16 KB)',
+    });
+    expect(detail('HPE_SOMETHING_NEW')).toBe('The request is not valid HTTP/1.1');
+  });
+
   it('answers bytes that are not HTTP with a problem, closes the connection, and reports it', () => {
     const sut = new EdgeRefusals();
     const observed: Array<[number, string | undefined]> = [];

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import { problem, ProblemDetails } from './problem-details.filter';
 
 /**
@@ -38,15 +38,66 @@ export function routingProblem(error: { code?: string }): ProblemDetails {
   }
 }
 
-/** The problem for bytes Node's HTTP parser refused (no request object exists). */
-export function parserProblem(error: { code?: string }): ProblemDetails {
+/** What llhttp's code (and its fixed `reason` text, never the request's bytes) says was wrong. */
+function parserDetail(code: string | undefined, reason: string): string {
+  // Both orders of the pair (llhttp's code differs by order): the request-smuggling shape,
+  // RFC 9112 §6.1.
+  if (/Transfer-Encoding.*Content-Length|Content-Length.*Transfer-Encoding/i.test(reason))
+    return 'Transfer-Encoding and Content-Length together are not allowed';
+  switch (code) {
+    case 'HPE_INVALID_HEADER_TOKEN':
+      if (/value char/i.test(reason))
+        return 'A request header value contains an invalid character (a control character)';
+      if (/whitespace/i.test(reason))
+        return 'A request header is malformed (whitespace where none is allowed, or a folded line)';
+      return 'A request header name contains an invalid character';
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      if (/duplicate/i.test(reason)) return 'Content-Length is sent more than once';
+      return code === 'HPE_INVALID_TRANSFER_ENCODING'
+        ? 'Transfer-Encoding is not valid (chunked, last, is the only coding read)'
+        : 'Content-Length is not expected here';
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return 'Content-Length is not a valid number';
+    case 'HPE_INVALID_CHUNK_SIZE':
+      return 'A chunk size of the chunked body is not valid';
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 'The chunk extensions are too large';
+    case 'HPE_INVALID_METHOD':
+      return 'The request method is not valid';
+    case 'HPE_INVALID_URL':
+      return 'The request target is not a valid URL';
+    case 'HPE_INVALID_VERSION':
+    case 'HPE_INVALID_CONSTANT':
+    case 'HPE_CR_EXPECTED':
+    case 'HPE_LF_EXPECTED':
+      return 'The request line is malformed (expected METHOD /path HTTP/1.1 and CRLF)';
+    default:
+      return 'The request is not valid HTTP/1.1';
+  }
+}
+
+/**
+ * The problem for bytes Node's HTTP parser refused (no request object exists), naming what was
+ * wrong from the parser's code: a control character in a header, Transfer-Encoding beside
+ * Content-Length, headers over Node's limit (16 KB unless `--max-http-header-size`).
+ */
+export function parserProblem(error: { code?: string; reason?: unknown }): ProblemDetails {
   switch (error.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return problem(408, 'The request was not received in time', 'request_timeout');
     case 'HPE_HEADER_OVERFLOW':
-      return problem(431, 'The request headers are too large', 'headers_too_large');
+      return problem(
+        431,
+        `The request headers are too large (max ${Math.floor(maxHeaderSize / 1024)} KB)`,
+        'headers_too_large',
+      );
     default:
-      return problem(400, 'The request is not valid HTTP/1.1', 'bad_request');
+      return problem(
+        400,
+        parserDetail(error.code, typeof error.reason === 'string' ? error.reason : ''),
+        'bad_request',
+      );
   }
 }
 

@@ -20,6 +20,8 @@ export enum ErrorCode {
   ModelNotFound = 'model_not_found',
   ModelNotAllowed = 'model_not_allowed',
   InsufficientQuota = 'insufficient_quota',
+  PayloadTooLarge = 'payload_too_large',
+  UnsupportedMediaType = 'unsupported_media_type',
 }
 
 export class DomainError extends Error {
@@ -142,6 +144,23 @@ export class ValidationFailedError extends DomainError {
  */
 export class HostileInputError extends ValidationFailedError {}
 
+/** A body over the limit (1 MB): 413, `invalid_request` on the OAuth endpoints. */
+export class PayloadTooLargeError extends DomainError {
+  constructor(detail: string) {
+    super(ErrorCode.PayloadTooLarge, detail);
+  }
+}
+
+/**
+ * A body in a type or coding Tessera does not read (multipart, text/plain, gzip): 415 naming it,
+ * `invalid_request` on the OAuth endpoints.
+ */
+export class UnsupportedMediaTypeError extends DomainError {
+  constructor(detail: string) {
+    super(ErrorCode.UnsupportedMediaType, detail);
+  }
+}
+
 export class NotFoundError extends DomainError {
   constructor(detail: string) {
     super(ErrorCode.NotFound, detail);
@@ -210,7 +229,11 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'unsupported_token_type'
   /** RFC 6749 §5.2 (via §4.1.2.1): a temporary outage, e.g. the database does not answer. */
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  /** RFC 6750 §3.1: a bearer token presented to /oauth/introspect (RFC 7662 §2.1) is refused… */
+  | 'invalid_token'
+  /** …or lacks the permission. */
+  | 'insufficient_scope';
 
 export class OAuthError extends Error {
   constructor(

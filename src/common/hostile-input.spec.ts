@@ -3,6 +3,10 @@ import {
   hasControlCharacter,
   MAX_JSON_DEPTH,
   scanJson,
+  undecodableFormField,
+  duplicateHeader,
+  findForbiddenKey,
+  unsupportedContentType,
 } from './hostile-input';
 
 const scan = (text: string) => scanJson(Buffer.from(text));
@@ -56,5 +60,62 @@ describe('hasControlCharacter', () => {
     expect(hasControlCharacter('\udc00')).toBe(true);
     expect(hasControlCharacter('tab\tLF\nCR\r')).toBe(false);
     expect(hasControlCharacter('plain ünïcode 😀')).toBe(false);
+  });
+});
+
+describe('undecodableFormField', () => {
+  it('names the field whose percent-encoding is not UTF-8 or is malformed', () => {
+    expect(undecodableFormField('grant_type=client_credentials&client_id=%ff')).toBe('client_id');
+    expect(undecodableFormField('a=ok&scope=%e2%82')).toBe('scope');
+    expect(undecodableFormField('a=%zz')).toBe('a');
+    expect(undecodableFormField('%ff=1')).toBe('(a field name)');
+  });
+
+  it('accepts valid percent-encoding, including an encoded percent sign', () => {
+    expect(undecodableFormField('a=%C3%A9&b=%25ff&c=x+y&scope=model%3Ainvoke')).toBeUndefined();
+    expect(undecodableFormField('grant_type=client_credentials')).toBeUndefined();
+  });
+});
+
+describe('duplicateHeader', () => {
+  const names = ['authorization', 'x-api-key'];
+
+  it('names a credential header sent twice, whatever its case', () => {
+    expect(
+      duplicateHeader(
+        ['Host', 'x', 'Authorization', 'Bearer a', 'authorization', 'Bearer b'],
+        names,
+      ),
+    ).toBe('authorization');
+    expect(duplicateHeader(['X-API-Key', 'k1', 'x-api-key', 'k2'], names)).toBe('x-api-key');
+  });
+
+  it('accepts one of each, and repeats of other headers', () => {
+    expect(
+      duplicateHeader(
+        ['Authorization', 'Bearer a', 'X-Api-Key', 'k', 'Accept', 'a', 'Accept', 'b'],
+        names,
+      ),
+    ).toBeUndefined();
+    expect(duplicateHeader([], names)).toBeUndefined();
+  });
+});
+
+describe('findForbiddenKey', () => {
+  it('names the path of a prototype-poisoning key', () => {
+    expect(findForbiddenKey(JSON.parse('{"__proto__":{"isAdmin":true}}'))).toBe('__proto__');
+    expect(findForbiddenKey(JSON.parse('{"a":[{"constructor":{"prototype":{}}}]}'))).toBe(
+      'a[0].constructor.prototype',
+    );
+    expect(findForbiddenKey({ constructor: 'a name', proto: 1 })).toBeUndefined();
+  });
+});
+
+describe('unsupportedContentType', () => {
+  it('names the type sent without its parameters', () => {
+    expect(unsupportedContentType('multipart/form-data; boundary=----x').message).toBe(
+      'Content-Type multipart/form-data is not supported: send application/json or application/x-www-form-urlencoded',
+    );
+    expect(unsupportedContentType(undefined).message).toMatch(/^Content-Type \(none\)/);
   });
 });

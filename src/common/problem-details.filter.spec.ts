@@ -1,6 +1,17 @@
-import { BadRequestException } from '@nestjs/common';
-import { ConflictError, OAuthError, ValidationFailedError } from './errors';
-import { answerOf } from './problem-details.filter';
+import { BadRequestException, HttpException } from '@nestjs/common';
+import {
+  ConflictError,
+  HostileInputError,
+  InsufficientPermissionsError,
+  InvalidTokenError,
+  NotAuthenticatedError,
+  NotFoundError,
+  OAuthError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationFailedError,
+} from './errors';
+import { answerOf, oauthSurface } from './problem-details.filter';
 
 describe('answerOf', () => {
   it("gives what the client was told: status, code and detail, not the exception's class", () => {
@@ -42,5 +53,52 @@ describe('answerOf', () => {
       error: 'Internal server error',
     });
     expect(JSON.stringify(answerOf(bug))).not.toContain('at ');
+  });
+});
+
+describe('oauthSurface', () => {
+  const answered = (exception: unknown) => {
+    const sut = oauthSurface(exception) as OAuthError;
+    return { error: sut.error, status: sut.status, description: sut.description };
+  };
+
+  it('answers refused input as invalid_request with its status', () => {
+    expect(answered(new HostileInputError('Request body is not valid JSON'))).toEqual({
+      error: 'invalid_request',
+      status: 400,
+      description: 'Request body is not valid JSON',
+    });
+    expect(answered(new PayloadTooLargeError('too large'))).toMatchObject({ status: 413 });
+    expect(answered(new UnsupportedMediaTypeError('Content-Type text/plain…'))).toMatchObject({
+      error: 'invalid_request',
+      status: 415,
+    });
+    expect(answered(new HttpException('Body cannot be empty', 400))).toMatchObject({
+      error: 'invalid_request',
+      status: 400,
+    });
+  });
+
+  it('answers missing client credentials as invalid_client, a refused bearer as invalid_token', () => {
+    expect(answered(new NotAuthenticatedError())).toEqual({
+      error: 'invalid_client',
+      status: 401,
+      description: 'Client authentication is required',
+    });
+    const bearer = oauthSurface(new InvalidTokenError()) as OAuthError;
+    expect(bearer).toMatchObject({ error: 'invalid_token', status: 401 });
+    expect(bearer.headers['WWW-Authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
+    expect(answered(new InsufficientPermissionsError(['tokens:introspect']))).toMatchObject({
+      error: 'insufficient_scope',
+      status: 403,
+    });
+  });
+
+  it('leaves OAuth errors and what RFC 6749 has no word for as they are', () => {
+    const own = new OAuthError('invalid_grant', 'expired');
+    expect(oauthSurface(own)).toBe(own);
+    const missing = new NotFoundError('No route');
+    expect(oauthSurface(missing)).toBe(missing);
+    expect(oauthSurface(new ValidationFailedError('x'))).toBeInstanceOf(OAuthError);
   });
 });

@@ -11,13 +11,20 @@ import { isDatabaseUnavailable, redactDatabaseMessage } from './database-errors'
 import {
   DomainError,
   ErrorCode,
-  HostileInputError,
+  InsufficientPermissionsError,
   InsufficientQuotaError,
+  InvalidTokenError,
+  NotAuthenticatedError,
   OAuthError,
+  PayloadTooLargeError,
   RateLimitedError,
+  RevokedTokenError,
   ServiceUnavailableError,
+  TokenExpiredError,
+  UnsupportedMediaTypeError,
   ValidationFailedError,
 } from './errors';
+import { payloadTooLarge, unsupportedContentType } from './hostile-input';
 import { noteProblem } from './request-context';
 
 export interface ProblemDetails {
@@ -65,6 +72,10 @@ export function statusFor(code: ErrorCode): number {
       return HttpStatus.BAD_GATEWAY;
     case ErrorCode.GatewayTimeout:
       return HttpStatus.GATEWAY_TIMEOUT;
+    case ErrorCode.PayloadTooLarge:
+      return HttpStatus.PAYLOAD_TOO_LARGE;
+    case ErrorCode.UnsupportedMediaType:
+      return HttpStatus.UNSUPPORTED_MEDIA_TYPE;
     default:
       return assertNever(code);
   }
@@ -95,6 +106,8 @@ const CODES_BY_STATUS: Record<number, string> = {
   403: ErrorCode.InsufficientPermissions,
   404: ErrorCode.NotFound,
   409: ErrorCode.Conflict,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
   429: ErrorCode.RateLimited,
   503: ErrorCode.ServiceUnavailable,
 };
@@ -261,6 +274,60 @@ export class DatabaseUnavailableError extends ServiceUnavailableError {
   }
 }
 
+/**
+ * Fastify's own refusals of a body reach the filter as Nest's HttpException (status and message
+ * only): a 413 and a 415 become the domain errors that say what was wrong (the limit, the type
+ * sent).
+ */
+function fromFastify(exception: unknown, request: FastifyRequest | undefined): unknown {
+  if (!(exception instanceof HttpException)) return exception;
+  const status = exception.getStatus();
+  if (status === HttpStatus.PAYLOAD_TOO_LARGE) return payloadTooLarge();
+  if (status === HttpStatus.UNSUPPORTED_MEDIA_TYPE)
+    return unsupportedContentType(request?.headers['content-type']);
+  return exception;
+}
+
+/**
+ * RFC 6749 §5.2 on the OAuth endpoints, whatever refused the request before the endpoint's own
+ * code did: refused input (a body not read, not UTF-8, not JSON; a header twice) is
+ * `invalid_request` with its status (400, 413, 415); no client credentials at
+ * /oauth/introspect is `invalid_client` (RFC 7662 §2.1, a 401 with a Basic challenge); a bearer
+ * token refused there is RFC 6750's `invalid_token`, one without the permission
+ * `insufficient_scope`; a database outage `temporarily_unavailable`.
+ */
+export function oauthSurface(exception: unknown): unknown {
+  if (
+    exception instanceof ValidationFailedError ||
+    exception instanceof PayloadTooLargeError ||
+    exception instanceof UnsupportedMediaTypeError
+  )
+    return new OAuthError('invalid_request', exception.message, statusFor(exception.code));
+  if (exception instanceof NotAuthenticatedError)
+    return new OAuthError('invalid_client', 'Client authentication is required');
+  if (
+    exception instanceof InvalidTokenError ||
+    exception instanceof TokenExpiredError ||
+    exception instanceof RevokedTokenError
+  )
+    return new OAuthError('invalid_token', exception.message, 401, {
+      'WWW-Authenticate': `Bearer realm="tessera", error="invalid_token", error_description="${exception.message}"`,
+    });
+  if (exception instanceof InsufficientPermissionsError)
+    return new OAuthError('insufficient_scope', exception.message, 403);
+  if (exception instanceof ServiceUnavailableError)
+    return new OAuthError('temporarily_unavailable', exception.message, 503, {
+      'Retry-After': '1',
+    });
+  if (exception instanceof HttpException) {
+    // Fastify's other body refusals (an empty or short body): 400s worded by toProblem.
+    const status = exception.getStatus();
+    if (status === HttpStatus.BAD_REQUEST)
+      return new OAuthError('invalid_request', toProblem(exception).body.detail);
+  }
+  return exception;
+}
+
 /** The endpoints that answer in RFC 6749 form (§5.2), whatever went wrong. */
 const OAUTH_ENDPOINT = /^\/(?:oauth\/(?:token|revoke|introspect)|token)\/?(?:\?|$)/;
 
@@ -270,9 +337,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   private lastOutageLog = 0;
 
   /**
-   * Gives errors raised outside the endpoint's own code their surface's shape: a database
-   * outage is a 503 (never a 500), and on the OAuth endpoints a refused input or an outage is
-   * RFC 6749's `invalid_request` / `temporarily_unavailable`.
+   * Gives errors raised outside the endpoint's own code their meaning: a database outage is a
+   * 503 (never a 500), Fastify's 413 and 415 name the limit and the type. (On the OAuth
+   * endpoints {@link oauthSurface} then gives them RFC 6749's shape.)
    */
   private surfaceError(exception: unknown, request: FastifyRequest | undefined): unknown {
     if (!(exception instanceof DomainError) && isDatabaseUnavailable(exception)) {
@@ -282,22 +349,26 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       }
       exception = new DatabaseUnavailableError();
     }
-    if (!request?.url || !OAUTH_ENDPOINT.test(request.url)) return exception;
-    if (exception instanceof HostileInputError)
-      return new OAuthError('invalid_request', exception.message);
-    if (exception instanceof ServiceUnavailableError)
-      return new OAuthError('temporarily_unavailable', exception.message, 503, {
-        'Retry-After': '1',
-      });
-    return exception;
+    return fromFastify(exception, request);
   }
 
   catch(thrown: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (reply.sent) return;
-    const exception = this.surfaceError(thrown, host.switchToHttp().getRequest<FastifyRequest>());
-    // For the request observer's metrics and audit of refusals.
-    noteProblem(reply.request, exception);
+    const request = host.switchToHttp().getRequest<FastifyRequest | undefined>();
+    const surfaced = this.surfaceError(thrown, request);
+    const exception =
+      request?.url && OAUTH_ENDPOINT.test(request.url) ? oauthSurface(surfaced) : surfaced;
+    // For the request observer's metrics and audit of refusals: a bearer's or client's refusal
+    // at /oauth/introspect is still the auth.failed or access.denied it was, in RFC 6749 words.
+    noteProblem(
+      reply.request,
+      exception instanceof OAuthError &&
+        surfaced instanceof DomainError &&
+        (exception.status === 401 || exception.status === 403)
+        ? surfaced
+        : exception,
+    );
     if (exception instanceof OAuthError) {
       // RFC 6749 §5.2: JSON body, no caching; a failed Basic auth gets a Basic challenge.
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
@@ -323,7 +394,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       this.logger.warn({ req, msg: `${body.status} ${body.code}: ${body.detail}` });
     }
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-    const url = host.switchToHttp().getRequest<FastifyRequest | undefined>()?.url;
+    const url = request?.url;
     reply
       .status(body.status)
       .type('application/problem+json')

@@ -1,5 +1,6 @@
 import { Audit } from '../audit/audit.decorator';
-import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { NoQueryParameters } from '../common/strict-query';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Authenticated } from '../access/authenticated.decorator';
@@ -42,7 +43,7 @@ export class KeysController {
 
   @Get()
   @Authenticated({ permission: 'keys:read' })
-  list() {
+  list(@Query() _query: NoQueryParameters) {
     return this.keys.list();
   }
 

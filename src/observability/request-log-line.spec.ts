@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { RequestLogLine, RequestOutcome } from './request-log-line';
+import { MAX_LOGGED_PATH, RequestLogLine, RequestOutcome } from './request-log-line';
 
 const TIME = 1795594745742;
 
@@ -101,6 +101,18 @@ describe('RequestLogLine', () => {
       authorization: '[redacted]',
       'x-api-key': '[redacted]',
     });
+  });
+
+  it('cuts a long path to its first 200 characters and an ellipsis', () => {
+    const { logger } = capture();
+    const long = `/admin/clients/${'a'.repeat(3000)}`;
+    const line = new RequestLogLine(logger).format(requestOf(`${long}?x=1`, {}), outcome, TIME);
+    expect(JSON.parse(line).req.url).toBe(`${long.slice(0, MAX_LOGGED_PATH)}…`);
+    expect(line.length).toBeLessThan(600);
+    const exact = `/${'b'.repeat(MAX_LOGGED_PATH - 1)}`;
+    expect(
+      JSON.parse(new RequestLogLine(logger).format(requestOf(exact, {}), outcome, TIME)).req.url,
+    ).toBe(exact);
   });
 
   it('writes through the logger destination, and not below the logger level', async () => {

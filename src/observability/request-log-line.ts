@@ -14,6 +14,12 @@ export interface RequestOutcome {
   traceId?: string;
 }
 
+/**
+ * The longest path a line carries: a 414's 3000-character path (or any long one) is cut to its
+ * first 200 characters and `…`, so a caller cannot make log lines of any size.
+ */
+export const MAX_LOGGED_PATH = 200;
+
 interface PinoInternals {
   [pino.symbols.streamSym]: { write(line: string): unknown };
   [pino.symbols.chindingsSym]: string;
@@ -27,8 +33,9 @@ interface PinoInternals {
  * a guarded request's cost; this one concatenates strings (`JSON.stringify` for each string that
  * came from the caller, so a hostile user agent is escaped exactly as pino would).
  *
- * The request is described as {@link describeRequest} does: id, method, path without the query
- * string, user agent, and whether a credential header was present — never its value.
+ * The request is described by its id, method, path without the query string (at most
+ * {@link MAX_LOGGED_PATH} characters), user agent, and whether a credential header was present —
+ * never its value.
  */
 export class RequestLogLine {
   private readonly destination: { write(line: string): unknown };
@@ -56,6 +63,8 @@ export class RequestLogLine {
     const { headers } = request;
     const url = request.url;
     const query = url.indexOf('?');
+    let path = query === -1 ? url : url.slice(0, query);
+    if (path.length > MAX_LOGGED_PATH) path = `${path.slice(0, MAX_LOGGED_PATH)}…`;
     const agent = headers['user-agent'];
     const failed = outcome.status >= 500;
     // The request headers shown: the agent, and which credential headers were sent.
@@ -65,7 +74,7 @@ export class RequestLogLine {
     return (
       `{"level":${failed ? this.warnLevel : this.infoLevel},"time":${time}${this.bindings}` +
       `,"req":{"id":${JSON.stringify(String(request.id))},"method":${JSON.stringify(request.method)}` +
-      `,"url":${JSON.stringify(query === -1 ? url : url.slice(0, query))}` +
+      `,"url":${JSON.stringify(path)}` +
       `,"headers":{${shown.slice(1)}` +
       `}},"route":${JSON.stringify(outcome.route)},"status":${outcome.status}` +
       `,"responseTime":${outcome.responseTime}` +

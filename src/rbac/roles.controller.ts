@@ -1,5 +1,6 @@
 import { Audit } from '../audit/audit.decorator';
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { NoQueryParameters } from '../common/strict-query';
 import { ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../access/authenticated.decorator';
 import { CreateRoleDto, UpdateRoleDto } from './dto/role.dto';
@@ -13,12 +14,12 @@ export class RolesController {
   constructor(private readonly rbac: RbacService) {}
 
   @Get()
-  list() {
+  list(@Query() _query: NoQueryParameters) {
     return this.rbac.list();
   }
 
   @Get(':name')
-  get(@Param('name') name: string) {
+  get(@Param('name') name: string, @Query() _query: NoQueryParameters) {
     return this.rbac.get(name);
   }
 

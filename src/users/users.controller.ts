@@ -1,5 +1,6 @@
 import { Audit } from '../audit/audit.decorator';
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { NoQueryParameters } from '../common/strict-query';
 import { ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../access/authenticated.decorator';
 import { CreateUserDto, UpdateUserDto } from './dto/create-user.dto';
@@ -13,12 +14,12 @@ export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Get()
-  list() {
+  list(@Query() _query: NoQueryParameters) {
     return this.users.list();
   }
 
   @Get(':oid')
-  get(@Param('oid') oid: string) {
+  get(@Param('oid') oid: string, @Query() _query: NoQueryParameters) {
     return this.users.get(oid);
   }
 
