@@ -92,12 +92,19 @@ function child(path: string, key: string | number): string {
 }
 
 /**
+ * A string the edge refuses: a C0 control character other than tab, LF and CR, or a lone
+ * surrogate (JSON bodies here; CLI arguments, which do not pass through the HTTP edge).
+ */
+export function hasControlCharacter(value: string): boolean {
+  return CONTROL.test(value) || LONE_SURROGATE.test(value);
+}
+
+/**
  * The path of the first string (value or key) holding a refused control character, e.g.
  * `messages[0].content`, or undefined. Only called on a value already depth-limited.
  */
 export function findControlCharacter(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string')
-    return CONTROL.test(value) || LONE_SURROGATE.test(value) ? path || 'value' : undefined;
+  if (typeof value === 'string') return hasControlCharacter(value) ? path || 'value' : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const found = findControlCharacter(value[i], child(path, i));
@@ -107,7 +114,7 @@ export function findControlCharacter(value: unknown, path = ''): string | undefi
   }
   if (value !== null && typeof value === 'object') {
     for (const key of Object.keys(value)) {
-      if (CONTROL.test(key) || LONE_SURROGATE.test(key))
+      if (hasControlCharacter(key))
         return child(path, key.replace(CONTROL_ALL, '?').replace(LONE_SURROGATE_ALL, '?'));
       const found = findControlCharacter((value as Record<string, unknown>)[key], child(path, key));
       if (found !== undefined) return found;
@@ -118,14 +125,6 @@ export function findControlCharacter(value: unknown, path = ''): string | undefi
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
-
-/**
- * A string the edge refuses: a C0 control character other than tab, LF and CR, or a lone
- * surrogate (for input that does not pass through the HTTP edge, such as CLI arguments).
- */
-export function hasControlCharacter(value: string): boolean {
-  return CONTROL.test(value) || LONE_SURROGATE.test(value);
-}
 
 function refuseControl(where: string, path: string): HostileInputError {
   return new HostileInputError(

@@ -7,14 +7,14 @@ import { ValidationFailedError } from './errors';
  * query DTO does not declare is a 400 naming it (a typo such as `outcom=failure` would otherwise
  * be dropped by the whitelist, widening the query: `limit` on the audit export made it a full
  * export), and so is one given more than once. Every `@Query()` DTO gets this without a
- * decorator of its own; bodies keep the whitelist's dropping. No extra step per request: the
- * check is one comparison for every other parameter, and the parent's promise is returned as it
- * is.
+ * decorator of its own (a body field the DTO does not declare is refused by the pipe's own
+ * `forbidNonWhitelisted`, see bootstrap.ts). No extra step per request: the check is one
+ * comparison for every other parameter, and the parent's promise is returned as it is.
  */
 export class StrictQueryValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'query' && metadata.data === undefined && metadata.metatype) {
-      const known = queryParameters(metadata.metatype);
+      const known = declaredFields(metadata.metatype);
       if (
         (known.length > 0 || metadata.metatype === NoQueryParameters) &&
         value !== null &&
@@ -34,8 +34,8 @@ export class NoQueryParameters {}
 
 const parametersOf = new WeakMap<Type<unknown>, readonly string[]>();
 
-/** A DTO's declared fields (those with a validator), inherited ones too; worked out once. */
-export function queryParameters(dto: Type<unknown>): readonly string[] {
+/** A DTO's declared fields (those with a validator), inherited ones too; worked out once per DTO (query and body alike). */
+export function declaredFields(dto: Type<unknown>): readonly string[] {
   let known = parametersOf.get(dto);
   if (known === undefined) {
     known = [
@@ -69,7 +69,7 @@ export function unknownField(error: ValidationError): string {
   const name = error.property.slice(0, 100);
   const known =
     error.target && typeof error.target === 'object'
-      ? queryParameters(error.target.constructor as Type<unknown>)
+      ? declaredFields(error.target.constructor as Type<unknown>)
       : [];
   const squash = (field: string) => field.replace(/_/g, '').toLowerCase();
   const meant = known.find((field) => squash(field) === squash(name));
