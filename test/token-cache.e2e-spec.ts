@@ -24,6 +24,25 @@ describe('verified-token cache', () => {
     expect((await models(token)).status).toBe(200);
   });
 
+  it('skips the character scan only for the very string it verified', async () => {
+    const token = await tokenFor(sut.url, CLIENTS.operator);
+    expect((await models(token)).status).toBe(200);
+    expect(sut.app.get(VerifiedTokenCache).holds(token)).toBe(true);
+    // The cached token with a character RFC 6750 does not allow, first in the signature or after
+    // it, and two tokens in one header: each refused (the cache's key is the token's tail).
+    const dot = token.lastIndexOf('.');
+    for (const value of [
+      `${token.slice(0, dot + 1)}!${token.slice(dot + 2)}`,
+      `${token.slice(0, 10)} ${token.slice(11)}`,
+      `${token} ${token}`,
+    ]) {
+      const refused = await sut.http().get('/v1/models').set('Authorization', `Bearer ${value}`);
+      expect(refused.status).toBe(401);
+      expect(refused.body.code).toBe('invalid_token');
+    }
+    expect((await models(token)).status).toBe(200);
+  });
+
   it('refuses a cached token at once when its key is retired', async () => {
     const admin = await tokenFor(sut.url, CLIENTS.admin);
     const token = await tokenFor(sut.url, CLIENTS.operator);

@@ -37,6 +37,16 @@ describe('VerifiedTokenCache', () => {
     expect(sut.get(`${token}`.concat(''), 0)?.claims.sub).toBe('s'); // the same token still hits
   });
 
+  it('holds only the very string it verified', () => {
+    const sut = new VerifiedTokenCache(fakeKeys().keys);
+    const token = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.${'S'.repeat(342)}`;
+    expect(sut.holds(token)).toBe(false);
+    sut.set(token, claims(2e9), 'kid');
+    expect(sut.holds(`${token}`.concat(''))).toBe(true);
+    // The same tail, another beginning (a character the bearer check refuses): not held.
+    expect(sut.holds(`eyJhbGciOiJSUzI1NiJ9.eyJzdWIi OiJhbGljZSJ9.${'S'.repeat(342)}`)).toBe(false);
+  });
+
   it('is bounded, forgetting the oldest first', () => {
     const sut = new VerifiedTokenCache(fakeKeys().keys);
     for (let i = 0; i <= VERIFIED_TOKEN_CACHE_SIZE; i++) sut.set(`t${i}`, claims(2e9), 'kid');

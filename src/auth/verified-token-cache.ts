@@ -58,6 +58,14 @@ export class VerifiedTokenCache {
     return entry;
   }
 
+  /**
+   * Whether this very string is remembered (a verified token, so a well-formed one): the bearer
+   * check skips its character scan for it. Expiry is not looked at here; {@link get} does that.
+   */
+  holds(token: string): boolean {
+    return this.entries.get(keyOf(token))?.token === token;
+  }
+
   set(token: string, claims: AccessTokenClaims, kid: string | undefined): void {
     // Only tokens signed by one of our own keys (not, say, a trusted external issuer's).
     if (!kid || typeof claims.exp !== 'number' || !this.keys.verificationKey(kid)) return;

@@ -7,6 +7,7 @@ import {
   type RequestAuthenticator,
 } from '../authenticators/request-authenticator';
 import { RouteRules } from '../route-rules';
+import { VerifiedTokenCache } from '../verified-token-cache';
 
 /**
  * Global guard #1 (authenticate). Looks up the route's rule (worked out at start by
@@ -20,6 +21,7 @@ import { RouteRules } from '../route-rules';
 export class AuthenticationGuard implements CanActivate {
   constructor(
     private readonly rules: RouteRules,
+    private readonly verified: VerifiedTokenCache,
     @Inject(REQUEST_AUTHENTICATORS) private readonly authenticators: RequestAuthenticator[],
   ) {}
 
@@ -34,7 +36,22 @@ export class AuthenticationGuard implements CanActivate {
     const rule = this.rules.of(context);
     request.routeRule = rule;
     if (rule.kind === 'public') return true;
-    return this.walk(request, { bearer: bearerToken(request) }, 0);
+    return this.walk(request, { bearer: this.bearerToken(request) }, 0);
+  }
+
+  /**
+   * RFC 6750 §2.1: the credential is one b64token (`Bearer <t> <t>` is not a credential). A token
+   * verified before is that very string, so its ~700 characters are not scanned again (a
+   * character-class regex over them was 1.6% of a guarded request's CPU, profiled).
+   */
+  private bearerToken(request: AuthenticatedRequest): string | undefined {
+    const authorization = request.headers.authorization;
+    if (typeof authorization !== 'string' || !/^bearer /i.test(authorization)) return undefined;
+    const token = authorization.slice(7).trim();
+    if (token === '') return undefined;
+    if (!this.verified.holds(token) && !B64TOKEN.test(token))
+      throw new InvalidTokenError('malformed bearer credential');
+    return token;
   }
 
   /** Asks the authenticators from `from` on; the first principal wins. */
@@ -63,14 +80,4 @@ export class AuthenticationGuard implements CanActivate {
   }
 }
 
-/** RFC 6750 §2.1: the credential is one b64token (`Bearer <t> <t>` is not a credential). */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-
-function bearerToken(request: AuthenticatedRequest): string | undefined {
-  const authorization = request.headers.authorization;
-  if (typeof authorization !== 'string' || !/^bearer /i.test(authorization)) return undefined;
-  const token = authorization.slice(7).trim();
-  if (token === '') return undefined;
-  if (!B64TOKEN.test(token)) throw new InvalidTokenError('malformed bearer credential');
-  return token;
-}
