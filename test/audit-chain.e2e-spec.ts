@@ -142,6 +142,18 @@ describe('audit trail: hash chain, verify, export, retention', () => {
     expect((unreachable as { stderr: string }).stderr.trim().split('\n').pop()).toBe(
       `cannot verify: Cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED): check DATABASE_URL and that the server is running`,
     );
+    // A database that does not exist: the same (it exited 1, "broken", after a stack trace).
+    const missing = new URL(sut.databaseUrl);
+    missing.pathname = '/tessera_no_such_database';
+    const absent = await run(process.execPath, [CLI, 'audit', 'verify'], {
+      env: { ...env, DATABASE_URL: missing.toString() },
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect(absent).toMatchObject({ code: 3, stdout: '' });
+    const stderr = (absent as { stderr: string }).stderr;
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stderr.trim().split('\n').pop()).toBe(
+      'cannot verify: The database in DATABASE_URL does not exist (database "tessera_no_such_database" does not exist)',
+    );
   }, 60_000);
 
   it('a retention purge deletes a prefix, records the anchor, and the chain stays intact', async () => {
