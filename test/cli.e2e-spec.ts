@@ -446,6 +446,23 @@ describe('tessera CLI (real processes)', () => {
           /audit export has no pages: --(limit|cursor) is for the listing/,
         );
       }
+      // An empty filter is refused, not read as none (it listed or exported the whole trail).
+      for (const args of [
+        ['audit', '--actor', ''],
+        ['audit', 'export', '--target', ''],
+        ['audit', 'export', '--request-id', ''],
+        ['audit', '--action', ''],
+      ]) {
+        const empty = await tessera(args);
+        expect({ args, code: empty.code, stdout: empty.stdout }).toEqual({
+          args,
+          code: 2,
+          stdout: '',
+        });
+        expect(empty.stderr).toContain(
+          `${args.find((a) => a.startsWith('--'))} must not be empty: leave it out to match every event`,
+        );
+      }
       const verify = await tessera(['audit', 'verify', '--actor', 'x']);
       expect(verify.code).toBe(2);
       expect(verify.stderr).toContain('audit verify takes no options (--actor given)');
