@@ -86,6 +86,17 @@ describe('audit trail: hash chain, verify, export, retention', () => {
     );
   });
 
+  it('catches a time moved by less than a millisecond (the hash covers the time to the millisecond)', async () => {
+    await tampered(
+      "UPDATE audit_events SET at = at + interval '400 microseconds' WHERE id = 3",
+      (v) => {
+        expect(v.intact).toBe(false);
+        expect(v.first_broken?.id).toBe('3');
+        expect(v.first_broken?.reason).toContain('below the millisecond');
+      },
+    );
+  });
+
   it('catches a deleted event', async () => {
     await tampered('DELETE FROM audit_events WHERE id = 3', (v) => {
       expect(v.intact).toBe(false);
