@@ -86,6 +86,17 @@ describe('audit trail: hash chain, verify, export, retention', () => {
     );
   });
 
+  it('catches a time moved by less than a millisecond (the hash covers the time to the millisecond)', async () => {
+    await tampered(
+      "UPDATE audit_events SET at = at + interval '400 microseconds' WHERE id = 3",
+      (v) => {
+        expect(v.intact).toBe(false);
+        expect(v.first_broken?.id).toBe('3');
+        expect(v.first_broken?.reason).toContain('below the millisecond');
+      },
+    );
+  });
+
   it('catches a deleted event', async () => {
     await tampered('DELETE FROM audit_events WHERE id = 3', (v) => {
       expect(v.intact).toBe(false);
@@ -141,6 +152,18 @@ describe('audit trail: hash chain, verify, export, retention', () => {
     expect(unreachable).toMatchObject({ code: 3, stdout: '' });
     expect((unreachable as { stderr: string }).stderr.trim().split('\n').pop()).toBe(
       `cannot verify: Cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED): check DATABASE_URL and that the server is running`,
+    );
+    // A database that does not exist: the same (it exited 1, "broken", after a stack trace).
+    const missing = new URL(sut.databaseUrl);
+    missing.pathname = '/tessera_no_such_database';
+    const absent = await run(process.execPath, [CLI, 'audit', 'verify'], {
+      env: { ...env, DATABASE_URL: missing.toString() },
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect(absent).toMatchObject({ code: 3, stdout: '' });
+    const stderr = (absent as { stderr: string }).stderr;
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stderr.trim().split('\n').pop()).toBe(
+      'cannot verify: The database in DATABASE_URL does not exist (database "tessera_no_such_database" does not exist)',
     );
   }, 60_000);
 

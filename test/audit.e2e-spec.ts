@@ -512,6 +512,13 @@ describe('audit trail', () => {
       'unknown query parameter "x" (this endpoint takes none)',
     );
     expect(await refused('/admin/audit', 'action=a&action=b')).toBe('action must be given once');
+    // An empty value is not "no filter": ?actor= (an unset variable in a script) listed and
+    // exported every event with a 200.
+    for (const name of ['action', 'actor', 'target', 'request_id'])
+      for (const path of ['/admin/audit', '/admin/audit/export'])
+        expect(await refused(path, `${name}=`)).toBe(
+          `${name} must not be empty: leave it out to match every event`,
+        );
 
     // What is documented still works, on both.
     const documented =

@@ -242,11 +242,65 @@ describe('tessera CLI (real processes)', () => {
       expect(dashed.code).toBe(1);
       expect(dashed.stderr).toContain('No signing key with kid "-no-such-kid"');
 
+      const beforeHard = (await tessera(['keys', 'list'])).stdout;
+      const verifying = beforeHard
+        .trim()
+        .split('\n')
+        .filter((line) => line.split('\t')[2] !== 'retired')
+        .map((line) => line.split('\t')[0]);
       const hard = await tessera(['keys', 'rotate', '--hard']);
       expect(hard.code).toBe(0);
+      const third = hard.stdout.trim();
       const afterHard = (await tessera(['keys', 'list'])).stdout;
-      expect(afterHard).toContain(`${hard.stdout.trim()}\tRS256\tactive`);
+      expect(afterHard).toContain(`${third}\tRS256\tactive`);
       expect(afterHard).toContain(`${second}\tRS256\tretired`);
+
+      // Recorded as the API records them: a CLI rotation said only {mode, automatic}, a CLI
+      // retirement only {automatic}, and a hard one left its retired kids unrecorded.
+      type Event = {
+        action: string;
+        actor: string;
+        target: string;
+        details: Record<string, unknown>;
+      };
+      const keyEvents = async (action: string) =>
+        (
+          JSON.parse((await tessera(['audit', '--action', action, '--actor', 'cli'])).stdout) as {
+            events: Event[];
+          }
+        ).events;
+      const rotations = await keyEvents('keys.rotate');
+      expect(rotations.find((e) => e.target === second)?.details).toEqual({
+        mode: 'soft',
+        automatic: false,
+        before: { active: first, next: second, retiring: expect.any(Array) },
+        after: {
+          active: second,
+          next: expect.any(String),
+          retiring: expect.arrayContaining([first]),
+        },
+        retired: [],
+      });
+      const hardEvent = rotations.find((e) => e.target === third);
+      expect(hardEvent?.details).toMatchObject({
+        mode: 'hard',
+        automatic: false,
+        after: { active: third, retiring: [] },
+      });
+      expect((hardEvent?.details.retired as string[]).sort()).toEqual([...verifying].sort());
+      const retirements = await keyEvents('keys.retire');
+      expect(retirements.find((e) => e.target === first)?.details).toEqual({
+        automatic: false,
+        before: { status: 'retiring', retiredAt: null },
+        after: { status: 'retired', retiredAt: expect.any(String) },
+      });
+      for (const kid of verifying)
+        expect(retirements.find((e) => e.target === kid)?.details).toMatchObject({
+          automatic: false,
+          reason: 'hard rotation',
+          rotated_to: third,
+          after: { status: 'retired' },
+        });
     });
 
     it('generates a PEM private key or an HS256 secret without a database', async () => {
@@ -444,6 +498,23 @@ describe('tessera CLI (real processes)', () => {
         });
         expect(refused.stderr).toMatch(
           /audit export has no pages: --(limit|cursor) is for the listing/,
+        );
+      }
+      // An empty filter is refused, not read as none (it listed or exported the whole trail).
+      for (const args of [
+        ['audit', '--actor', ''],
+        ['audit', 'export', '--target', ''],
+        ['audit', 'export', '--request-id', ''],
+        ['audit', '--action', ''],
+      ]) {
+        const empty = await tessera(args);
+        expect({ args, code: empty.code, stdout: empty.stdout }).toEqual({
+          args,
+          code: 2,
+          stdout: '',
+        });
+        expect(empty.stderr).toContain(
+          `${args.find((a) => a.startsWith('--'))} must not be empty: leave it out to match every event`,
         );
       }
       const verify = await tessera(['audit', 'verify', '--actor', 'x']);

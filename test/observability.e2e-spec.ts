@@ -299,6 +299,40 @@ describe('observability of a running server', () => {
     expect(seen.traceId).toMatch(/^[0-9a-f]{32}$/i);
   });
 
+  it('exports no query string value: a credential a caller put in the URL stays out of the traces', async () => {
+    const operator = seen.operatorToken as string;
+    const sent = await request(url)
+      .get(`/v1/models?access_token=${operator}&client_secret=${CLIENTS.viewer.secret}`)
+      .set(bearer(operator))
+      .set('X-Request-Id', 'trace-query');
+    expect(sent.status).toBe(200);
+    const ofRequest = () =>
+      receiver.spans.find((s) =>
+        s.attributes?.some(
+          (a) => a.key === 'tessera.request_id' && a.value.stringValue === 'trace-query',
+        ),
+      );
+    for (const deadline = Date.now() + 15_000; !ofRequest() && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 100));
+    const attribute = (key: string) =>
+      ofRequest()?.attributes?.find((a) => a.key === key)?.value.stringValue;
+    // The names stay (they say what was sent), the values do not (they were exported verbatim).
+    expect(attribute('url.query')).toBe('access_token=[redacted]&client_secret=[redacted]');
+    // The Nest handler's span of the same trace records the whole URL.
+    const traceId = ofRequest()?.traceId;
+    const fullUrls = receiver.spans
+      .filter((s) => s.traceId === traceId)
+      .flatMap((s) => s.attributes ?? [])
+      .filter((a) => a.key === 'url.full')
+      .map((a) => a.value.stringValue);
+    expect(fullUrls.length).toBeGreaterThan(0);
+    for (const full of fullUrls)
+      expect(full).toBe('/v1/models?access_token=[redacted]&client_secret=[redacted]');
+    const everything = JSON.stringify(receiver.spans);
+    expect(everything).not.toContain(operator);
+    expect(everything).not.toContain(CLIENTS.viewer.secret);
+  });
+
   it('answers, logs and counts requests refused before routing like any other', async () => {
     const raw = (text: string) =>
       new Promise<string>((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../src/database/embedded-postgres';
-import { bearer, CLIENTS, createApiKey, tokenFor } from './support/factories';
+import { AuditService } from '../src/audit/audit.service';
+import { bearer, CLIENTS, createApiKey, createClient, tokenFor } from './support/factories';
 import { Replicas, startReplicas, startTestApp, TestApp } from './support/app';
 import { policyFile, standardPolicy } from './support/policy';
 import { startTestRedis, TestRedis } from './support/redis';
@@ -42,6 +43,54 @@ describe('rate limits (memory backend)', () => {
     });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited.headers['ratelimit-remaining']).toBe('0');
+  });
+
+  it('records which limit refused on the rate_limit.refused event: as written, and its source', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    // The role allows 5/minute; the client's own rate_limit is a second counter, 2/hour.
+    const client = await createClient(sut, admin, { roles: ['operator'], rate_limit: '2/hour' });
+    const token = await tokenFor(sut.url, client);
+    for (let i = 0; i < 2; i++)
+      expect((await sut.http().get('/v1/models').set(bearer(token))).status).toBe(200);
+    const byGrant = await sut
+      .http()
+      .get('/v1/models')
+      .set(bearer(token))
+      .set('X-Request-Id', `rl-grant-${client.id}`);
+    expect(byGrant.status).toBe(429);
+    expect(byGrant.body.detail).toBe(
+      "Request limit reached: 2/hour (the client's or API key's rate_limit)",
+    );
+    // The role's counter, for a principal without an override of its own.
+    const viewerClient = await createClient(sut, admin, { roles: ['viewer'] });
+    const viewer = await tokenFor(sut.url, viewerClient);
+    let byRole;
+    for (let i = 0; i < 5 && byRole?.status !== 429; i++)
+      byRole = await sut
+        .http()
+        .get('/metrics')
+        .set(bearer(viewer))
+        .set('X-Request-Id', `rl-role-${client.id}-${i}`);
+    expect(byRole?.status).toBe(429);
+    await sut.app.get(AuditService).flush();
+    const eventOf = async (requestId: string) => {
+      const listed = await sut
+        .http()
+        .get('/admin/audit')
+        .query({ request_id: requestId, action: 'rate_limit.refused' })
+        .set(bearer(admin));
+      expect(listed.status).toBe(200);
+      return listed.body.events[0] as { actor: string; details: Record<string, unknown> };
+    };
+    // It said only {limit: 2}: not which window, nor whose limit.
+    expect(await eventOf(`rl-grant-${client.id}`)).toMatchObject({
+      actor: client.id,
+      details: { limit: 2, policy: '2/hour', source: 'grant', method: 'GET' },
+    });
+    expect(await eventOf(byRole?.headers['x-request-id'] as string)).toMatchObject({
+      actor: viewerClient.id,
+      details: { limit: 3, policy: '3/minute', source: 'role', method: 'GET' },
+    });
   });
 
   it('keeps one budget per principal: another client is not affected', async () => {

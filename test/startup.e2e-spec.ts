@@ -104,6 +104,39 @@ describe('start-up as a process', () => {
     expect(parsed.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([line]);
   });
 
+  it.each([
+    [
+      'a database that does not exist',
+      (url: URL) => (url.pathname = '/tessera_no_such_database'),
+      'The database in DATABASE_URL does not exist (database "tessera_no_such_database" does not exist)',
+    ],
+    [
+      'a user PostgreSQL does not know',
+      (url: URL) => {
+        url.username = 'tessera_no_such_user';
+        url.password = 'not-the-password-7f3a';
+      },
+      expect.stringMatching(
+        /^PostgreSQL refused the credentials in DATABASE_URL \(.*tessera_no_such_user/,
+      ),
+    ],
+  ])(
+    'stops at once on %s: one line saying so, no stack trace, no retries',
+    async (_name, edit, message) => {
+      const url = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
+      edit(url);
+      const result = await start({ DATABASE_URL: url.toString(), PORT: '0', LOG_LEVEL: 'info' });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe('');
+      const lines = result.stdout.trim().split('\n');
+      const parsed = lines.map((t) => JSON.parse(t) as { level: number; msg: string });
+      // It logged the pg error's stack (a "stack" field of frames) as an ExceptionHandler line.
+      expect(result.stdout).not.toMatch(/\\n\s+at |"stack"|"err"/);
+      expect(parsed.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([message]);
+      expect(result.stdout).not.toContain('not-the-password-7f3a');
+    },
+  );
+
   it('names the listen address, not the database, when HOST cannot be bound', async () => {
     const database = await createDatabase();
     try {

@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import { Client } from 'pg';
 import { LoginThrottle } from '../src/users/login-throttle';
+import { AuditService } from '../src/audit/audit.service';
 import { bearer, CLIENTS, TestClient, tokenFor, clientsJson } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 
@@ -197,10 +198,42 @@ describe('People: users, login, verify, password grant, lockout, usage', () => {
 
   it('locks an account after repeated failures with Retry-After, even for the right password', async () => {
     const user = await createUser();
-    for (let i = 0; i < 3; i++)
-      expect((await login(user.email, 'wrong password')).status).toBe(401);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const failed = await login(user.email, 'wrong password');
+      expect(failed.status).toBe(401);
+      ids.push(failed.headers['x-request-id']);
+    }
     const locked = await login(user.email, user.password);
     expect(locked.status).toBe(429);
+    // The lockout is in the trail: the failure that started it, and the attempt it refused
+    // (before, both events looked like any other failure: no lock was named).
+    await sut.app.get(AuditService).flush();
+    const loginEvent = async (requestId: string) =>
+      (
+        await sut
+          .http()
+          .get('/admin/audit')
+          .query({ request_id: requestId, action: 'user.login' })
+          .set(bearer(admin))
+      ).body.events[0] as { outcome: string; details: Record<string, unknown> };
+    expect((await loginEvent(ids[1])).details).toEqual({
+      result: 'invalid_credentials',
+      reason: 'wrong_password',
+    });
+    expect((await loginEvent(ids[2])).details).toEqual({
+      result: 'invalid_credentials',
+      reason: 'wrong_password',
+      lockout_started: ['account'],
+      lockout_seconds: 15 * 60,
+    });
+    const refused = await loginEvent(locked.headers['x-request-id']);
+    expect(refused).toMatchObject({ outcome: 'failure' });
+    expect(refused.details).toEqual({
+      result: 'locked_out',
+      locked: 'account',
+      retry_after: Number(locked.headers['retry-after']),
+    });
     expect(locked.headers['content-type']).toContain('application/problem+json');
     expect(locked.body.detail).toBe('Too many requests');
     const retryAfter = Number(locked.headers['retry-after']);
@@ -382,6 +415,28 @@ describe('Login throttling per IP', () => {
         .send({ email: 'c@example.com', password: 'xxxxxxxx' });
       expect(third.status).toBe(429);
       expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
+      // Recorded as the address's lockout, not the account's (c@ had never failed).
+      await app.app.get(AuditService).flush();
+      const admin = await tokenFor(app.url, CLIENTS.admin);
+      const events = (
+        await app.http().get('/admin/audit').query({ action: 'user.login' }).set(bearer(admin))
+      ).body.events as Array<{ target: string; details: Record<string, unknown> }>;
+      expect(events.map((e) => [e.target, e.details])).toEqual([
+        [
+          'c@example.com',
+          { result: 'locked_out', locked: 'address', retry_after: expect.any(Number) },
+        ],
+        [
+          'b@example.com',
+          {
+            result: 'invalid_credentials',
+            reason: 'unknown_user',
+            lockout_started: ['address'],
+            lockout_seconds: 15 * 60,
+          },
+        ],
+        ['a@example.com', { result: 'invalid_credentials', reason: 'unknown_user' }],
+      ]);
     } finally {
       await app.close();
     }

@@ -108,6 +108,16 @@ describe('audit hash chain', () => {
     expect(walk(events).broken).toEqual({ id: '3', reason: expect.stringContaining('edited') });
   });
 
+  it('names an event whose stored time was moved by less than the millisecond its hash covers', () => {
+    const events = chain(5);
+    const sut = new ChainWalker({ nextId: 1n, prevHash: GENESIS_HASH });
+    expect(sut.check(events[0], false)).toBe(true);
+    // Its hash still matches (the Date read back keeps milliseconds): only the digits tell.
+    expect(sut.check(events[1], true)).toBe(false);
+    expect(sut.broken).toEqual({ id: '2', reason: expect.stringContaining('(edited)') });
+    expect(sut.broken?.reason).toContain('below the millisecond');
+  });
+
   it('names the event after a deleted one', () => {
     const events = chain(5);
     events.splice(1, 1);

@@ -120,8 +120,13 @@ export class ChainWalker {
     this.expectedPrev = start.prevHash;
   }
 
-  /** Returns false once a broken link is found (then `broken` says where and why). */
-  check(event: ChainedFields & { hash: string }): boolean {
+  /**
+   * Returns false once a broken link is found (then `broken` says where and why). `subMillisecond`:
+   * the stored time has digits below the millisecond. The hash covers `at` to the millisecond
+   * (as written: every event's time is a JavaScript Date), so a time moved by less than that
+   * still matches its hash; a stored time that is not a whole millisecond was edited.
+   */
+  check(event: ChainedFields & { hash: string }, subMillisecond = false): boolean {
     if (this.broken) return false;
     this.checked += 1;
     const id = BigInt(event.id);
@@ -144,6 +149,14 @@ export class ChainWalker {
     }
     if (eventHash(event) !== event.hash) {
       this.broken = { id: event.id, reason: 'content does not match its hash (edited)' };
+      return false;
+    }
+    if (subMillisecond) {
+      this.broken = {
+        id: event.id,
+        reason:
+          'its time has digits below the millisecond, which no event is written with (edited)',
+      };
       return false;
     }
     this.expectedId = id + 1n;

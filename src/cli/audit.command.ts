@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { Command, Option, SubCommand } from 'nest-commander';
 import { AuditService } from '../audit/audit.service';
+import { emptyFilterProblem } from '../audit/dto/list-audit.dto';
 import { UsageError } from './cli-errors';
 import { recordCliChange, withContext } from './cli-context';
 import { isoDateTimeProblem, parseIsoDateTime } from '../common/iso-date';
@@ -41,6 +42,9 @@ function flagOf(name: string): string {
 }
 
 function filterOf(options: AuditOptions) {
+  // `--actor ''` (an unset shell variable) matched every event, as `?actor=` did.
+  for (const name of ['action', 'actor', 'target', 'requestId'] as const)
+    if (options[name] === '') throw new UsageError(emptyFilterProblem(flagOf(name)));
   return {
     action: options.action,
     actor: options.actor,

@@ -7,7 +7,8 @@ import { TesseraCommand } from './tessera-command';
 import { jwtConfig } from '../config/configuration';
 import { AsymmetricAlgorithm, generateSigningKeyPair } from '../keys/key-crypto';
 import { KeysModule } from '../keys/keys.module';
-import { KeySummary, KeysService } from '../keys/keys.service';
+import { KeySummary, KeysService, rotationDetails } from '../keys/keys.service';
+import { beforeAfter } from '../audit/audit-details';
 import { CliConfigError, UsageError } from './cli-errors';
 import { recordCliChange, withContext } from './cli-context';
 
@@ -69,10 +70,16 @@ export class KeysRotateCommand extends TesseraCommand {
 
   async run(_args: string[], options: { hard?: boolean }): Promise<void> {
     const mode = options.hard ? 'hard' : 'soft';
+    // As the API's rotation records it: the keys before and after, the kids it retired, and each
+    // of those its own keys.retire event (a CLI rotation recorded only mode and automatic).
     const key = await keysService(this.jwt, async (keys, context) => {
-      const rotated = await keys.rotate(mode);
-      await recordCliChange(context, 'keys.rotate', rotated.kid, { mode, automatic: false });
-      return rotated;
+      const rotation = await keys.rotation(mode, { actor: 'cli', actorMethod: 'cli' });
+      await recordCliChange(context, 'keys.rotate', rotation.key.kid, {
+        mode,
+        automatic: false,
+        ...rotationDetails(rotation),
+      });
+      return rotation.key;
     });
     process.stdout.write(key.kid + '\n');
   }
@@ -95,9 +102,14 @@ export class KeysRetireCommand extends TesseraCommand {
   }
 
   async run([kid]: string[]): Promise<void> {
+    // The key's fields before and after, as the API's retirement records them.
     const key = await keysService(this.jwt, async (keys, context) => {
+      const before = await keys.get(kid);
       const retired = await keys.retire(kid);
-      await recordCliChange(context, 'keys.retire', kid, { automatic: false });
+      await recordCliChange(context, 'keys.retire', kid, {
+        automatic: false,
+        ...beforeAfter(before, retired),
+      });
       return retired;
     });
     process.stdout.write(line(key) + '\n');

@@ -113,6 +113,8 @@ export class RateLimitedError extends DomainError {
     detail = 'Too many requests',
     readonly limit: Exclude<LimitKind, 'budget'> = 'rate',
     readonly gateway?: GatewayLimit,
+    /** A request rate limit's refusal: which of the principal's limits refused. */
+    readonly request?: { policy: string; source: string },
   ) {
     super(
       ErrorCode.RateLimited,

@@ -26,6 +26,17 @@ export function isUnreachable(error: unknown): boolean {
 }
 
 /**
+ * PostgreSQL answered and refused the connection for a reason a retry cannot change: the
+ * database in DATABASE_URL does not exist (3D000), the credentials are wrong (28P01) or the
+ * server's pg_hba.conf lets no such connection in (28000). An expected condition of a bad
+ * DATABASE_URL: one line ({@link describeStartupError}), never a stack trace.
+ */
+export function isRefusedByDatabase(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === '3D000' || code === '28P01' || code === '28000';
+}
+
+/**
  * `app.listen` failed. The address is the problem (HOST, PORT) only when the socket's `listen`
  * failed: `listen` also runs the modules' start-up hooks, whose errors (a KEY_ENCRYPTION_KEY that
  * cannot decrypt the stored keys) were blamed on HOST and PORT. Those are returned as they are.

@@ -6,7 +6,12 @@ import { DatabaseLocator } from './database-locator';
 import { runMigrationsLocked } from './migrate';
 import { PgListener } from './pg-listener';
 import { SyncedViews } from './synced-view';
-import { describeStartupError, isUnreachable, StartupError } from '../common/startup-error';
+import {
+  describeStartupError,
+  isRefusedByDatabase,
+  isUnreachable,
+  StartupError,
+} from '../common/startup-error';
 
 const CONNECT_ATTEMPTS = 3;
 const CONNECT_RETRY_MS = 1000;
@@ -14,8 +19,9 @@ const CONNECT_RETRY_MS = 1000;
 /**
  * The first connection of a start: an unreachable PostgreSQL (refused, unknown host, starting
  * up) is tried again twice, a second apart, with a one-line warning each time, then start-up
- * stops with one line naming the address. Never a silent hang, never a stack trace for what is
- * an expected condition; any other error is thrown as it is.
+ * stops with one line naming the address. A database that does not exist or credentials
+ * PostgreSQL refuses stop it at once, with one line saying which. Never a silent hang, never a
+ * stack trace for what is an expected condition; any other error is thrown as it is.
  */
 async function connectDuringStart<T>(connect: () => Promise<T>): Promise<T> {
   const logger = new Logger('Database');
@@ -23,10 +29,11 @@ async function connectDuringStart<T>(connect: () => Promise<T>): Promise<T> {
     try {
       return await connect();
     } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (isRefusedByDatabase(error)) throw new StartupError(describeStartupError(error), code);
       if (!isUnreachable(error)) throw error;
       const line = describeStartupError(error);
-      if (attempt >= CONNECT_ATTEMPTS)
-        throw new StartupError(line, (error as { code?: string }).code);
+      if (attempt >= CONNECT_ATTEMPTS) throw new StartupError(line, code);
       logger.warn(
         `${line}; retrying in ${CONNECT_RETRY_MS / 1000} s (${attempt}/${CONNECT_ATTEMPTS - 1})`,
       );

@@ -171,7 +171,8 @@ export class RequestObserver implements OnModuleInit, EdgeObserver {
 
 /**
  * The audit event of a limit's refusal: `rate_limit.refused` (the principal's request rate, as
- * its `RateLimit-Limit` header gave it), `token_limit.refused` or `budget.refused` (a gateway
+ * its `RateLimit-Limit` header gave it, and which limit refused: its `policy` as written and its
+ * `source`), `token_limit.refused` or `budget.refused` (a gateway
  * limit: its policy and the model asked for).
  */
 function limitRefusal(
@@ -184,7 +185,12 @@ function limitRefusal(
     return {
       action: 'rate_limit.refused',
       outcome,
-      details: { limit: Number(reply.getHeader('ratelimit-limit')), method },
+      details: {
+        limit: Number(reply.getHeader('ratelimit-limit')),
+        policy: problem.request?.policy,
+        source: problem.request?.source,
+        method,
+      },
     };
   return {
     action: problem.limit === 'budget' ? 'budget.refused' : 'token_limit.refused',

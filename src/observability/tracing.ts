@@ -8,14 +8,15 @@ import type { Span, Tracer } from '@opentelemetry/api';
  * Spans: the HTTP request (http + Fastify instrumentations), the Nest handler, each global guard
  * of the chain (`guard authenticate`, `guard authorize`, `guard rate_limit`), every PostgreSQL
  * query (pg) and every upstream call (undici, i.e. `fetch`). Exported over OTLP/HTTP (JSON) to
- * `${OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`; the standard OTEL_* variables (service name,
+ * `${OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`, with every query string's values redacted
+ * (`trace-redaction.ts`); the standard OTEL_* variables (service name,
  * sampler, batch delay, headers) apply. The SDK reads the variables itself. Traces only, unless
  * OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for more ({@link tracesOnlyByDefault}).
  *
  * @returns a function that flushes and stops the SDK (call it at shutdown).
  */
 export async function startTracing(): Promise<() => Promise<void>> {
-  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  const { NodeSDK, tracing } = await import('@opentelemetry/sdk-node');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
   const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
   const { FastifyInstrumentation } = await import('@opentelemetry/instrumentation-fastify');
@@ -24,6 +25,7 @@ export async function startTracing(): Promise<() => Promise<void>> {
   const { NestInstrumentation } = await import('@opentelemetry/instrumentation-nestjs-core');
   const { IncomingMessage } = await import('node:http');
   const { correlateTraces } = await import('./trace-correlation');
+  const { QueryRedactingSpanProcessor } = await import('./trace-redaction');
   // The server span of each incoming request, until Fastify has given the request its id.
   const serverSpans = new WeakMap<object, Span>();
   correlateTraces((raw, requestId) => {
@@ -35,7 +37,12 @@ export async function startTracing(): Promise<() => Promise<void>> {
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? 'tessera',
     ...tracesOnlyByDefault(process.env),
-    traceExporter: new OTLPTraceExporter(),
+    // Query strings' values are redacted before the batch processor queues a span for export
+    // (the OTEL_BSP_* variables apply to it, as to the SDK's default one).
+    spanProcessors: [
+      new QueryRedactingSpanProcessor(),
+      new tracing.BatchSpanProcessor(new OTLPTraceExporter()),
+    ],
     instrumentations: [
       new HttpInstrumentation({
         // Probes would drown the traces.

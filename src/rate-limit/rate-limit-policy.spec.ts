@@ -14,24 +14,40 @@ describe('RateLimitPolicy', () => {
   });
 
   it('uses the role’s own limit', () => {
-    expect(sut.limitFor(['operator'])).toEqual({ limit: 100, windowMs: 60_000 });
+    expect(sut.limitFor(['operator'])).toEqual({
+      limit: 100,
+      windowMs: 60_000,
+      text: '100/minute',
+    });
   });
 
   it('applies the strictest of several roles (lowest rate)', () => {
-    expect(sut.limitFor(['admin', 'viewer'])).toEqual({ limit: 10, windowMs: 60_000 });
+    expect(sut.limitFor(['admin', 'viewer'])).toEqual({
+      limit: 10,
+      windowMs: 60_000,
+      text: '10/minute',
+    });
     // 300/hour (5/minute) is stricter than 10/minute.
-    expect(sut.limitFor(['viewer', 'hourly'])).toEqual({ limit: 300, windowMs: 3_600_000 });
+    expect(sut.limitFor(['viewer', 'hourly'])).toEqual({
+      limit: 300,
+      windowMs: 3_600_000,
+      text: '300/hour',
+    });
   });
 
   it('uses default for roles without a limit and for principals without roles', () => {
-    expect(sut.limitFor(['custom'])).toEqual({ limit: 60, windowMs: 60_000 });
-    expect(sut.limitFor([])).toEqual({ limit: 60, windowMs: 60_000 });
+    expect(sut.limitFor(['custom'])).toEqual({ limit: 60, windowMs: 60_000, text: '60/minute' });
+    expect(sut.limitFor([])).toEqual({ limit: 60, windowMs: 60_000, text: '60/minute' });
   });
 
   it('does not limit when the policy has no limit for the roles and no default', () => {
     const none = new RateLimitPolicy({ admin: limit('5/second') });
     expect(none.limitFor(['operator'])).toBeUndefined();
-    expect(none.limitFor(['operator', 'admin'])).toEqual({ limit: 5, windowMs: 1_000 });
+    expect(none.limitFor(['operator', 'admin'])).toEqual({
+      limit: 5,
+      windowMs: 1_000,
+      text: '5/second',
+    });
   });
 });
 
@@ -47,7 +63,15 @@ describe('RequestLimits', () => {
 
   it('counts the role’s limit alone when nothing narrows it', () => {
     expect(sut.countersFor(principal(['operator']))).toEqual([
-      { scope: 'principal', suffix: '', limit: 100, windowMs: 60_000, detail: 'Too many requests' },
+      {
+        scope: 'principal',
+        suffix: '',
+        limit: 100,
+        windowMs: 60_000,
+        detail: 'Too many requests',
+        policy: '100/minute',
+        source: 'role',
+      },
     ]);
     expect(sut.countersFor(principal(['custom']))).toEqual([]);
   });
@@ -57,24 +81,40 @@ describe('RequestLimits', () => {
       principal(['operator'], { limits: { rate_limit: '5/minute' } }),
     );
     expect(rest).toEqual([]);
-    expect(counter).toMatchObject({ suffix: '', limit: 5, windowMs: 60_000 });
+    // The refusal names the client's limit, not the role's it replaced.
+    expect(counter).toMatchObject({
+      suffix: '',
+      limit: 5,
+      windowMs: 60_000,
+      policy: '5/minute',
+      source: 'grant',
+    });
     expect(counter.detail).toContain('5/minute');
     // A looser override never raises the role's limit.
     expect(
       sut.countersFor(principal(['operator'], { limits: { rate_limit: '500/minute' } })),
-    ).toEqual([expect.objectContaining({ limit: 100, detail: 'Too many requests' })]);
+    ).toEqual([
+      expect.objectContaining({
+        limit: 100,
+        detail: 'Too many requests',
+        policy: '100/minute',
+        source: 'role',
+      }),
+    ]);
   });
 
   it('adds a second counter of the principal for an override on another window', () => {
     expect(
       sut.countersFor(principal(['operator'], { limits: { rate_limit: '1000/day' } })),
     ).toEqual([
-      expect.objectContaining({ scope: 'principal', suffix: '', limit: 100, windowMs: 60_000 }),
+      expect.objectContaining({ suffix: '', limit: 100, policy: '100/minute', source: 'role' }),
       expect.objectContaining({
         scope: 'principal',
         suffix: ':86400000',
         limit: 1000,
         windowMs: 86_400_000,
+        policy: '1000/day',
+        source: 'grant',
       }),
     ]);
     // Without a role limit, the override is the principal's own counter.
@@ -91,6 +131,8 @@ describe('RequestLimits', () => {
         limit: 7,
         windowMs: 60_000,
         detail: "Request limit reached: 7/minute (the token's rate_limit claim)",
+        policy: '7/minute',
+        source: 'token_claim',
       },
     ]);
     expect(sut.countersFor(principal(['operator'], { rate_limit: 3 }))).toHaveLength(2);

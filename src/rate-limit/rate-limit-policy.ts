@@ -6,6 +6,8 @@ export interface EffectiveLimit {
   limit: number;
   /** Window in milliseconds. */
   windowMs: number;
+  /** The policy's limit as written ("100/minute"). */
+  text: string;
 }
 
 /**
@@ -35,7 +37,11 @@ export class RateLimitPolicy {
       )
         strictest = candidate;
     }
-    const effective = strictest && { limit: strictest.limit, windowMs: strictest.window * 1000 };
+    const effective = strictest && {
+      limit: strictest.limit,
+      windowMs: strictest.window * 1000,
+      text: strictest.text,
+    };
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(key, effective);
     return effective;
@@ -52,6 +58,13 @@ export interface RequestCounter {
   windowMs: number;
   /** The 429's detail when this counter refuses. */
   detail: string;
+  /** Which limit this is, for the refusal's audit event: as written, and where it comes from. */
+  policy: string;
+  /**
+   * `role`: the policy's `rate_limits` for the principal's roles; `grant`: the client's or API
+   * key's own `rate_limit`; `token_claim`: the token's numeric `rate_limit` claim.
+   */
+  source: 'role' | 'grant' | 'token_claim';
 }
 
 const GRANT_WINDOW_MS: Record<LimitWindow, number> = {
@@ -100,15 +113,33 @@ export class RequestLimits {
     const counters: RequestCounter[] = [];
     const role = this.roles.limitFor(roles);
     if (role)
-      counters.push({ scope: 'principal', suffix: '', ...role, detail: 'Too many requests' });
+      counters.push({
+        scope: 'principal',
+        suffix: '',
+        limit: role.limit,
+        windowMs: role.windowMs,
+        detail: 'Too many requests',
+        policy: role.text,
+        source: 'role',
+      });
     const grant = grantText ? parseAmountLimit(grantText, false) : undefined;
     if (grant) {
       const windowMs = GRANT_WINDOW_MS[grant.window];
       const detail = `Request limit reached: ${grant.text} (the client's or API key's rate_limit)`;
+      const policy = grant.text;
       const same = counters.find((c) => c.windowMs === windowMs);
       if (!same)
-        counters.push({ scope: 'principal', suffix: '', limit: grant.amount, windowMs, detail });
-      else if (grant.amount < same.limit) Object.assign(same, { limit: grant.amount, detail });
+        counters.push({
+          scope: 'principal',
+          suffix: '',
+          limit: grant.amount,
+          windowMs,
+          detail,
+          policy,
+          source: 'grant',
+        });
+      else if (grant.amount < same.limit)
+        Object.assign(same, { limit: grant.amount, detail, policy, source: 'grant' });
       // Two principal counters on different windows need different keys.
       if (counters.length === 2) counters[1].suffix = `:${windowMs}`;
     }
@@ -120,6 +151,8 @@ export class RequestLimits {
         limit,
         windowMs: 60_000,
         detail: `Request limit reached: ${limit}/minute (the token's rate_limit claim)`,
+        policy: `${limit}/minute`,
+        source: 'token_claim',
       });
     }
     return counters;

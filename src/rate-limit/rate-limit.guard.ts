@@ -73,7 +73,8 @@ export class RateLimitGuard implements CanActivate {
     if (refused >= 0) {
       const retryAfter = records[refused].timeToBlockExpire;
       context.switchToHttp().getResponse<FastifyReply>().header('Retry-After', retryAfter);
-      throw new RateLimitedError(retryAfter, counters[refused].detail);
+      const { detail, policy, source } = counters[refused];
+      throw new RateLimitedError(retryAfter, detail, 'rate', undefined, { policy, source });
     }
     return true;
   }

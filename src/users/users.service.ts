@@ -4,10 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { QueryFailedError, Repository } from 'typeorm';
 import { callerOf, type RequestInfo } from '../common/request-context';
 import { AuditService } from '../audit/audit.service';
-import { ConflictError, NotFoundError, ValidationFailedError } from '../common/errors';
+import {
+  ConflictError,
+  NotFoundError,
+  RateLimitedError,
+  ValidationFailedError,
+} from '../common/errors';
 import { RbacService } from '../rbac/rbac.service';
 import { RevocationsService } from '../revocation/revocations.service';
-import { LoginThrottle } from './login-throttle';
+import { Lockout, LockoutScope, LoginThrottle } from './login-throttle';
 import { dummyHash, hashPassword, verifyPassword } from './password-hasher';
 import { UserEntity } from './user.entity';
 
@@ -48,6 +53,10 @@ export interface LoginAttempt {
    */
   reason?: 'unknown_user' | 'wrong_password' | 'user_disabled';
   oid?: string;
+  /** `locked_out`: the lockout that refused the attempt (account or address, seconds left). */
+  lockout?: Lockout;
+  /** `invalid_credentials`: the lockouts this failure started, and for how long. */
+  lockoutStarted?: LockoutScope[];
 }
 
 export const MIN_PASSWORD_LENGTH = 8;
@@ -71,7 +80,8 @@ export class UsersService {
    * Checks an email and password. Returns the user, or undefined for an unknown email, a wrong
    * password or a disabled account — the caller answers all three the same way. An unknown email
    * is verified against a dummy argon2id hash so all three take the same time. Throws
-   * {@link RateLimitedError} while the account or the address is locked out.
+   * {@link RateLimitedError} while the account or the address is locked out (recorded with the
+   * lock that refused it; the failure that starts a lock records that too).
    */
   async verifyCredentials(
     email: string,
@@ -79,21 +89,21 @@ export class UsersService {
     origin?: RequestInfo,
   ): Promise<UserView | undefined> {
     const ip = origin?.ip;
-    try {
-      await this.throttle.assertAllowed(email, ip);
-    } catch (error) {
-      this.recordAttempt({ email, origin, outcome: 'locked_out' });
-      throw error;
+    const lockout = await this.throttle.lockoutOf(email, ip);
+    if (lockout) {
+      this.recordAttempt({ email, origin, outcome: 'locked_out', lockout });
+      throw new RateLimitedError(lockout.seconds, undefined, 'login');
     }
     const user = await this.findByEmail(email);
     const matches = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
     if (!user || !matches || user.disabled) {
-      await this.throttle.recordFailure(email, ip);
+      const lockoutStarted = await this.throttle.recordFailure(email, ip);
       this.recordAttempt({
         email,
         origin,
         outcome: 'invalid_credentials',
         reason: !user ? 'unknown_user' : !matches ? 'wrong_password' : 'user_disabled',
+        lockoutStarted,
       });
       return undefined;
     }
@@ -122,6 +132,17 @@ export class UsersService {
         result: attempt.outcome,
         reason: attempt.reason,
         client: callerOf(attempt.origin ?? {})?.clientId,
+        // The lockout decision itself: which lock this failure started (for LOGIN_LOCKOUT), or
+        // which lock refused this attempt and for how much longer.
+        ...(attempt.lockoutStarted?.length
+          ? {
+              lockout_started: attempt.lockoutStarted,
+              lockout_seconds: this.throttle.lockoutSeconds,
+            }
+          : {}),
+        ...(attempt.lockout
+          ? { locked: attempt.lockout.scope, retry_after: attempt.lockout.seconds }
+          : {}),
       },
     });
   }

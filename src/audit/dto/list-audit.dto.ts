@@ -1,7 +1,7 @@
 import { ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { PageQueryDto } from '../../common/page-query.dto';
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, IsString, MaxLength, ValidateBy } from 'class-validator';
+import { IsIn, IsNotEmpty, IsOptional, IsString, MaxLength, ValidateBy } from 'class-validator';
 import { isoDateTimeProblem, parseIsoDateTime } from '../../common/iso-date';
 
 /**
@@ -22,6 +22,18 @@ const IsoDateTime = (): PropertyDecorator => (target, property) => {
   })(target, property);
 };
 
+/**
+ * `action`, `actor`, `target`, `request_id` given empty (`?actor=`): a 400, not "no filter" — an
+ * empty value matched every event, so a typo or an unset shell variable exported the whole trail.
+ */
+const NotEmpty = (): PropertyDecorator =>
+  IsNotEmpty({ message: ({ property }) => emptyFilterProblem(property) });
+
+/** The refusal of an empty filter value, for the HTTP API and the CLI (`--actor`). */
+export function emptyFilterProblem(name: string): string {
+  return `${name} must not be empty: leave it out to match every event`;
+}
+
 export class ListAuditDto extends PageQueryDto {
   @ApiPropertyOptional({
     example: 'token.*',
@@ -29,18 +41,21 @@ export class ListAuditDto extends PageQueryDto {
   })
   @IsOptional()
   @IsString()
+  @NotEmpty()
   @MaxLength(100)
   action?: string;
 
   @ApiPropertyOptional({ description: 'subject of the caller' })
   @IsOptional()
   @IsString()
+  @NotEmpty()
   @MaxLength(200)
   actor?: string;
 
   @ApiPropertyOptional()
   @IsOptional()
   @IsString()
+  @NotEmpty()
   @MaxLength(200)
   target?: string;
 
@@ -49,6 +64,7 @@ export class ListAuditDto extends PageQueryDto {
   })
   @IsOptional()
   @IsString()
+  @NotEmpty()
   @MaxLength(200)
   request_id?: string;
 
