@@ -39,7 +39,12 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
   const workerEnv: Record<string, string> = {};
   if (!env.databaseUrl) {
     logger.info(`DATABASE_URL is unset: starting embedded PostgreSQL in ${env.dataDir}/pg`);
-    embedded = await startEmbeddedPostgres(env.dataDir, 'tessera', (line) => logger.debug(line));
+    embedded = await startEmbeddedPostgres(
+      env.dataDir,
+      'tessera',
+      (line) => logger.debug(line),
+      (line) => logger.info(line),
+    );
     embedded.supervise();
     workerEnv.DATABASE_URL = embedded.url;
   }
@@ -73,8 +78,10 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
         ),
       );
       if (embedded) {
+        // A PostgreSQL another process started (a server on the same DATA_DIR) is left running.
+        const owned = embedded.owned;
         await embedded.stop().catch((error: Error) => logger.error(error.message));
-        logger.info('Embedded PostgreSQL stopped');
+        if (owned) logger.info('Embedded PostgreSQL stopped');
       }
       process.exit(exitCode);
     }
