@@ -356,6 +356,29 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     server.process.kill('SIGTERM');
     expect(await exited).toBe(0);
     await expect(fresh(`${server.url}/health`)).rejects.toThrow();
+    // The log says when the cluster's shutdown begins and when it has ended (the primary's lines
+    // around the workers' own): it just stopped after the workers' lines.
+    const lines = server
+      .output()
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { pid: number; msg: string });
+    const primary = server.process.pid;
+    const begin = lines.findIndex(
+      (line) =>
+        line.pid === primary &&
+        line.msg === 'Shutting down (SIGTERM): stopping the workers, each finishing its requests',
+    );
+    expect(begin).toBeGreaterThanOrEqual(0);
+    const workersDone = lines
+      .map((line, index) => ({ line, index }))
+      .filter(({ line }) => line.pid !== primary && /^Shut down in \d+ ms$/.test(line.msg));
+    expect(workersDone).toHaveLength(2);
+    expect(lines[lines.length - 1]).toMatchObject({
+      pid: primary,
+      msg: expect.stringMatching(/^Shut down in \d+ ms$/),
+    });
   }, 30_000);
 });
 
