@@ -14,7 +14,7 @@ const {
   utimesSync,
   writeFileSync,
 } = require('node:fs');
-const { join } = require('node:path');
+const { dirname, join } = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const root = join(__dirname, '..');
@@ -31,6 +31,14 @@ const sources = [
   'tsconfig.build.json',
   'nest-cli.json',
 ];
+/**
+ * What the build writes inside those folders, never compared: the console's build goes to
+ * console/dist during `npm run build`, after the stamp's time, so counting it made the start after
+ * a console rebuild rebuild everything again. Nor is the time of the folder holding it (creating
+ * console/dist changes the time of console/).
+ */
+const outputs = new Set([join(root, 'console', 'dist')]);
+const outputParents = new Set([...outputs].map((output) => dirname(output)));
 /** Compared by content (what the dependencies are). */
 const manifests = [
   'package.json',
@@ -38,15 +46,19 @@ const manifests = [
   join('node_modules', '.package-lock.json'), // what npm install / npm ci actually installed
 ];
 
-/** The newest modification time under `path` (folders count: deleting a file changes theirs). */
+/**
+ * The newest modification time under `path` (folders count: deleting a file changes theirs), the
+ * build's {@link outputs} left out.
+ */
 function newest(path) {
+  if (outputs.has(path)) return 0;
   let stats;
   try {
     stats = statSync(path);
   } catch {
     return 0;
   }
-  let time = stats.mtimeMs;
+  let time = outputParents.has(path) ? 0 : stats.mtimeMs;
   if (stats.isDirectory()) {
     for (const name of readdirSync(path)) time = Math.max(time, newest(join(path, name)));
   }

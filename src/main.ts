@@ -26,7 +26,11 @@ async function main(): Promise<void> {
   closeOnSignals(async (signal) => {
     const started = Date.now();
     const logger = new Logger('Tessera');
-    logger.log(`Shutting down (${signal}): finishing the requests in flight`);
+    logger.log(
+      signal === 'primary exited'
+        ? 'Shutting down (the cluster primary exited): finishing the requests in flight'
+        : `Shutting down (${signal}): finishing the requests in flight`,
+    );
     // The order matters (each step needs the next one's resources):
     // 1. stop accepting and drain: in-flight requests, and any on an open keep-alive connection,
     //    are answered with `Connection: close` (so no client's request is reset); wait until
@@ -67,33 +71,53 @@ async function stopTracingWithin(stop: () => Promise<void>, ms: number): Promise
     new Logger('Tracing').warn(`Last spans not exported at shutdown (${outcome})`);
 }
 
+/** Why the process shuts down: a signal, or (a cluster worker) its primary is gone. */
+type ShutdownReason = NodeJS.Signals | 'primary exited';
+
 /**
  * Closes the app (and with it the embedded PostgreSQL, last) on the first SIGINT/SIGTERM and ignores
  * repeats: Ctrl-C under `npm start` delivers the signal twice (to npm, which forwards it, and to
  * node), and a second default-handled signal would kill the process mid-shutdown, orphaning the
  * embedded database. A shutdown that hangs is cut off after 15 s.
+ *
+ * A cluster worker whose primary is gone (killed with SIGKILL, crashed) shuts down the same way.
+ * node:cluster would end it at once (`process.exit` when the IPC channel closes): the usage counts
+ * and audit events it had buffered were lost, requests in flight cut off, and nothing logged. It
+ * cannot serve on anyway: new connections reach it through the primary.
  */
-function closeOnSignals(close: (signal: NodeJS.Signals) => Promise<void>): void {
+function closeOnSignals(close: (reason: ShutdownReason) => Promise<void>): void {
   let closing = false;
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(signal, () => {
-      if (closing) return;
-      closing = true;
-      setTimeout(() => {
-        writeLineNow('Shutdown took longer than 15 s; exiting', { context: 'Tessera' });
+  const shutDown = (reason: ShutdownReason) => {
+    if (closing) return;
+    closing = true;
+    setTimeout(() => {
+      writeLineNow('Shutdown took longer than 15 s; exiting', { context: 'Tessera' });
+      process.exit(1);
+    }, 15_000).unref();
+    close(reason).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        writeLineNow(`Error while shutting down: ${(error as Error).message}`, {
+          context: 'Tessera',
+        });
         process.exit(1);
-      }, 15_000).unref();
-      close(signal).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          writeLineNow(`Error while shutting down: ${(error as Error).message}`, {
-            context: 'Tessera',
-          });
-          process.exit(1);
-        },
-      );
+      },
+    );
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => shutDown(signal));
+  const worker = cluster.worker;
+  if (worker)
+    worker.on('disconnect', () => {
+      // Emitted by node:cluster just before its own `process.exit`, which it skips for a worker
+      // that "exited after disconnect": mark it so, and shut down gracefully instead.
+      worker.exitedAfterDisconnect = true;
+      if (!closing)
+        new Logger('Tessera').warn(
+          'The cluster primary is gone (its IPC channel closed): no new connections can reach this worker',
+        );
+      shutDown('primary exited');
     });
-  }
 }
 
 /**

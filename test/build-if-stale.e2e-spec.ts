@@ -39,9 +39,11 @@ describe('npm start rebuilds dist/ only when something it is built from changed'
     );
     mkdirSync(join(dir, 'src'));
     writeFileSync(join(dir, 'src', 'main.ts'), 'export {};\n');
+    mkdirSync(join(dir, 'console', 'src'), { recursive: true });
+    writeFileSync(join(dir, 'console', 'src', 'main.tsx'), 'export {};\n');
     mkdirSync(join(dir, 'node_modules'));
     const build =
-      "require('fs').mkdirSync('dist/src',{recursive:true});require('fs').writeFileSync('dist/src/main.js','');require('fs').appendFileSync('builds.log','x\\n')";
+      "const fs=require('fs');fs.mkdirSync('dist/src',{recursive:true});fs.writeFileSync('dist/src/main.js','');fs.mkdirSync('console/dist',{recursive:true});fs.writeFileSync('console/dist/index.html','');fs.appendFileSync('builds.log','x\\n')";
     writeFileSync(
       join(dir, 'package.json'),
       JSON.stringify({ name: 'stale', scripts: { build: `node -e "${build}"` } }, null, 2),
@@ -78,5 +80,24 @@ describe('npm start rebuilds dist/ only when something it is built from changed'
     later(join('src', 'main.ts'));
     prestart();
     expect(builds()).toBe(3);
+  });
+
+  it("rebuilds once after a console edit: the console's build output is not a source", () => {
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(dir, 'src', 'main.ts'), past, past); // the test before's edit "in the future"
+    prestart();
+    const before = builds();
+    // Edited now, after the last build started (not in the future, which would stay newer than
+    // the next stamp too).
+    const now = new Date();
+    utimesSync(join(dir, 'console', 'src', 'main.tsx'), now, now);
+    expect(prestart()).toContain('rebuilding');
+    expect(builds()).toBe(before + 1);
+    // The build wrote console/dist after the stamp's time (the stamp is when the build started):
+    // the next start must not take its own output for an edit (it rebuilt everything, ~9 s).
+    later(join('console', 'dist', 'index.html'));
+    later(join('console', 'dist'));
+    expect(prestart()).toBe('');
+    expect(builds()).toBe(before + 1);
   });
 });

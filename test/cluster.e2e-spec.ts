@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { Client } from 'pg';
 import { freePort } from '../src/database/embedded-postgres';
 import { clientsJson, CLIENTS, tokenFor } from './support/factories';
 import { createDatabase, dropDatabase } from './support/app';
@@ -355,5 +356,116 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
     server.process.kill('SIGTERM');
     expect(await exited).toBe(0);
     await expect(fresh(`${server.url}/health`)).rejects.toThrow();
+    // The log says when the cluster's shutdown begins and when it has ended (the primary's lines
+    // around the workers' own): it just stopped after the workers' lines.
+    const lines = server
+      .output()
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { pid: number; msg: string });
+    const primary = server.process.pid;
+    const begin = lines.findIndex(
+      (line) =>
+        line.pid === primary &&
+        line.msg === 'Shutting down (SIGTERM): stopping the workers, each finishing its requests',
+    );
+    expect(begin).toBeGreaterThanOrEqual(0);
+    const workersDone = lines
+      .map((line, index) => ({ line, index }))
+      .filter(({ line }) => line.pid !== primary && /^Shut down in \d+ ms$/.test(line.msg));
+    expect(workersDone).toHaveLength(2);
+    expect(lines[lines.length - 1]).toMatchObject({
+      pid: primary,
+      msg: expect.stringMatching(/^Shut down in \d+ ms$/),
+    });
   }, 30_000);
+});
+
+describe('cluster mode: a worker whose primary is killed shuts down gracefully', () => {
+  let database: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    database = await createDatabase();
+    server = await startServerProcess(await freePort(), {
+      WORKERS: '2',
+      DATABASE_URL: databaseUrl(database),
+      JWT_ISSUER: 'http://tessera.test',
+      AUTH_CLIENTS_JSON: clientsJson(),
+      AUTH_POLICY_FILE: policyFile(standardPolicy('')),
+      KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+      LOG_LEVEL: 'info',
+    });
+    const deadline = Date.now() + 120_000;
+    while (!server.output().includes('with 2 workers') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+  }, 240_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await dropDatabase(database);
+  });
+
+  // node:cluster ends a worker at once when its primary's IPC channel closes: the usage counts it
+  // had not yet written (once a second) were lost, and nothing was logged.
+  it('saves what its requests counted, says why it stops, and exits', async () => {
+    const token = await tokenFor(server.url, CLIENTS.operator);
+    const workers = execFileSync('pgrep', ['-P', String(server.process.pid)])
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number);
+    expect(workers).toHaveLength(2);
+    const answers: Answer[] = [];
+    for (let i = 0; i < 6; i++)
+      answers.push(
+        await fresh(`${server.url}/v1/infer`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ prompt: 'counted' }),
+        }),
+      );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    server.process.kill('SIGKILL');
+
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 20_000;
+    while (workers.some(alive) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(workers.filter(alive)).toEqual([]);
+
+    const client = new Client({ connectionString: databaseUrl(database) });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ requests: string }>(
+        `SELECT COALESCE(SUM(requests), 0) AS requests FROM usage_counters
+          WHERE subject = $1 AND endpoint = 'POST /v1/infer'`,
+        [CLIENTS.operator.id],
+      );
+      expect(Number(rows[0].requests)).toBe(6);
+    } finally {
+      await client.end();
+    }
+    for (const pid of workers) {
+      const said = server
+        .output()
+        .split('\n')
+        .filter((line) => line.includes(`"pid":${pid},`))
+        .map((line) => (JSON.parse(line) as { msg: string }).msg);
+      expect(said).toEqual(
+        expect.arrayContaining([
+          'Shutting down (the cluster primary exited): finishing the requests in flight',
+          expect.stringMatching(/^Shut down in \d+ ms$/),
+        ]),
+      );
+    }
+  }, 60_000);
 });

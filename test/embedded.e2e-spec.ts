@@ -133,6 +133,49 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
     await again.stop();
   }, 300_000);
 
+  // A second server on the same DATA_DIR shares the first one's PostgreSQL. That was said only at
+  // debug level, and a cluster primary then logged "Embedded PostgreSQL stopped" for a
+  // PostgreSQL it had left running (correctly) for the first server.
+  it.each(['1', '2'])(
+    'a second server on the same DATA_DIR (WORKERS=%s) says whose PostgreSQL it uses, and leaves it running',
+    async (workers) => {
+      const env = { DATA_DIR: dataDir, JWT_ISSUER: 'http://tessera.test' };
+      const first = await startServerProcess(await freePort(), env);
+      try {
+        const second = await startServerProcess(await freePort(), {
+          ...env,
+          WORKERS: workers,
+          LOG_LEVEL: 'info',
+        });
+        await second.stop();
+        const lines = second
+          .output()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as { level: number; pid: number; msg: string });
+        expect(lines).toContainEqual(
+          expect.objectContaining({
+            level: 30,
+            pid: second.process.pid,
+            msg: `Process ${first.process.pid} runs the embedded PostgreSQL in ${join(dataDir, 'pg')}: using it (shared with that process, never stopped by this one)`,
+          }),
+        );
+        expect(lines.map((line) => line.msg)).not.toContain('Embedded PostgreSQL stopped');
+        // It said how it ended (the primary's or the server's last lines are there).
+        expect(lines.map((line) => line.msg)).toContainEqual(
+          expect.stringMatching(/^Shut down in \d+ ms$/),
+        );
+        expect(postgresRunningOn(dataDir)).toBe(true);
+        expect((await request(first.url).get('/health/ready')).status).toBe(200);
+      } finally {
+        await first.stop();
+      }
+      // The first server, which started it, stops it.
+      expect(postgresRunningOn(dataDir)).toBe(false);
+    },
+    180_000,
+  );
+
   it('names a data directory written by another PostgreSQL major version, in one line', async () => {
     // A copy of the (stopped) data directory of the tests above, marked as another version.
     const copy = mkdtempSync(join(tmpdir(), 'tessera-oldpg-'));

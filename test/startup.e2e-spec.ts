@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/database/embedded-postgres';
@@ -156,6 +157,40 @@ describe('start-up as a process', () => {
       await dropDatabase(database);
     }
   });
+
+  // WORKERS=2: the primary binds the port for its workers and a worker saw "bind EADDRINUSE",
+  // which was reported as "Tessera failed to start: bind EADDRINUSE 127.0.0.1:…".
+  it.each(['1', '2'])(
+    'names the port in use, and what to do, with WORKERS=%s',
+    async (workers) => {
+      const database = await createDatabase();
+      const taken = createServer();
+      const port = await freePort();
+      await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+      try {
+        const result = await start({
+          DATABASE_URL: databaseUrl(database),
+          PORT: String(port),
+          WORKERS: workers,
+          DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-startup-')),
+        });
+        expect(result.code).toBe(1);
+        expect(result.stderr).toBe('');
+        const fatal = result.stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { level: number; msg: string })
+          .filter((line) => line.level === 60);
+        expect(fatal.map((line) => line.msg)).toEqual([
+          `Cannot listen on 127.0.0.1:${port}: the port is in use. Set PORT (or HOST) to a free address`,
+        ]);
+      } finally {
+        taken.close();
+        await dropDatabase(database);
+      }
+    },
+    60_000,
+  );
 });
 
 describe('start-up with the wrong KEY_ENCRYPTION_KEY', () => {

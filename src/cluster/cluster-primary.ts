@@ -39,7 +39,12 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
   const workerEnv: Record<string, string> = {};
   if (!env.databaseUrl) {
     logger.info(`DATABASE_URL is unset: starting embedded PostgreSQL in ${env.dataDir}/pg`);
-    embedded = await startEmbeddedPostgres(env.dataDir, 'tessera', (line) => logger.debug(line));
+    embedded = await startEmbeddedPostgres(
+      env.dataDir,
+      'tessera',
+      (line) => logger.debug(line),
+      (line) => logger.info(line),
+    );
     embedded.supervise();
     workerEnv.DATABASE_URL = embedded.url;
   }
@@ -53,10 +58,16 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
   let stopping = false;
   let exitCode = 0;
 
-  const stop = async (code: number): Promise<never> => {
+  const stop = async (code: number, signal?: NodeJS.Signals): Promise<never> => {
     if (!stopping) {
       stopping = true;
       exitCode = code;
+      const started = Date.now();
+      // The cluster's shutdown begins and ends in the log, as a single process's does.
+      if (signal)
+        root
+          .child({ context: 'Tessera' })
+          .info(`Shutting down (${signal}): stopping the workers, each finishing its requests`);
       setTimeout(() => {
         logger.error('workers did not stop within 15 s; exiting');
         process.exit(1);
@@ -73,9 +84,13 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
         ),
       );
       if (embedded) {
+        // A PostgreSQL another process started (a server on the same DATA_DIR) is left running.
+        const owned = embedded.owned;
         await embedded.stop().catch((error: Error) => logger.error(error.message));
-        logger.info('Embedded PostgreSQL stopped');
+        if (owned) logger.info('Embedded PostgreSQL stopped');
       }
+      if (signal)
+        root.child({ context: 'Tessera' }).info(`Shut down in ${Date.now() - started} ms`);
       process.exit(exitCode);
     }
     return new Promise<never>(() => undefined);
@@ -118,7 +133,7 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
     });
 
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-    process.on(signal, () => void stop(0));
+    process.on(signal, () => void stop(0, signal));
 
   try {
     // The first worker alone: it migrates and creates what a first start creates.

@@ -40,10 +40,12 @@ export function isRefusedByDatabase(error: unknown): boolean {
  * `app.listen` failed. The address is the problem (HOST, PORT) only when the socket's `listen`
  * failed: `listen` also runs the modules' start-up hooks, whose errors (a KEY_ENCRYPTION_KEY that
  * cannot decrypt the stored keys) were blamed on HOST and PORT. Those are returned as they are.
+ * A cluster worker's socket is bound by the primary, which reports a failure as syscall `bind`
+ * (`bind EADDRINUSE 127.0.0.1:3000`): the same problem, said the same way.
  */
 export function listenFailure(error: unknown, host: string, port: number): unknown {
   const e = error as { code?: string; message?: string; syscall?: string };
-  if (e?.syscall !== 'listen') return error;
+  if (e?.syscall !== 'listen' && e?.syscall !== 'bind') return error;
   if (e?.code === 'EADDRINUSE')
     return new StartupError(
       `Cannot listen on ${host}:${port}: the port is in use. Set PORT (or HOST) to a free address`,

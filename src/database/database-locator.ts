@@ -53,8 +53,11 @@ export class DatabaseLocator implements OnApplicationShutdown {
     this.logger.log(
       `DATABASE_URL is unset: starting embedded PostgreSQL in ${this.config.dataDir}/pg`,
     );
-    this.embedded = await startEmbeddedPostgres(this.config.dataDir, 'tessera', (line) =>
-      this.logger.debug(line),
+    this.embedded = await startEmbeddedPostgres(
+      this.config.dataDir,
+      'tessera',
+      (line) => this.logger.debug(line),
+      (line) => this.logger.log(line),
     );
     this.logger.log(`Embedded PostgreSQL is running on ${new URL(this.embedded.url).host}`);
     return this.embedded.url;

@@ -86,11 +86,14 @@ function loadEmbeddedPostgres(): EmbeddedPostgresClass {
  * `database` is created if missing; the returned URL points at it.
  * A postmaster already running on that directory (a server's, or one orphaned by a killed run)
  * is used as it is and never stopped by this process.
+ * `log` gets PostgreSQL's own output; `notice` what happens to the database (another process's
+ * used or taken over, a restart after it died), which a server logs at info level.
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
   database = 'tessera',
   log: (line: string) => void = () => undefined,
+  notice: (line: string) => void = log,
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(join(dataDir, 'pg'));
   mkdirSync(resolve(dataDir), { recursive: true });
@@ -107,13 +110,15 @@ export async function startEmbeddedPostgres(
     if (orphan) {
       // Its starter is gone (killed with SIGKILL): nobody else will ever stop it. Take it over.
       writeOwner(dataDir);
-      log(`Taking over the PostgreSQL left running on ${databaseDir} by a killed process`);
+      notice(`Taking over the PostgreSQL left running on ${databaseDir} by a killed process`);
     } else {
-      log(`Using the PostgreSQL of process ${owner} on ${databaseDir} (it is never stopped here)`);
+      notice(
+        `Process ${owner} runs the embedded PostgreSQL in ${databaseDir}: using it (shared with that process, never stopped by this one)`,
+      );
     }
-    return supervisedAdoption(running, dataDir, database, orphan, log);
+    return supervisedAdoption(running, dataDir, database, orphan, log, notice);
   }
-  return startOwned(dataDir, password, database, await freePort(), log);
+  return startOwned(dataDir, password, database, await freePort(), log, notice);
 }
 
 /** The file naming the process that started (and may stop) the embedded PostgreSQL. */
@@ -142,6 +147,7 @@ async function startOwned(
   database: string,
   port: number,
   log: (line: string) => void,
+  notice: (line: string) => void,
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(join(dataDir, 'pg'));
   const EmbeddedPostgres = loadEmbeddedPostgres();
@@ -193,7 +199,7 @@ async function startOwned(
   const watch = (): void => {
     instance.process?.once('exit', (code, signal) => {
       if (stopping) return;
-      log(`Embedded PostgreSQL exited (${signal ?? `code ${code}`}); restarting`);
+      notice(`Embedded PostgreSQL exited (${signal ?? `code ${code}`}); restarting`);
       void restart(100);
     });
   };
@@ -203,7 +209,7 @@ async function startOwned(
     try {
       // The killed postmaster's backends leave shared memory in use for a moment: retry.
       await instance.start();
-      log('Embedded PostgreSQL restarted');
+      notice('Embedded PostgreSQL restarted');
       watch();
     } catch {
       void restart(Math.min(delay * 2, 1000));
@@ -253,6 +259,7 @@ function supervisedAdoption(
   database: string,
   orphan: boolean,
   log: (line: string) => void,
+  notice: (line: string) => void,
 ): EmbeddedDatabase {
   let timer: NodeJS.Timeout | undefined;
   let replacement: EmbeddedDatabase | undefined;
@@ -260,8 +267,15 @@ function supervisedAdoption(
   const takeOver = async (delay: number): Promise<void> => {
     if (stopping) return;
     try {
-      replacement = await startOwned(dataDir, 'tessera-embedded', database, running.port, log);
-      log('Embedded PostgreSQL started by this process after the adopted one stopped');
+      replacement = await startOwned(
+        dataDir,
+        'tessera-embedded',
+        database,
+        running.port,
+        log,
+        notice,
+      );
+      notice('Embedded PostgreSQL started by this process after the one it used stopped');
       replacement.supervise();
     } catch {
       await new Promise((r) => setTimeout(r, delay));
