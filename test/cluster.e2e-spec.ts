@@ -469,3 +469,44 @@ describe('cluster mode: a worker whose primary is killed shuts down gracefully',
     }
   }, 60_000);
 });
+
+// WORKERS × DATABASE_POOL_SIZE could exceed what PostgreSQL allows (100 by default, as here):
+// under load the last connections were refused with "too many clients" and requests got 503s,
+// with nothing at start to say why. The first worker now says so, once.
+describe('cluster mode: more connections than PostgreSQL allows', () => {
+  it('warns once, naming max_connections, WORKERS and DATABASE_POOL_SIZE', async () => {
+    const database = await createDatabase();
+    const server = await startServerProcess(await freePort(), {
+      WORKERS: '2',
+      DATABASE_POOL_SIZE: '50', // 2 × (50 + 2) + 10 = 114 > 100
+      DATABASE_URL: databaseUrl(database),
+      JWT_ISSUER: 'http://tessera.test',
+      KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+    });
+    try {
+      const deadline = Date.now() + 120_000;
+      while (!server.output().includes('with 2 workers') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const admin = new Client({ connectionString: databaseUrl(database) });
+      await admin.connect();
+      const allowed = Number(
+        (await admin.query<{ max_connections: string }>('SHOW max_connections')).rows[0]
+          .max_connections,
+      );
+      await admin.end();
+      const warnings = server
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('may open'));
+      expect(warnings).toEqual([
+        expect.stringContaining(
+          `PostgreSQL allows ${allowed} connections; 2 process(es) with DATABASE_POOL_SIZE=50 may open 114`,
+        ),
+      ]);
+      expect(JSON.parse(warnings[0])).toMatchObject({ level: 40, context: 'Database' });
+    } finally {
+      await server.stop();
+      await dropDatabase(database);
+    }
+  }, 240_000);
+});

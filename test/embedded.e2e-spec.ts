@@ -176,6 +176,32 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
     180_000,
   );
 
+  // WORKERS=auto on a machine with many cores: each worker's pool, on PostgreSQL's default of
+  // 100 connections, ran out under load ("too many clients"). The embedded one is sized for them.
+  it('starts its PostgreSQL with room for every worker’s pool', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'tessera-embedded-pool-'));
+    try {
+      const server = await startServerProcess(await freePort(), {
+        DATA_DIR: own,
+        JWT_ISSUER: 'http://tessera.test',
+        WORKERS: '2',
+        DATABASE_POOL_SIZE: '60',
+      });
+      try {
+        const postmaster = execSync('ps -eo args')
+          .toString()
+          .split('\n')
+          .find((line) => line.includes(`-D ${join(own, 'pg')}`));
+        expect(postmaster).toContain('max_connections=134'); // 2 × (60 + 2) + 10
+        expect(server.output()).not.toContain('may open');
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  }, 180_000);
+
   it('names a data directory written by another PostgreSQL major version, in one line', async () => {
     // A copy of the (stopped) data directory of the tests above, marked as another version.
     const copy = mkdtempSync(join(tmpdir(), 'tessera-oldpg-'));

@@ -2,7 +2,11 @@ import cluster, { Worker } from 'node:cluster';
 import pino from 'pino';
 import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
 import type { TesseraEnv } from '../config/env.validation';
-import { EmbeddedDatabase, startEmbeddedPostgres } from '../database/embedded-postgres';
+import {
+  EmbeddedDatabase,
+  embeddedMaxConnections,
+  startEmbeddedPostgres,
+} from '../database/embedded-postgres';
 import { MemoryCounterStore, serveUsageLimits } from '../inference/usage-counter-store';
 import { serveClusterMetrics } from '../metrics/cluster-metrics';
 import { serveRateLimits } from '../rate-limit/ipc-throttler.storage';
@@ -44,6 +48,7 @@ export async function runClusterPrimary(env: TesseraEnv): Promise<void> {
       'tessera',
       (line) => logger.debug(line),
       (line) => logger.info(line),
+      embeddedMaxConnections(env.workers, env.databasePoolSize),
     );
     embedded.supervise();
     workerEnv.DATABASE_URL = embedded.url;

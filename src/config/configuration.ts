@@ -73,7 +73,13 @@ export const metricsConfig = registerAs('metrics', () => {
 
 export const databaseConfig = registerAs('database', () => {
   const e = env();
-  return { url: e.databaseUrl, dataDir: e.dataDir, queryTimeoutMs: e.databaseQueryTimeoutMs };
+  return {
+    url: e.databaseUrl,
+    dataDir: e.dataDir,
+    queryTimeoutMs: e.databaseQueryTimeoutMs,
+    poolSize: e.databasePoolSize,
+    workers: e.workers,
+  };
 });
 
 export const jwtConfig = registerAs('jwt', () => {

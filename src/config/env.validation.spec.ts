@@ -107,6 +107,14 @@ describe('validateEnv', () => {
     );
   });
 
+  it('reads DATABASE_POOL_SIZE: 10 by default, a whole number from 1 to 100', () => {
+    expect(validateEnv({}).databasePoolSize).toBe(10);
+    expect(validateEnv({ DATABASE_POOL_SIZE: '25' }).databasePoolSize).toBe(25);
+    expect(() => validateEnv({ DATABASE_POOL_SIZE: '0' })).toThrow(
+      'Invalid configuration: DATABASE_POOL_SIZE must be a whole number from 1 to 100 (got "0")',
+    );
+  });
+
   it('reads TRUST_PROXY: loopback and private networks by default, or what it names', () => {
     expect(validateEnv({}).trustProxy).toEqual(['loopback', 'linklocal', 'uniquelocal']);
     expect(validateEnv({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);

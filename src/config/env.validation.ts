@@ -54,6 +54,11 @@ export interface TesseraEnv {
   acceptLegacyHs256Tokens: boolean;
   /** DATABASE_QUERY_TIMEOUT_MS: how long a request waits on PostgreSQL before a 503. */
   databaseQueryTimeoutMs: number;
+  /**
+   * DATABASE_POOL_SIZE: the most connections one process (one worker) opens for requests; it
+   * also holds one LISTEN connection, and a start-up or maintenance one while migrating.
+   */
+  databasePoolSize: number;
   /** CLIENT_SECRET_PEPPER: keys client-secret digests; derived from KEY_ENCRYPTION_KEY when unset. */
   clientSecretPepper?: Buffer;
   privateKeyPath?: string;
@@ -403,6 +408,7 @@ export function validateEnv(env: Env): TesseraEnv {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
     dataDir: read(env, 'DATA_DIR') ?? './.data',
     databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 1000, 100, 600_000),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 100),
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),
     redisKeyPrefix: read(env, 'REDIS_KEY_PREFIX') ?? 'tessera:',
     jwtIssuer,

@@ -36,6 +36,7 @@ export function buildDataSourceOptions(
   url: string,
   purpose: 'request' | 'maintenance' = 'request',
   queryTimeoutMs?: number,
+  poolSize = 10,
 ): DataSourceOptions {
   return {
     type: 'postgres',
@@ -51,7 +52,7 @@ export function buildDataSourceOptions(
     logger: new SafeTypeOrmLogger(),
     extra: {
       ...(purpose === 'request' ? requestTimeouts(queryTimeoutMs) : MAINTENANCE_TIMEOUTS),
-      max: 10,
+      max: poolSize,
     },
   };
 }

@@ -2,7 +2,12 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import type { ConfigType } from '@nestjs/config';
 import type { DataSource } from 'typeorm';
 import { databaseConfig } from '../config/configuration';
-import { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
+import {
+  connectionsNeeded,
+  EmbeddedDatabase,
+  embeddedMaxConnections,
+  startEmbeddedPostgres,
+} from './embedded-postgres';
 
 /**
  * Knows where the database is: `DATABASE_URL`, or an embedded PostgreSQL under `DATA_DIR`
@@ -32,6 +37,31 @@ export class DatabaseLocator implements OnApplicationShutdown {
     return this.config.queryTimeoutMs;
   }
 
+  /**
+   * Warns once (the first worker in cluster mode) when PostgreSQL's `max_connections` is below
+   * what every process's pool may open ({@link connectionsNeeded}): under load the last
+   * connections would be refused ("too many clients") and requests answered 503.
+   */
+  warnIfTooFewConnections(maxConnections: number, workers: number, firstProcess: boolean): void {
+    const needed = connectionsNeeded(workers, this.config.poolSize);
+    if (!firstProcess || needed <= maxConnections) return;
+    this.logger.warn(
+      `PostgreSQL allows ${maxConnections} connections; ${workers} process(es) with ` +
+        `DATABASE_POOL_SIZE=${this.config.poolSize} may open ${needed} (with the CLI’s): raise ` +
+        `max_connections, or lower DATABASE_POOL_SIZE or WORKERS`,
+    );
+  }
+
+  /** WORKERS: the processes that each open such a pool. */
+  get workers(): number {
+    return this.config.workers;
+  }
+
+  /** DATABASE_POOL_SIZE: the request pool's most connections. */
+  get poolSize(): number {
+    return this.config.poolSize;
+  }
+
   get isEmbedded(): boolean {
     return this.embedded !== undefined;
   }
@@ -58,6 +88,7 @@ export class DatabaseLocator implements OnApplicationShutdown {
       'tessera',
       (line) => this.logger.debug(line),
       (line) => this.logger.log(line),
+      embeddedMaxConnections(1, this.config.poolSize),
     );
     this.logger.log(`Embedded PostgreSQL is running on ${new URL(this.embedded.url).host}`);
     return this.embedded.url;

@@ -1,4 +1,5 @@
-import { Global, Logger, Module } from '@nestjs/common';
+import { Global, Logger, Module, OnModuleInit } from '@nestjs/common';
+import cluster from 'node:cluster';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from './data-source.options';
@@ -57,7 +58,12 @@ class DatabaseLocatorModule {}
     TypeOrmModule.forRootAsync({
       inject: [DatabaseLocator],
       useFactory: async (locator: DatabaseLocator) => ({
-        ...buildDataSourceOptions(await locator.url(), 'request', locator.queryTimeoutMs),
+        ...buildDataSourceOptions(
+          await locator.url(),
+          'request',
+          locator.queryTimeoutMs,
+          locator.poolSize,
+        ),
         // Retries are ours (connectDuringStart): Nest's log each failure with a stack trace.
         toRetry: () => false,
       }),
@@ -81,8 +87,23 @@ class DatabaseLocatorModule {}
   providers: [PgListener, SyncedViews],
   exports: [PgListener, SyncedViews],
 })
-export class DatabaseModule {
-  constructor(locator: DatabaseLocator, dataSource: DataSource) {
+export class DatabaseModule implements OnModuleInit {
+  constructor(
+    private readonly locator: DatabaseLocator,
+    private readonly dataSource: DataSource,
+  ) {
     locator.attach(dataSource);
+  }
+
+  /** PostgreSQL's `max_connections` against what every worker's pool may open (a warning). */
+  async onModuleInit(): Promise<void> {
+    const [{ max_connections }] = (await this.dataSource.query('SHOW max_connections')) as Array<{
+      max_connections: string;
+    }>;
+    this.locator.warnIfTooFewConnections(
+      Number(max_connections),
+      this.locator.workers,
+      (cluster.worker?.id ?? 1) === 1,
+    );
   }
 }

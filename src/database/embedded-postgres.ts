@@ -94,6 +94,7 @@ export async function startEmbeddedPostgres(
   database = 'tessera',
   log: (line: string) => void = () => undefined,
   notice: (line: string) => void = log,
+  maxConnections = DEFAULT_MAX_CONNECTIONS,
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(join(dataDir, 'pg'));
   mkdirSync(resolve(dataDir), { recursive: true });
@@ -116,9 +117,27 @@ export async function startEmbeddedPostgres(
         `Process ${owner} runs the embedded PostgreSQL in ${databaseDir}: using it (shared with that process, never stopped by this one)`,
       );
     }
-    return supervisedAdoption(running, dataDir, database, orphan, log, notice);
+    return supervisedAdoption(running, dataDir, database, orphan, log, notice, maxConnections);
   }
-  return startOwned(dataDir, password, database, await freePort(), log, notice);
+  return startOwned(dataDir, password, database, await freePort(), log, notice, maxConnections);
+}
+
+/** PostgreSQL's own default for `max_connections`. */
+const DEFAULT_MAX_CONNECTIONS = 100;
+
+/**
+ * The connections a server of `workers` processes may open at once: each process its request
+ * pool (DATABASE_POOL_SIZE), its LISTEN connection and one for start-up or maintenance work,
+ * plus ten for the CLI and psql beside it. PostgreSQL's default, 100, while that is enough
+ * (`WORKERS=auto` on 16 cores needs 202 with the default pool).
+ */
+export function connectionsNeeded(workers: number, poolSize: number): number {
+  return workers * (poolSize + 2) + 10;
+}
+
+/** The embedded PostgreSQL's `max_connections` for such a server. */
+export function embeddedMaxConnections(workers: number, poolSize: number): number {
+  return Math.max(DEFAULT_MAX_CONNECTIONS, connectionsNeeded(workers, poolSize));
 }
 
 /** The file naming the process that started (and may stop) the embedded PostgreSQL. */
@@ -148,6 +167,7 @@ async function startOwned(
   port: number,
   log: (line: string) => void,
   notice: (line: string) => void,
+  maxConnections: number,
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(join(dataDir, 'pg'));
   const EmbeddedPostgres = loadEmbeddedPostgres();
@@ -171,7 +191,13 @@ async function startOwned(
     createPostgresUser: process.getuid?.() === 0,
     // After a crash PostgreSQL fsyncs every file of the data directory before recovery (seconds
     // on a busy disk); one syncfs() of the file system is as safe and much faster.
-    postgresFlags: ['-c', 'recovery_init_sync_method=syncfs'],
+    postgresFlags: [
+      '-c',
+      'recovery_init_sync_method=syncfs',
+      // Room for every worker's pool (connectionsNeeded): at least PostgreSQL's default.
+      '-c',
+      `max_connections=${maxConnections}`,
+    ],
     onLog: heard,
     onError: heard,
   });
@@ -260,6 +286,7 @@ function supervisedAdoption(
   orphan: boolean,
   log: (line: string) => void,
   notice: (line: string) => void,
+  maxConnections: number,
 ): EmbeddedDatabase {
   let timer: NodeJS.Timeout | undefined;
   let replacement: EmbeddedDatabase | undefined;
@@ -274,6 +301,7 @@ function supervisedAdoption(
         running.port,
         log,
         notice,
+        maxConnections,
       );
       notice('Embedded PostgreSQL started by this process after the one it used stopped');
       replacement.supervise();
