@@ -35,7 +35,7 @@ function fakeUpstream(
       }, 20);
       return;
     }
-    if (body.model === 'missing') {
+    if (String(body.model).startsWith('missing')) {
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: { message: 'model not found' } }));
       return;
@@ -109,12 +109,40 @@ describe('UPSTREAM_URL: /v1/* proxied to an OpenAI-compatible server', () => {
   it('times each upstream call by upstream, model and outcome (/metrics)', async () => {
     const admin = await tokenFor(sut.url, CLIENTS.admin);
     const metrics = (await sut.http().get('/metrics').set(bearer(admin))).text;
-    // The calls above: gpt-x twice (JSON and SSE), 200; missing once, the upstream's 404.
+    // The calls above: gpt-x twice (JSON and SSE), 200; missing once, the upstream's 404 — a
+    // name the upstream refused is not a label value of its own.
     expect(metrics).toContain(
       'tessera_gateway_upstream_seconds_count{upstream="default",model="gpt-x",outcome="200"} 2',
     );
     expect(metrics).toContain(
-      'tessera_gateway_upstream_seconds_count{upstream="default",model="missing",outcome="404"} 1',
+      'tessera_gateway_upstream_seconds_count{upstream="default",model="<other>",outcome="404"} 1',
+    );
+    expect(metrics).not.toContain('model="missing"');
+  });
+
+  it('adds no metric series for model names a caller invents and the upstream refuses', async () => {
+    const admin = await tokenFor(sut.url, CLIENTS.admin);
+    const invent = async () => {
+      const model = `missing-${Math.random().toString(36).slice(2)}`;
+      const response = await sut
+        .http()
+        .post('/v1/chat/completions')
+        .set(bearer(token))
+        .send({ model, messages: [{ role: 'user', content: 'hi' }] });
+      expect(response.status).toBe(404);
+    };
+    const gatewaySeries = async () =>
+      (await sut.http().get('/metrics').set(bearer(admin))).text
+        .split('\n')
+        .filter((l) => l.startsWith('tessera_gateway_'));
+    await invent();
+    const before = await gatewaySeries();
+    for (let i = 0; i < 40; i++) await invent();
+    const after = await gatewaySeries();
+    expect(after.length).toBe(before.length);
+    expect(after.join('\n')).not.toContain('model="missing-');
+    expect(after).toContain(
+      'tessera_gateway_upstream_seconds_count{upstream="default",model="<other>",outcome="404"} 42',
     );
   });
 

@@ -23,6 +23,7 @@ import {
   promptWords,
   textOf,
 } from './echo-model';
+import { ModelLabels } from './model-labels';
 import { PriceBook } from './price-book';
 import { Upstream, UpstreamRegistry } from './upstream-registry';
 import { ReportedUsage, TapResult, UsageTap } from './usage-tap';
@@ -97,6 +98,8 @@ export class InferenceService implements OnApplicationShutdown {
   private readonly upstreamLatency: Histogram<'upstream' | 'model' | 'outcome'>;
   private readonly tokens: Counter<'model' | 'kind'>;
   private readonly cost: Counter<'model'>;
+  /** The metrics' `model` label values: bounded, never a name a caller merely invented. */
+  private readonly modelLabels: ModelLabels;
 
   constructor(
     @Inject(gatewayConfig.KEY) config: ConfigType<typeof gatewayConfig>,
@@ -105,6 +108,18 @@ export class InferenceService implements OnApplicationShutdown {
     metrics: MetricsService,
   ) {
     this.registry = new UpstreamRegistry(config.upstreams);
+    this.modelLabels = new ModelLabels(
+      [
+        ECHO_MODEL,
+        ...config.upstreams.flatMap((u) => u.models),
+        ...config.prices.map((p) => p.model),
+      ],
+      undefined,
+      (max) =>
+        this.logger.warn(
+          `${max} model names are labelled in the gateway's metrics; requests for any other model are counted as model="<other>"`,
+        ),
+    );
     this.upstreamLatency = new Histogram({
       name: 'tessera_gateway_upstream_seconds',
       help: 'Time from forwarding a request to the upstream answering with headers, by upstream, model and outcome (the status code, or timeout, error, aborted)',
@@ -204,7 +219,7 @@ export class InferenceService implements OnApplicationShutdown {
     } catch (error) {
       const outcome = abort.aborted ? 'aborted' : isTimeout(error) ? 'timeout' : 'error';
       this.upstreamLatency.observe(
-        { upstream: upstream.name, model, outcome },
+        { upstream: upstream.name, model: this.modelLabels.of(model, false), outcome },
         (performance.now() - started) / 1000,
       );
       settle?.(undefined);
@@ -219,7 +234,11 @@ export class InferenceService implements OnApplicationShutdown {
       throw new BadGatewayError('The upstream model server could not be reached');
     }
     this.upstreamLatency.observe(
-      { upstream: upstream.name, model, outcome: String(answer.statusCode) },
+      {
+        upstream: upstream.name,
+        model: this.modelLabels.of(model, answer.statusCode < 400),
+        outcome: String(answer.statusCode),
+      },
       (performance.now() - started) / 1000,
     );
     const contentType = String(answer.headers['content-type'] ?? 'application/json');
@@ -284,9 +303,11 @@ export class InferenceService implements OnApplicationShutdown {
       completionTokens: reported.completionTokens,
       costUsd,
     });
-    this.tokens.inc({ model, kind: 'prompt' }, reported.promptTokens);
-    this.tokens.inc({ model, kind: 'completion' }, reported.completionTokens);
-    if (costUsd > 0) this.cost.inc({ model }, costUsd);
+    // Counted only for answers the upstream accepted (status below 400): a label of its own.
+    const label = this.modelLabels.of(model, true);
+    this.tokens.inc({ model: label, kind: 'prompt' }, reported.promptTokens);
+    this.tokens.inc({ model: label, kind: 'completion' }, reported.completionTokens);
+    if (costUsd > 0) this.cost.inc({ model: label }, costUsd);
     return { model, ...reported, estimated, costUsd };
   }
 

@@ -42,7 +42,7 @@ async function pinoLine(request: FastifyRequest, outcome: RequestOutcome): Promi
     ...outcome,
   };
   if (outcome.status >= 500) logger.warn(fields, 'request failed');
-  else logger.info(fields, 'request completed');
+  else logger.info(fields, outcome.aborted ? 'request aborted' : 'request completed');
   await flushed();
   return lines[0];
 }
@@ -86,6 +86,27 @@ describe('RequestLogLine', () => {
     expect(JSON.parse(line)).toMatchObject({ level: 40, msg: 'request failed' });
     expect(line).not.toContain('s3cret');
     expect(line).not.toContain('subject');
+  });
+
+  it('writes an answer cut off before its end as "request aborted", with "aborted":true', async () => {
+    const { logger } = capture();
+    const request = requestOf('/v1/chat/completions', { authorization: 'Bearer x' });
+    const cut = { ...outcome, route: '/v1/chat/completions', aborted: true };
+    const line = new RequestLogLine(logger).format(request, cut, TIME);
+    expect(line).toBe(await pinoLine(request, cut));
+    expect(JSON.parse(line)).toMatchObject({
+      level: 30,
+      status: 200,
+      aborted: true,
+      subject: 'inference-gateway',
+      msg: 'request aborted',
+    });
+    const failed = { ...cut, status: 502 };
+    expect(JSON.parse(new RequestLogLine(logger).format(request, failed, TIME))).toMatchObject({
+      level: 40,
+      aborted: true,
+      msg: 'request failed',
+    });
   });
 
   it('never writes a credential, only that one was sent', () => {

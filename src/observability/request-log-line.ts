@@ -10,6 +10,11 @@ export interface RequestOutcome {
   responseTime: number;
   subject?: string;
   client?: string;
+  /**
+   * The connection closed before the answer was complete (the client went away, or a stream was
+   * cut off when its upstream broke off): `"aborted":true`, "request aborted".
+   */
+  aborted?: boolean;
   /** With tracing on: the trace the request's spans belong to (32 hex digits). */
   traceId?: string;
 }
@@ -51,7 +56,10 @@ export class RequestLogLine {
     this.warnLevel = logger.levels.values.warn;
   }
 
-  /** Writes the line: `request completed` (info), or `request failed` (warn) for a 5xx. */
+  /**
+   * Writes the line: `request completed` (info), `request aborted` (info) for an answer whose
+   * connection closed before it was complete, or `request failed` (warn) for a 5xx.
+   */
   write(request: FastifyRequest, outcome: RequestOutcome): void {
     const failed = outcome.status >= 500;
     if (!this.logger.isLevelEnabled(failed ? 'warn' : 'info')) return;
@@ -80,8 +88,9 @@ export class RequestLogLine {
       `,"responseTime":${outcome.responseTime}` +
       (outcome.subject === undefined ? '' : `,"subject":${JSON.stringify(outcome.subject)}`) +
       (outcome.client === undefined ? '' : `,"client":${JSON.stringify(outcome.client)}`) +
+      (outcome.aborted ? ',"aborted":true' : '') +
       (outcome.traceId === undefined ? '' : `,"trace_id":"${outcome.traceId}"`) +
-      `,"msg":"${failed ? 'request failed' : 'request completed'}"}\n`
+      `,"msg":"${failed ? 'request failed' : outcome.aborted ? 'request aborted' : 'request completed'}"}\n`
     );
   }
 }

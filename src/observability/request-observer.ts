@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { AuditService } from '../audit/audit.service';
 import {
   DomainError,
@@ -20,6 +21,16 @@ import { RequestLogLine } from './request-log-line';
 import { traceOf } from './trace-correlation';
 
 const TRACE_ID = Symbol('tessera.traceId');
+/** On a response: its reply, until the request has been observed (its line and metric). */
+const UNOBSERVED = Symbol('tessera.unobserved');
+
+/**
+ * The status logged and counted for a request whose connection closed before anything was
+ * answered (nginx's "client closed request").
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+type WatchedResponse = ServerResponse & { [UNOBSERVED]?: FastifyReply };
 
 interface Caller {
   subject: string;
@@ -49,6 +60,13 @@ const BEARER_FAILURES: ReadonlySet<string> = new Set([
 @Injectable()
 export class RequestObserver implements OnModuleInit, EdgeObserver {
   private readonly line: RequestLogLine;
+  /**
+   * The `close` listener of every response (one function, nothing allocated per request). Fastify
+   * runs `onResponse` only when a response finishes: an answer whose connection closed before
+   * its end — a client that went away mid-stream or before the upstream answered, a stream cut off
+   * when its upstream broke off — had no log line and no metric.
+   */
+  private readonly closed: (this: WatchedResponse) => void;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -57,6 +75,12 @@ export class RequestObserver implements OnModuleInit, EdgeObserver {
     @Inject(APP_LOGGER) private readonly logger: Logger,
   ) {
     this.line = new RequestLogLine(logger);
+    const cutOff = (reply: FastifyReply) =>
+      this.onResponse(reply.request as ObservedRequest, reply, true);
+    this.closed = function (this: WatchedResponse) {
+      const reply = this[UNOBSERVED];
+      if (reply !== undefined && !this.writableFinished) cutOff(reply);
+    };
   }
 
   onModuleInit(): void {
@@ -64,6 +88,9 @@ export class RequestObserver implements OnModuleInit, EdgeObserver {
     if (!fastify?.addHook) return; // an application context without HTTP (the CLI)
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
+      const raw = reply.raw as WatchedResponse;
+      raw[UNOBSERVED] = reply;
+      raw.on('close', this.closed);
       const traceId = traceOf(request.raw, request.id);
       if (traceId !== undefined) (request as unknown as Record<symbol, string>)[TRACE_ID] = traceId;
       done();
@@ -91,12 +118,20 @@ export class RequestObserver implements OnModuleInit, EdgeObserver {
     );
   }
 
-  private onResponse(request: ObservedRequest, reply: FastifyReply): void {
-    const status = reply.statusCode;
+  /**
+   * The request's metric and line. `aborted`: its connection closed before the answer was
+   * complete — counted and logged with the status that was sent, or
+   * {@link CLIENT_CLOSED_REQUEST} when none was.
+   */
+  private onResponse(request: ObservedRequest, reply: FastifyReply, aborted = false): void {
+    const raw = reply.raw as WatchedResponse;
+    if (raw[UNOBSERVED] !== undefined) raw[UNOBSERVED] = undefined;
+    const status = aborted && !raw.headersSent ? CLIENT_CLOSED_REQUEST : reply.statusCode;
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     this.metrics.observeRequest(request.method, route, status, seconds);
-    if (status >= 400 && status < 500 && status !== 404) this.refused(request, reply, status);
+    if (!aborted && status >= 400 && status < 500 && status !== 404)
+      this.refused(request, reply, status);
     // Liveness and readiness probes are not logged while they pass (a probe every few seconds
     // would drown the log); a failing readiness check is.
     if (route.startsWith('/health') && status < 400) return;
@@ -107,6 +142,7 @@ export class RequestObserver implements OnModuleInit, EdgeObserver {
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
       subject: caller?.subject,
       client: caller?.clientId,
+      aborted: aborted || undefined,
       traceId: (request as unknown as Record<symbol, string | undefined>)[TRACE_ID],
     });
   }
