@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { AuditService } from '../audit/audit.service';
 import {
   DomainError,
@@ -21,8 +21,8 @@ import { RequestLogLine } from './request-log-line';
 import { traceOf } from './trace-correlation';
 
 const TRACE_ID = Symbol('tessera.traceId');
-/** On a response: its reply, until the request has been observed (its line and metric). */
-const UNOBSERVED = Symbol('tessera.unobserved');
+/** On a connection: the reply of its request in flight, until that has been observed. */
+const IN_FLIGHT = Symbol('tessera.inFlight');
 
 /**
  * The status logged and counted for a request whose connection closed before anything was
@@ -30,7 +30,7 @@ const UNOBSERVED = Symbol('tessera.unobserved');
  */
 export const CLIENT_CLOSED_REQUEST = 499;
 
-type WatchedResponse = ServerResponse & { [UNOBSERVED]?: FastifyReply };
+type WatchedSocket = Socket & { [IN_FLIGHT]?: FastifyReply };
 
 interface Caller {
   subject: string;
@@ -61,12 +61,13 @@ const BEARER_FAILURES: ReadonlySet<string> = new Set([
 export class RequestObserver implements OnModuleInit, EdgeObserver {
   private readonly line: RequestLogLine;
   /**
-   * The `close` listener of every response (one function, nothing allocated per request). Fastify
-   * runs `onResponse` only when a response finishes: an answer whose connection closed before
-   * its end — a client that went away mid-stream or before the upstream answered, a stream cut off
-   * when its upstream broke off — had no log line and no metric.
+   * The `close` listener of every connection (one function, added once per connection, not per
+   * request). Fastify runs `onResponse` only when a response finishes: an answer whose connection
+   * closed before its end — a client that went away mid-stream or before the upstream answered, a
+   * stream cut off when its upstream broke off — had no log line and no metric. The request in
+   * flight on a connection is one property of its socket, set and cleared per request.
    */
-  private readonly closed: (this: WatchedResponse) => void;
+  private readonly closed: (this: WatchedSocket) => void;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -77,9 +78,10 @@ export class RequestObserver implements OnModuleInit, EdgeObserver {
     this.line = new RequestLogLine(logger);
     const cutOff = (reply: FastifyReply) =>
       this.onResponse(reply.request as ObservedRequest, reply, true);
-    this.closed = function (this: WatchedResponse) {
-      const reply = this[UNOBSERVED];
-      if (reply !== undefined && !this.writableFinished) cutOff(reply);
+    this.closed = function (this: WatchedSocket) {
+      const reply = this[IN_FLIGHT];
+      // A response that finished is observed by onResponse, whichever comes first.
+      if (reply !== undefined && !reply.raw.writableFinished) cutOff(reply);
     };
   }
 
@@ -88,9 +90,11 @@ export class RequestObserver implements OnModuleInit, EdgeObserver {
     if (!fastify?.addHook) return; // an application context without HTTP (the CLI)
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
-      const raw = reply.raw as WatchedResponse;
-      raw[UNOBSERVED] = reply;
-      raw.on('close', this.closed);
+      const socket = request.raw.socket as WatchedSocket | null;
+      if (socket) {
+        if (!(IN_FLIGHT in socket)) socket.on('close', this.closed);
+        socket[IN_FLIGHT] = reply;
+      }
       const traceId = traceOf(request.raw, request.id);
       if (traceId !== undefined) (request as unknown as Record<symbol, string>)[TRACE_ID] = traceId;
       done();
@@ -124,9 +128,9 @@ export class RequestObserver implements OnModuleInit, EdgeObserver {
    * {@link CLIENT_CLOSED_REQUEST} when none was.
    */
   private onResponse(request: ObservedRequest, reply: FastifyReply, aborted = false): void {
-    const raw = reply.raw as WatchedResponse;
-    if (raw[UNOBSERVED] !== undefined) raw[UNOBSERVED] = undefined;
-    const status = aborted && !raw.headersSent ? CLIENT_CLOSED_REQUEST : reply.statusCode;
+    const socket = request.raw.socket as WatchedSocket | null;
+    if (socket?.[IN_FLIGHT] === reply) socket[IN_FLIGHT] = undefined;
+    const status = aborted && !reply.raw.headersSent ? CLIENT_CLOSED_REQUEST : reply.statusCode;
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     this.metrics.observeRequest(request.method, route, status, seconds);
