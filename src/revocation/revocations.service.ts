@@ -128,9 +128,19 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
   /**
    * Revokes every token of a subject issued up to now ("revoked before T", to the millisecond,
    * which also covers tokens nobody can list), with its parents and refresh tokens.
+   *
+   * `alongside` is a change that implies the revocation (a user disabled, deleted, given a new
+   * password): it runs in the same transaction, before the revocation is written, so the two are
+   * committed together or not at all. Committed apart, a failure or a crash between them left a
+   * disabled user whose tokens still worked, and asking again did not revoke them (the user was
+   * already disabled).
    */
-  revokeSubject(subject: string, reason?: string): Promise<RevokeOutcome> {
-    return this.revokeAll('subject', subject, reason);
+  revokeSubject(
+    subject: string,
+    reason?: string,
+    alongside?: (manager: EntityManager) => Promise<unknown>,
+  ): Promise<RevokeOutcome> {
+    return this.revokeAll('subject', subject, reason, alongside);
   }
 
   /** Revokes every token issued to a client up to now, its parents and its refresh tokens. */
@@ -192,7 +202,12 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
    * this machine's clock is past T, so a token minted here after it returned carries a later
    * millisecond and is good (in practice the commit already took longer than that).
    */
-  private async revokeAll(kind: 'subject' | 'client', value: string, reason?: string) {
+  private async revokeAll(
+    kind: 'subject' | 'client',
+    value: string,
+    reason?: string,
+    alongside?: (manager: EntityManager) => Promise<unknown>,
+  ) {
     let cutoff = Date.now();
     // Never a whole second: that reads as a cut-off from before milliseconds, covering all of its
     // second (cutoffMs). One millisecond later only adds that millisecond, before the return.
@@ -205,13 +220,19 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
         expiresAt: Math.floor(cutoff / 1000) + this.maxTokenLifetime,
       },
       reason,
+      alongside,
     );
     while (Date.now() <= cutoff) await new Promise((resolve) => setTimeout(resolve, 1));
     return outcome;
   }
 
-  private async revoke(entry: RevocationEntry, reason?: string): Promise<RevokeOutcome> {
+  private async revoke(
+    entry: RevocationEntry,
+    reason?: string,
+    alongside?: (manager: EntityManager) => Promise<unknown>,
+  ): Promise<RevokeOutcome> {
     const outcome = await this.dataSource.transaction(async (manager) => {
+      if (alongside) await alongside(manager);
       let written = entry;
       const implied: RevocationEntry[] = [];
       let refreshTokens = 0;

@@ -1,14 +1,30 @@
 import {
   BeforeApplicationShutdown,
+  Inject,
   Injectable,
   Logger,
   OnApplicationShutdown,
   OnModuleInit,
 } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { DataSource, EntityManager } from 'typeorm';
 import { ValidationFailedError } from '../common/errors';
 import { every, PeriodicJob } from '../common/periodic';
+import { databaseConfig } from '../config/configuration';
 
 /** A `YYYY-MM-DD` that is also a real date (2026-02-30 is not). */
 export function isRealDay(day: string): boolean {
@@ -123,13 +139,26 @@ export function utcDay(now: number): string {
 /** How often counts buffered in memory are added to PostgreSQL. */
 const FLUSH_INTERVAL_MS = 1000;
 
+const SPILL_SUFFIX = '.json';
+
+/** What a shutdown could not add to PostgreSQL, kept in DATA_DIR/usage-spill for the next start. */
+interface UsageSpill {
+  /** Recorded in `usage_spill_replays` in the transaction that adds it: replayed once. */
+  id: string;
+  counts: PendingCount[];
+  models: PendingModelUsage[];
+}
+
 /**
  * Request counts per principal (`Principal.subject`), endpoint and UTC day, in PostgreSQL so all
  * replicas add to the same rows. Requests are counted in memory and flushed once a second in one
  * statement: no database write on the request path, and no row-lock queue when one principal
  * sends many requests at once. A replica's own counts are flushed before it answers a read, so a
  * caller sees its requests to that replica at once and those to other replicas within a second.
- * A crash loses at most a second of counts: usage is informational, not billing-grade.
+ * A crash loses at most a second of counts: usage is informational, not billing-grade. A graceful
+ * shutdown loses none: what PostgreSQL does not take then (it is down) is spilled to a file under
+ * DATA_DIR/usage-spill and added at the next start (or as soon as PostgreSQL answers), each file
+ * exactly once (its id is recorded in `usage_spill_replays` in the same transaction).
  *
  * Reads are always for one subject: there is no method returning another principal's data, so a
  * handler cannot leak it by mistake.
@@ -143,8 +172,15 @@ export class UsageService
   private pendingModels = new Map<string, PendingModelUsage>();
   private flushing: Promise<void> = Promise.resolve();
   private job?: PeriodicJob;
+  private readonly spillDir: string;
+  private spillsPending = true; // look once at start
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(databaseConfig.KEY) config: ConfigType<typeof databaseConfig>,
+  ) {
+    this.spillDir = join(config.dataDir, 'usage-spill');
+  }
 
   onModuleInit(): void {
     this.job = every(
@@ -156,23 +192,23 @@ export class UsageService
 
   /**
    * Flushes before the database is closed (shutdown hooks run after this one), so a SIGTERM
-   * loses nothing that was counted.
+   * loses nothing that was counted; what PostgreSQL does not take is spilled to DATA_DIR.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.job?.stop();
     await this.flush();
+    this.spillPending('PostgreSQL unavailable at shutdown');
   }
 
   /** Counts that arrived after the first flush (requests finishing while the server drained). */
   async onApplicationShutdown(): Promise<void> {
     if (this.pending.size === 0 && this.pendingModels.size === 0) return;
-    if (!this.dataSource.isInitialized) {
-      this.logger.warn(
-        `Usage of ${this.pendingModels.size + this.pending.size} rows not saved: the database closed first`,
-      );
-      return;
-    }
-    await this.flush();
+    if (this.dataSource.isInitialized) await this.flush();
+    this.spillPending(
+      this.dataSource.isInitialized
+        ? 'PostgreSQL unavailable at shutdown'
+        : 'the database closed first',
+    );
   }
 
   /** Adds one model call to the ledger (in memory; flushed with the request counts). */
@@ -306,64 +342,135 @@ export class UsageService
   }
 
   private async flushNow(): Promise<void> {
+    if (this.spillsPending) await this.replaySpills();
     if (this.pending.size > 0) await this.flushCounts();
     if (this.pendingModels.size > 0) await this.flushModels();
+  }
+
+  /**
+   * Writes what is still buffered to a spill file (at shutdown, PostgreSQL down). If even that
+   * fails, the counts are lost: logged as an error with their number.
+   */
+  private spillPending(why: string): void {
+    if (this.pending.size === 0 && this.pendingModels.size === 0) return;
+    const spill: UsageSpill = {
+      id: `${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}`,
+      counts: [...this.pending.values()],
+      models: [...this.pendingModels.values()],
+    };
+    const rows = spill.counts.length + spill.models.length;
+    try {
+      mkdirSync(this.spillDir, { recursive: true, mode: 0o700 });
+      const tmp = join(this.spillDir, `${spill.id}.tmp`);
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, JSON.stringify(spill));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, join(this.spillDir, spill.id + SPILL_SUFFIX));
+      this.pending = new Map();
+      this.pendingModels = new Map();
+      this.logger.warn(`${why}: ${rows} usage rows spilled to ${this.spillDir}`);
+    } catch (error) {
+      this.logger.error(
+        `${why}: ${rows} usage rows lost, the spill failed (${(error as Error).message})`,
+      );
+    }
+  }
+
+  /**
+   * Adds each spill file in one transaction that also records its id, then deletes it: a file
+   * whose id is already recorded (a crash between the commit and the deletion) is only deleted,
+   * so no count is added twice. A failure leaves the file for the next flush.
+   */
+  private async replaySpills(): Promise<void> {
+    this.spillsPending = false;
+    let files: string[];
+    try {
+      files = readdirSync(this.spillDir)
+        .filter((f) => f.endsWith(SPILL_SUFFIX))
+        .sort();
+    } catch {
+      return; // no directory: nothing was ever spilled
+    }
+    for (const file of files) {
+      const path = join(this.spillDir, file);
+      const claimed = `${path}.replaying.${process.pid}`;
+      try {
+        renameSync(path, claimed); // another replica sharing DATA_DIR may have taken it
+      } catch {
+        continue;
+      }
+      try {
+        const spill = JSON.parse(readFileSync(claimed, 'utf8')) as UsageSpill;
+        const added = await this.dataSource.transaction(async (manager) => {
+          const fresh: unknown[] = await manager.query(
+            `INSERT INTO usage_spill_replays (id) VALUES ($1) ON CONFLICT (id) DO NOTHING
+             RETURNING id`,
+            [spill.id],
+          );
+          if (fresh.length === 0) return false;
+          if (spill.counts.length) await this.addCounts(manager, spill.counts);
+          if (spill.models.length) await this.addModels(manager, spill.models);
+          return true;
+        });
+        unlinkSync(claimed);
+        this.logger.log(
+          added
+            ? `Replayed the usage spilled in ${file} (${spill.counts.length + spill.models.length} rows)`
+            : `Usage spilled in ${file} was already replayed: file deleted`,
+        );
+      } catch (error) {
+        renameSync(claimed, path);
+        this.spillsPending = true;
+        this.logger.warn(`Spilled usage in ${file} not replayed yet: ${(error as Error).message}`);
+        return;
+      }
+    }
   }
 
   private async flushCounts(): Promise<void> {
     const batch = [...this.pending.values()];
     this.pending = new Map();
     try {
-      await this.dataSource.query(
-        `INSERT INTO usage_counters (subject, endpoint, day, requests, last_request_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::bigint[], $5::timestamptz[])
-         ON CONFLICT (subject, endpoint, day) DO UPDATE SET
-           requests = usage_counters.requests + EXCLUDED.requests,
-           last_request_at = GREATEST(usage_counters.last_request_at, EXCLUDED.last_request_at)`,
-        [
-          batch.map((c) => c.subject),
-          batch.map((c) => c.endpoint),
-          batch.map((c) => c.day),
-          batch.map((c) => c.requests),
-          batch.map((c) => new Date(c.last)),
-        ],
-      );
+      await this.addCounts(this.dataSource.manager, batch);
     } catch (error) {
       this.logger.warn(`Usage counts not saved yet: ${(error as Error).message}`);
       for (const count of batch) {
         const key = `${count.subject}\u0000${count.endpoint}\u0000${count.day}`;
         const entry = this.pending.get(key);
-        if (entry) entry.requests += count.requests;
-        else this.pending.set(key, count);
+        if (entry) {
+          entry.requests += count.requests;
+          entry.last = Math.max(entry.last, count.last);
+        } else this.pending.set(key, count);
       }
     }
+  }
+
+  private addCounts(manager: EntityManager, batch: PendingCount[]): Promise<unknown> {
+    return manager.query(
+      `INSERT INTO usage_counters (subject, endpoint, day, requests, last_request_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::bigint[], $5::timestamptz[])
+         ON CONFLICT (subject, endpoint, day) DO UPDATE SET
+           requests = usage_counters.requests + EXCLUDED.requests,
+           last_request_at = GREATEST(usage_counters.last_request_at, EXCLUDED.last_request_at)`,
+      [
+        batch.map((c) => c.subject),
+        batch.map((c) => c.endpoint),
+        batch.map((c) => c.day),
+        batch.map((c) => c.requests),
+        batch.map((c) => new Date(c.last)),
+      ],
+    );
   }
 
   private async flushModels(): Promise<void> {
     const batch = [...this.pendingModels.values()];
     this.pendingModels = new Map();
     try {
-      await this.dataSource.query(
-        `INSERT INTO usage_ledger
-           (subject, client_id, model, day, requests, prompt_tokens, completion_tokens, cost_usd)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[],
-                              $6::bigint[], $7::bigint[], $8::numeric[])
-         ON CONFLICT (subject, client_id, model, day) DO UPDATE SET
-           requests = usage_ledger.requests + EXCLUDED.requests,
-           prompt_tokens = usage_ledger.prompt_tokens + EXCLUDED.prompt_tokens,
-           completion_tokens = usage_ledger.completion_tokens + EXCLUDED.completion_tokens,
-           cost_usd = usage_ledger.cost_usd + EXCLUDED.cost_usd`,
-        [
-          batch.map((u) => u.subject),
-          batch.map((u) => u.clientId),
-          batch.map((u) => u.model),
-          batch.map((u) => u.day),
-          batch.map((u) => u.requests),
-          batch.map((u) => u.promptTokens),
-          batch.map((u) => u.completionTokens),
-          batch.map((u) => u.costUsd.toFixed(9)),
-        ],
-      );
+      await this.addModels(this.dataSource.manager, batch);
     } catch (error) {
       this.logger.warn(`Usage ledger rows not saved yet: ${(error as Error).message}`);
       for (const usage of batch) {
@@ -377,5 +484,29 @@ export class UsageService
         } else this.pendingModels.set(key, usage);
       }
     }
+  }
+
+  private addModels(manager: EntityManager, batch: PendingModelUsage[]): Promise<unknown> {
+    return manager.query(
+      `INSERT INTO usage_ledger
+           (subject, client_id, model, day, requests, prompt_tokens, completion_tokens, cost_usd)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[],
+                              $6::bigint[], $7::bigint[], $8::numeric[])
+         ON CONFLICT (subject, client_id, model, day) DO UPDATE SET
+           requests = usage_ledger.requests + EXCLUDED.requests,
+           prompt_tokens = usage_ledger.prompt_tokens + EXCLUDED.prompt_tokens,
+           completion_tokens = usage_ledger.completion_tokens + EXCLUDED.completion_tokens,
+           cost_usd = usage_ledger.cost_usd + EXCLUDED.cost_usd`,
+      [
+        batch.map((u) => u.subject),
+        batch.map((u) => u.clientId),
+        batch.map((u) => u.model),
+        batch.map((u) => u.day),
+        batch.map((u) => u.requests),
+        batch.map((u) => u.promptTokens),
+        batch.map((u) => u.completionTokens),
+        batch.map((u) => u.costUsd.toFixed(9)),
+      ],
+    );
   }
 }

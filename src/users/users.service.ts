@@ -202,19 +202,29 @@ export class UsersService {
     const disabling = changes.disabled === true && !user.disabled;
     if (changes.disabled !== undefined) user.disabled = changes.disabled;
     user.updatedAt = new Date();
-    await this.save(() => this.users.save(user), user.email);
     // A disabled account or a changed password ends every session: none of the user's tokens
     // survives, access tokens included (revoked before now, on every replica), nor any refresh
-    // token (the revocation's cascade).
+    // token (the revocation's cascade). The change and the revocation are one transaction: saved
+    // apart, a failed or interrupted revocation left the account disabled with its tokens
+    // working, and a retry (the account already disabled) revoked nothing.
     if (disabling || changes.password !== undefined)
-      await this.revocations.revokeSubject(oid, disabling ? 'user disabled' : 'password changed');
+      await this.revocations.revokeSubject(
+        oid,
+        disabling ? 'user disabled' : 'password changed',
+        (manager) => this.save(() => manager.getRepository(UserEntity).save(user), user.email),
+      );
+    else await this.save(() => this.users.save(user), user.email);
     return view(user);
   }
 
   async remove(oid: string): Promise<void> {
-    const result = await this.users.delete({ oid: checkOid(oid) });
-    if (!result.affected) throw new NotFoundError(`No user with oid "${oid}"`);
-    await this.revocations.revokeSubject(oid, 'user deleted');
+    checkOid(oid);
+    // Deleted and revoked in one transaction: apart, a retry after a failed revocation found no
+    // user (404) and revoked nothing.
+    await this.revocations.revokeSubject(oid, 'user deleted', async (manager) => {
+      const result = await manager.getRepository(UserEntity).delete({ oid });
+      if (!result.affected) throw new NotFoundError(`No user with oid "${oid}"`);
+    });
   }
 
   private findByEmail(email: string): Promise<UserEntity | null> {

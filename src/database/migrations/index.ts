@@ -10,6 +10,7 @@ import { AuditChain1764000000500 } from './1764000000500-audit-chain';
 import { UsageLedger1764000000600 } from './1764000000600-usage-ledger';
 import { GatewayGrants1764000000601 } from './1764000000601-gateway-grants';
 import { AuditRequestIdHash1764000000700 } from './1764000000700-audit-request-id-hash';
+import { UsageSpillReplays1764000000800 } from './1764000000800-usage-spill-replays';
 
 /** In order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   UsageLedger1764000000600,
   GatewayGrants1764000000601,
   AuditRequestIdHash1764000000700,
+  UsageSpillReplays1764000000800,
 ];
