@@ -202,11 +202,12 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     if (changes.token_limit !== undefined) client.tokenLimit = grant.token_limit ?? null;
     if (changes.budget !== undefined) client.budget = grant.budget ?? null;
     client.updatedAt = new Date();
-    await this.write(id, (manager) => manager.getRepository(ClientEntity).save(client));
+    const save = (manager: EntityManager) => manager.getRepository(ClientEntity).save(client);
     // A disabled client's tokens stop working too, on every replica (as POST /revoke
-    // {client_id}); enabling it again does not bring them back. Asked again (a retry after a
-    // failure), it revokes again: harmless.
-    if (changes.disabled === true) await this.revocations.revokeClient(id, 'client disabled');
+    // {client_id}), in the same transaction as the change; enabling it again does not bring them
+    // back. Asked again (a retry after a failure), it revokes again: harmless.
+    if (changes.disabled === true) await this.writeRevoking(id, 'client disabled', save);
+    else await this.write(id, save);
     return view(client);
   }
 
@@ -222,11 +223,12 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   async remove(id: string): Promise<void> {
-    const result = await this.write(id, (manager) =>
-      manager.getRepository(ClientEntity).delete({ id }),
-    );
-    if (!result.affected) throw new NotFoundError(`No client with id "${id}"`);
-    await this.revocations.revokeClient(id, 'client deleted');
+    // Deleted and revoked in one transaction: apart, a failure or a crash between the two left the
+    // client's tokens working, and a retry found no client (404) and revoked nothing.
+    await this.writeRevoking(id, 'client deleted', async (manager) => {
+      const result = await manager.getRepository(ClientEntity).delete({ id });
+      if (!result.affected) throw new NotFoundError(`No client with id "${id}"`);
+    });
   }
 
   /**
@@ -241,6 +243,22 @@ export class ClientsService implements OnModuleInit, OnApplicationBootstrap {
     });
     await this.view.reload();
     return result;
+  }
+
+  /**
+   * {@link write}, and every token issued to the client up to now revoked in the same transaction
+   * (committed together or not at all).
+   */
+  private async writeRevoking(
+    id: string,
+    reason: string,
+    change: (manager: EntityManager) => Promise<unknown>,
+  ): Promise<void> {
+    await this.revocations.revokeClient(id, reason, async (manager) => {
+      await change(manager);
+      await notifyChange(manager, id);
+    });
+    await this.view.reload();
   }
 
   /**

@@ -144,8 +144,12 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
   }
 
   /** Revokes every token issued to a client up to now, its parents and its refresh tokens. */
-  revokeClient(clientId: string, reason?: string): Promise<RevokeOutcome> {
-    return this.revokeAll('client', clientId, reason);
+  revokeClient(
+    clientId: string,
+    reason?: string,
+    alongside?: (manager: EntityManager) => Promise<unknown>,
+  ): Promise<RevokeOutcome> {
+    return this.revokeAll('client', clientId, reason, alongside);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { startTestApp, TestApp } from './support/app';
-import { bearer, CLIENTS, createUser, tokenFor } from './support/factories';
+import { bearer, CLIENTS, createClient, createUser, tokenFor } from './support/factories';
 
 /**
  * Disabling or deleting a user and revoking its tokens are one transaction. They were two: when
@@ -9,7 +9,7 @@ import { bearer, CLIENTS, createUser, tokenFor } from './support/factories';
  * tokens working, and the admin's retry revoked nothing (the user was already disabled: 200; or
  * already gone: 404).
  */
-describe('User disable and delete: the change and the revocation commit together', () => {
+describe('User and client disable and delete: the change and the revocation commit together', () => {
   let app: TestApp;
   let admin: string;
   let pg: Client;
@@ -89,6 +89,42 @@ describe('User disable and delete: the change and the revocation commit together
     expect(retried.status).toBeLessThan(300);
     expect((await verify(token)).status).toBe(401);
     expect((await app.http().get(`/admin/users/${user.oid}`).set(bearer(admin))).status).toBe(404);
+  });
+
+  // The same for clients: a deleted client whose revocation failed kept its tokens working, and
+  // the retry found no client (404) and revoked nothing.
+  it('a client disable or delete whose revocation failed changed nothing, and the retry revokes', async () => {
+    for (const change of ['disable', 'delete'] as const) {
+      const client = await createClient(app, admin, { roles: ['operator'] });
+      const token = await tokenFor(app.url, client);
+      expect((await verify(token)).status).toBe(200);
+      const send = () =>
+        change === 'disable'
+          ? app
+              .http()
+              .patch(`/admin/clients/${client.id}`)
+              .set(bearer(admin))
+              .send({ disabled: true })
+          : app.http().delete(`/admin/clients/${client.id}`).set(bearer(admin));
+
+      expect((await withRevocationsLocked(send)).status).toBe(503);
+      const shown = await app.http().get(`/admin/clients/${client.id}`).set(bearer(admin));
+      expect(shown.status).toBe(200);
+      expect(shown.body.disabled).toBe(false);
+      expect((await verify(token)).status).toBe(200); // nothing was committed
+
+      expect((await send()).status).toBeLessThan(300);
+      const after = await verify(token);
+      expect(after.status).toBe(401);
+      expect(after.body.code).toBe('revoked_token');
+      const rows = await pg.query(
+        "SELECT reason FROM revocations WHERE kind = 'client' AND value = $1",
+        [client.id],
+      );
+      expect(rows.rows).toEqual([
+        { reason: change === 'disable' ? 'client disabled' : 'client deleted' },
+      ]);
+    }
   });
 
   it('a password change still ends the sessions, and an unknown user is still a 404', async () => {
