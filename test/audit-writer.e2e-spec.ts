@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -124,6 +124,7 @@ describe('audit writer: batching, outage, spill and replay', () => {
         statements.push(events.length);
         return appender.append(events);
       },
+      insertOnce: (id: string, events: string[]) => appender.insertOnce(id, events),
     };
     const sut = new AuditWriter(
       counting,
@@ -271,6 +272,46 @@ describe('audit writer: batching, outage, spill and replay', () => {
     next.notePendingSpills();
     await until(async () => (await stored()) === before + 7, 'the replay at start');
     expect(await chainIntact()).toBe(true);
+  });
+
+  // A process that appended a spill file's events and was killed before deleting the file: the
+  // next start appended them again, as new events (the chain verified, every event twice).
+  it('replays a spill file once, even when it was left behind after its replay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-spill-once-'));
+    const ours = async () =>
+      Number(
+        (
+          await dataSource.query(
+            "SELECT count(*)::int AS n FROM audit_events WHERE target LIKE '60__' AND action = 'test.event'",
+          )
+        )[0].n,
+      );
+    const first = writer(1000, dir);
+    await proxy.cut();
+    for (let i = 0; i < 5; i++) first.enqueue(event(6000 + i));
+    await first.flush(1500);
+    const [file] = readdirSync(dir);
+    const copy = readFileSync(join(dir, file));
+    await proxy.restore();
+    const next = writer(1000, dir);
+    next.notePendingSpills();
+    await until(async () => (await ours()) === 5 && readdirSync(dir).length === 0, 'the replay');
+    // The file is back, as if the process had died between the commit and the unlink.
+    writeFileSync(join(dir, file), copy, { mode: 0o600 });
+    const third = writer(1000, dir);
+    third.notePendingSpills();
+    await until(() => readdirSync(dir).length === 0, 'the file looked at again');
+    expect(await ours()).toBe(5);
+    expect(logs.some((l) => l.includes(`of ${file} were appended before; file removed`))).toBe(
+      true,
+    );
+    const [replay] = await dataSource.query(
+      'SELECT events FROM audit_spill_replays WHERE id = $1',
+      [file],
+    );
+    expect(replay).toEqual({ events: 5 });
+    expect(await chainIntact()).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('replays a spill file written by an earlier version (one event object a line)', async () => {

@@ -7,7 +7,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { EventFields, eventFields } from './audit-chain';
 import type { ChainAppender } from './chain-appender';
 
@@ -89,7 +89,7 @@ export class AuditWriter {
   private flushing = false;
 
   constructor(
-    private readonly appender: Pick<ChainAppender, 'append'>,
+    private readonly appender: Pick<ChainAppender, 'append' | 'insertOnce'>,
     private readonly options: WriterOptions,
     private readonly metrics: WriterMetrics,
     private readonly logger: Logger,
@@ -244,6 +244,33 @@ export class AuditWriter {
     }
   }
 
+  /**
+   * A spill file's events appended exactly once: its id is recorded in the appending transaction
+   * (a file whose deletion a crash prevented is not appended again at the next start). If
+   * PostgreSQL refuses the data, one event at a time (each with its own id), the refused ones
+   * dropped as {@link appendOrIsolate} does. Returns how many were appended now.
+   */
+  private async replayOnce(id: string, events: string[]): Promise<number> {
+    try {
+      return (await this.appender.insertOnce(id, events)) ? events.length : 0;
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+    }
+    let appended = 0;
+    for (const [index, event] of events.entries()) {
+      try {
+        if (await this.appender.insertOnce(`${id}#${index}`, [event])) appended++;
+      } catch (single) {
+        if (!isDataError(single)) throw single;
+        this.metrics.dropped(1);
+        this.logger.error(
+          `Audit event ${actionOf(event)} dropped: PostgreSQL refused it (${(single as Error).message})`,
+        );
+      }
+    }
+    return appended;
+  }
+
   /** One batch onto the chain ({@link ChainAppender}: one statement, compare-and-set). */
   private append(events: string[]): Promise<void> {
     return this.appender.append(events);
@@ -339,17 +366,23 @@ export class AuditWriter {
         .split('\n')
         .filter((line) => line.trim() !== '')
         .map(spilledFields);
+      const id = basename(path.replace(/\.replaying\.\d+$/, ''));
+      let appended: number;
       try {
-        await this.appendOrIsolate(events);
+        appended = await this.replayOnce(id, events);
       } catch (error) {
         renameSync(claimed, path.replace(/\.replaying\.\d+$/, ''));
         this.spillsPending = true;
         throw error;
       }
       unlinkSync(claimed);
-      this.metrics.written(events.length);
-      replayed += events.length;
-      this.logger.log(`Replayed ${events.length} spilled audit events from ${file}`);
+      if (appended === 0 && events.length > 0) {
+        this.logger.warn(`Spilled audit events of ${file} were appended before; file removed`);
+        continue;
+      }
+      this.metrics.written(appended);
+      replayed += appended;
+      this.logger.log(`Replayed ${appended} spilled audit events from ${file}`);
     }
     return replayed;
   }

@@ -68,6 +68,23 @@ export class ChainAppender {
   }
 
   /**
+   * {@link insert}, once per `replayId` (a spill file's): the id is recorded in the same
+   * transaction, and an id recorded before appends nothing. False when it had been appended.
+   */
+  async insertOnce(replayId: string, events: string[]): Promise<boolean> {
+    this.head = undefined; // unknown if the transaction fails
+    const head = await this.dataSource.transaction(async (manager) => {
+      const claimed = (await manager.query(
+        'INSERT INTO audit_spill_replays (id, events) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id',
+        [replayId, events.length],
+      )) as unknown[];
+      return claimed.length === 0 ? undefined : this.appendIn(manager, events);
+    });
+    this.head = head;
+    return head !== undefined;
+  }
+
+  /**
    * Appends events within the caller's transaction, holding the head's row lock until it ends:
    * {@link insert}'s, or a retention purge's, whose `audit.purge` event is committed with the
    * anchor it records (so an anchor without its event is a forgery). Another writer's cached

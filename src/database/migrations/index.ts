@@ -11,6 +11,7 @@ import { UsageLedger1764000000600 } from './1764000000600-usage-ledger';
 import { GatewayGrants1764000000601 } from './1764000000601-gateway-grants';
 import { AuditRequestIdHash1764000000700 } from './1764000000700-audit-request-id-hash';
 import { UsageSpillReplays1764000000800 } from './1764000000800-usage-spill-replays';
+import { AuditSpillReplays1764000000900 } from './1764000000900-audit-spill-replays';
 
 /** In order. A new migration is added here as well as in its own file. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   GatewayGrants1764000000601,
   AuditRequestIdHash1764000000700,
   UsageSpillReplays1764000000800,
+  AuditSpillReplays1764000000900,
 ];
