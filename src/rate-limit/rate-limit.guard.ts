@@ -5,9 +5,10 @@ import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-st
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedRequest, Principal } from '../access/principal';
 import { formatResetDuration } from '../common/duration';
-import { RateLimitedError } from '../common/errors';
+import { RateLimitedError, ServiceUnavailableError } from '../common/errors';
 import { policyConfig } from '../config/configuration';
 import { RequestCounter, RequestLimits } from './rate-limit-policy';
+import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { RATE_LIMIT_STORE } from './rate-limit.module';
 import type { RequestCounterStore } from './request-counter-store';
 
@@ -32,6 +33,11 @@ export class RateLimitGuard implements CanActivate {
   private readonly limits: RequestLimits;
   /** Per controller, worked out on its first request: does it serve the OpenAI surface? */
   private readonly openAi = new WeakMap<object, boolean>();
+  /**
+   * Where revocation routes count while the shared store (Redis, the cluster primary) does not
+   * answer: this process's own counters, the same limits. Every other route fails closed (503).
+   */
+  private readonly local = new MemoryThrottlerStorage();
 
   constructor(
     @Inject(policyConfig.KEY) policy: ConfigType<typeof policyConfig>,
@@ -60,7 +66,21 @@ export class RateLimitGuard implements CanActivate {
       return this.storage.increment(key, counter.windowMs, counter.limit, 0, 'default');
     });
     if (!waiting) return this.decide(context, counters, records as ThrottlerStorageRecord[]);
-    return Promise.all(records).then((answered) => this.decide(context, counters, answered));
+    const answered = Promise.all(records).then((all) => this.decide(context, counters, all));
+    if (!isRevocation(request)) return answered;
+    // Revoking a leaked token must not wait for Redis: during an outage these routes are
+    // limited per replica instead of refused (an admin's `tokens:revoke` routes only).
+    return answered.catch((error: unknown) => {
+      if (!(error instanceof ServiceUnavailableError)) throw error;
+      const local = counters.map((counter) =>
+        this.local.incrementNow(
+          this.keyOf(counter, principal, request.ip),
+          counter.windowMs,
+          counter.limit,
+        ),
+      );
+      return this.decide(context, counters, local);
+    });
   }
 
   /** Reports the allowance; refuses with 429 (and `Retry-After`) when a counter is over. */
@@ -176,3 +196,11 @@ function tokenTrackerOf(principal: Principal): string {
   const iat = principal.claims.iat;
   return `token:${principal.method}:${principal.subject}:${typeof iat === 'number' ? iat : 0}`;
 }
+
+/** A route that revokes tokens (permission `tokens:revoke`): see {@link RateLimitGuard.local}. */
+function isRevocation(request: AuthenticatedRequest): boolean {
+  const rule = request.routeRule;
+  return rule?.kind === 'protected' && rule.permissions.includes(REVOKE_PERMISSION);
+}
+
+const REVOKE_PERMISSION = 'tokens:revoke';

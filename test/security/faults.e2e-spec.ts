@@ -443,7 +443,7 @@ describe('faults: SIGTERM under load', () => {
 });
 
 describe('faults: the Redis rate-limit store stopped', () => {
-  it('answers 503 with readiness red while Redis is down, and recovers on its own', async () => {
+  it('answers 503 with readiness red while Redis is down (revocations still work), and recovers on its own', async () => {
     const port = await freePort();
     let redis = await startTestRedis({ port });
     const sut = await startTestApp({
@@ -451,6 +451,8 @@ describe('faults: the Redis rate-limit store stopped', () => {
     });
     try {
       const access = await token(sut.url, CLIENTS.operator);
+      const admin = await token(sut.url, CLIENTS.admin);
+      const leaked = await token(sut.url, CLIENTS.operator);
       const infer = () =>
         call(sut.url, 'POST', '/v1/infer', { token: access, body: '{"prompt":"x"}' });
       const ready = () => call(sut.url, 'GET', '/health/ready');
@@ -459,6 +461,17 @@ describe('faults: the Redis rate-limit store stopped', () => {
       await redis.stop();
       await sleep(300);
       expect((await infer()).status).toBe(503);
+      // Revoking a leaked token does not wait for Redis: the revocation routes count this
+      // replica's requests meanwhile (they answered 503 "Rate limit store unavailable").
+      const revoked = await call(sut.url, 'POST', '/revoke', {
+        token: admin,
+        body: JSON.stringify({ jti: jtiOf(leaked) }),
+      });
+      expect(revoked.status).toBe(200);
+      expect(revoked.headers['ratelimit-limit']).toBeDefined();
+      const refused = await call(sut.url, 'GET', '/v1/models', { token: leaked });
+      expect(refused.status).toBe(401);
+      expect(refused.body).toContain('revoked_token');
       const red = await ready();
       expect(red.status).toBe(503);
       expect(red.body).toContain('rate_limit_store');
