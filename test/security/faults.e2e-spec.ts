@@ -149,13 +149,34 @@ function postgresPids(dataDir: string): number[] {
   const postmaster = Number(
     readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0],
   );
-  const children = execSync(`pgrep -P ${postmaster} || true`)
+  return [postmaster, ...childrenOf(postmaster)];
+}
+
+function childrenOf(pid: number): number[] {
+  return execSync(`pgrep -P ${pid} || true`)
     .toString()
     .trim()
     .split('\n')
     .filter(Boolean)
     .map(Number);
-  return [postmaster, ...children];
+}
+
+/**
+ * SIGSTOPs the embedded PostgreSQL: the postmaster first (it forks no backend once stopped), then
+ * its children, listed again until none is left running — a backend forked for a new pool
+ * connection between a listing and the signals kept serving writes through the "pause".
+ */
+function pausePostgres(dataDir: string): number[] {
+  const [postmaster] = postgresPids(dataDir);
+  process.kill(postmaster, 'SIGSTOP');
+  const stopped = new Set([postmaster]);
+  for (let round = 0; round < 3; round++)
+    for (const pid of childrenOf(postmaster))
+      if (!stopped.has(pid)) {
+        process.kill(pid, 'SIGSTOP');
+        stopped.add(pid);
+      }
+  return [...stopped];
 }
 
 /** The shipped policy with limits out of the way (the loads here are not about rate limits). */
@@ -275,15 +296,32 @@ describe('faults: the embedded PostgreSQL', () => {
       };
       const load = [verifier(), writer(), writer()];
       await sleep(500);
-      const pids = postgresPids(dataDir);
       const faultAt = Date.now();
-      if (fault === 'SIGKILL') process.kill(pids[0], 'SIGKILL');
-      else for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      let pids: number[] = [];
+      if (fault === 'SIGKILL') process.kill(postgresPids(dataDir)[0], 'SIGKILL');
+      else pids = pausePostgres(dataDir);
+      // A write of its own during the fault, so that one surely meets it (the writers' may fall
+      // before and after it on a loaded machine).
+      const during = (async () => {
+        const victim = await call(server.url, 'POST', '/oauth/token', {
+          body: 'grant_type=client_credentials',
+          type: 'application/x-www-form-urlencoded',
+          basic: `${CLIENTS.operator.id}:${CLIENTS.operator.secret}`,
+        });
+        if (victim.status !== 200) return writes.push(victim);
+        writes.push(
+          await call(server.url, 'POST', '/revoke', {
+            token: admin,
+            body: JSON.stringify({ jti: jtiOf(JSON.parse(victim.body).access_token as string) }),
+          }),
+        );
+      })();
       const pausedFor = 2000;
       if (fault === 'SIGSTOP') {
         await sleep(pausedFor);
         for (const pid of pids) process.kill(pid, 'SIGCONT');
       }
+      await during;
       const restoredAt = Date.now();
       // Back: a fresh write succeeds within 5 s of the fault ending.
       let backAt = 0;
