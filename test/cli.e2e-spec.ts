@@ -471,6 +471,11 @@ describe('tessera CLI (real processes)', () => {
     it('exits 2 for ambiguous or bad arguments', async () => {
       expect((await tessera(['revoke'])).code).toBe(2);
       expect((await tessera(['revoke', '--jti', 'a', '--subject', 'b'])).code).toBe(2);
+      // A token pasted as the jti is refused before anything is stored, printed or audited.
+      const pasted = await tessera(['revoke', '--jti', 'rt_PastedRefreshToken0123456789abcdef']);
+      expect(pasted.code).toBe(2);
+      expect(pasted.stderr).toContain('not a jti');
+      expect(`${pasted.stdout}${pasted.stderr}`).not.toContain('PastedRefreshToken');
       expect((await tessera(['audit', '--limit', '0'])).code).toBe(2);
       // As the HTTP listing reads limit=: no hex, exponent, leading zero or decimal point.
       for (const limit of ['0x10', '1e2', '010', '5.0', ' 10']) {

@@ -68,6 +68,51 @@ describe('GET /admin/revocations', () => {
     }
   });
 
+  it('refuses a credential given as a jti: never stored, answered or audited', async () => {
+    // The mistake is pasting the token (or a key) where its jti belongs. It used to be stored as
+    // the jti — the whole credential at rest in revocations, in the answer and as the audit
+    // event's target — while the credential itself stayed valid.
+    const created = await sut
+      .http()
+      .post('/admin/api-keys')
+      .set(bearer(admin))
+      .send({ name: 'pasted-as-jti' });
+    expect(created.status).toBe(201);
+    const apiKey = created.body.key as string;
+    const shortToken = [
+      Buffer.from('{"alg":"HS256"}').toString('base64url'),
+      Buffer.from('{"sub":"x"}').toString('base64url'),
+      'c2lnbmF0dXJlLWJ5dGVzLWhlcmUtMDEyMzQ1Njc4OQ',
+    ].join('.');
+    const refreshLike = 'rt_NotARealOneButShapedLikeOne0123456789abcdef';
+    for (const credential of [apiKey, shortToken, refreshLike]) {
+      for (const response of [
+        await sut.http().post('/revoke').set(bearer(admin)).send({ jti: credential }),
+        await sut.http().delete(`/tokens/${credential}`).set(bearer(admin)),
+      ]) {
+        expect(response.status).toBe(400);
+        expect(response.body.code).toBe('validation_failed');
+        expect(response.text).not.toContain(credential);
+      }
+    }
+    // The key still works: nothing pretended to revoke it.
+    expect(
+      (await sut.http().post('/v1/infer').set('x-api-key', apiKey).send({ prompt: 'hi' })).status,
+    ).toBe(200);
+    const stored = JSON.stringify((await list({ kind: 'jti', limit: 100 })).body);
+    const audited = await sut
+      .http()
+      .get('/admin/audit')
+      .query({ action: 'token.revoke', limit: 100 })
+      .set(bearer(admin));
+    expect(audited.status).toBe(200);
+    expect(audited.body.events.length).toBeGreaterThanOrEqual(6);
+    for (const credential of [apiKey, shortToken, refreshLike]) {
+      expect(stored).not.toContain(credential.slice(0, 20));
+      expect(audited.text).not.toContain(credential.slice(0, 20));
+    }
+  });
+
   it('needs tokens:revoke', async () => {
     const operator = await tokenFor(sut.url, CLIENTS.operator);
     const response = await sut.http().get('/admin/revocations').set(bearer(operator));

@@ -21,6 +21,7 @@ import { AuditEventEntity, AuditOutcome } from './audit-event.entity';
 import { AuditWriter, PreparedEvent } from './audit-writer';
 import { ChainAppender } from './chain-appender';
 import { cleanDetails, text } from './audit-details';
+import { looksLikeCredential } from '../common/credential-shape';
 
 export interface AuditRecord {
   action: string;
@@ -221,7 +222,8 @@ export class AuditService
       outcome: event.outcome === 'success' ? 'success' : 'failure',
       actor: text(event.actor),
       actorMethod: text(event.actorMethod),
-      target: text(event.target),
+      // A credential given where an id belongs (a token as a jti) is not kept as the target.
+      target: event.target && looksLikeCredential(event.target) ? '[redacted]' : text(event.target),
       ip: text(event.ip ?? request?.ip),
       userAgent: text(typeof agent === 'string' ? agent : undefined),
       requestId: text(event.requestId ?? request?.id),

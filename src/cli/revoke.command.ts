@@ -4,6 +4,7 @@ import { RefreshTokensModule } from '../refresh-tokens/refresh-tokens.module';
 import { RevocationModule } from '../revocation/revocation.module';
 import { ParentTokensModule } from '../tokens/parent-tokens.module';
 import { RevocationsService } from '../revocation/revocations.service';
+import { looksLikeCredential } from '../common/credential-shape';
 import { UsageError } from './cli-errors';
 import { withContext } from './cli-context';
 import { TesseraCommand } from './tessera-command';
@@ -59,6 +60,11 @@ export class RevokeCommand extends TesseraCommand {
     description: 'the jti of one token (a parent takes its children)',
   })
   parseJti(value: string): string {
+    // Never stored, printed or audited: the revocation would keep a working credential.
+    if (looksLikeCredential(value))
+      throw new UsageError(
+        '--jti: that is a token or an API key, not a jti (give the token’s jti claim; API keys: DELETE /admin/api-keys/{id})',
+      );
     return value;
   }
 

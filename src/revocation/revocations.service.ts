@@ -10,6 +10,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { isTimestamp, keysetPage } from '../common/keyset-page';
 import { every, PeriodicJob } from '../common/periodic';
+import { looksLikeCredential } from '../common/credential-shape';
 import { ValidationFailedError } from '../common/errors';
 import { jwtConfig } from '../config/configuration';
 import { TokenVerifier } from '../keys/token-verifier';
@@ -42,6 +43,10 @@ export interface RevocationView {
   reason: string | null;
   created_at: Date;
 }
+
+/** The refusal of a credential given as a jti: it names what to do, never echoes the value. */
+export const NOT_A_JTI =
+  'jti: that is a token or an API key, not a jti (revoke a token with {"token": …}, a refresh token at /oauth/revoke, an API key with DELETE /admin/api-keys/{id})';
 
 /**
  * Writes and lists revocations. Each revocation, and everything it implies (see
@@ -121,6 +126,9 @@ export class RevocationsService implements OnApplicationBootstrap, OnApplication
    * @param expiresAt the token's `exp` (epoch seconds) when known; otherwise the longest lifetime.
    */
   revokeJti(jti: string, expiresAt?: number, reason?: string): Promise<RevokeOutcome> {
+    // A token or key pasted where its jti belongs would be stored (and answered, and audited)
+    // as it is, a working credential at rest, while the token itself stayed valid.
+    if (looksLikeCredential(jti)) throw new ValidationFailedError(NOT_A_JTI);
     const exp = expiresAt ?? Math.floor(Date.now() / 1000) + this.maxTokenLifetime;
     return this.revoke({ kind: 'jti', value: jti, expiresAt: exp }, reason);
   }

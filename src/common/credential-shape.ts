@@ -1,0 +1,15 @@
+import { API_KEY_PREFIX } from '../api-keys/api-key-secret';
+
+/** A compact JWS (every JWT this service or a trusted issuer signs): `eyJ…` `.` `…` `.` `…`. */
+const COMPACT_JWS = /^eyJ[\w-]*\.[\w-]*\.[\w-]+$/;
+
+/**
+ * Whether a value given where an identifier is expected (a jti, an audit event's target) is in
+ * fact a credential pasted into the wrong place: a signed token, a refresh token (`rt_…`) or an
+ * API key (`tsk_live_…`). Such a value must not be stored, echoed, logged or recorded as an
+ * identifier: it would put a working credential into the revocations table and the audit trail.
+ * The identifiers Tessera issues (UUID jtis, `ak_…` key ids, client ids, user oids) never match.
+ */
+export function looksLikeCredential(value: string): boolean {
+  return value.startsWith('rt_') || value.startsWith(API_KEY_PREFIX) || COMPACT_JWS.test(value);
+}
