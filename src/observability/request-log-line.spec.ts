@@ -136,6 +136,22 @@ describe('RequestLogLine', () => {
     ).toBe(exact);
   });
 
+  it('writes a credential sent as a path segment as [redacted], also when cut short', () => {
+    const { logger } = capture();
+    const url = (path: string) =>
+      JSON.parse(new RequestLogLine(logger).format(requestOf(path, {}), outcome, TIME)).req.url;
+    const refresh = `rt_${'Q'.repeat(43)}`;
+    expect(url(`/tokens/${refresh}`)).toBe('/tokens/[redacted]');
+    const jwt = `eyJhbGciOiJSUzI1NiJ9.${'e'.repeat(400)}.${'s'.repeat(342)}`;
+    expect(url(`/tokens/${jwt}?x=1`)).toBe('/tokens/[redacted]'); // cut at 200, then redacted
+    expect(url(`/admin/api-keys/tsk_live_${'k'.repeat(40)}`)).toBe('/admin/api-keys/[redacted]');
+    // Identifiers stay as they are.
+    expect(url('/tokens/01a252d2-f4f1-7852-aa54-3ae2b7068b57')).toBe(
+      '/tokens/01a252d2-f4f1-7852-aa54-3ae2b7068b57',
+    );
+    expect(url('/admin/clients/port_service')).toBe('/admin/clients/port_service');
+  });
+
   it('writes through the logger destination, and not below the logger level', async () => {
     const info = capture();
     new RequestLogLine(info.logger).write(requestOf('/v1/infer', {}), outcome);

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { redactCredentialSegments } from '../common/credential-shape';
 
 /** What a request's line says besides the request itself. */
 export interface RequestOutcome {
@@ -73,6 +74,7 @@ export class RequestLogLine {
     const query = url.indexOf('?');
     let path = query === -1 ? url : url.slice(0, query);
     if (path.length > MAX_LOGGED_PATH) path = `${path.slice(0, MAX_LOGGED_PATH)}…`;
+    path = redactCredentialSegments(path);
     const agent = headers['user-agent'];
     const failed = outcome.status >= 500;
     // The request headers shown: the agent, and which credential headers were sent.

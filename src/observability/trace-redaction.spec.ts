@@ -18,6 +18,8 @@ describe('redactQueryString / redactUrl', () => {
       'http://upstream:8000/v1/chat?key=[redacted]',
     );
     expect(redactUrl('/admin/keys')).toBe('/admin/keys');
+    // A credential sent as a path segment.
+    expect(redactUrl(`/tokens/rt_${'Q'.repeat(43)}?x=1`)).toBe('/tokens/[redacted]?x=[redacted]');
     expect(redactUrl('/x?')).toBe('/x?');
   });
 });

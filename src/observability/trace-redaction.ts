@@ -1,12 +1,13 @@
 import type { Context } from '@opentelemetry/api';
 import type { tracing } from '@opentelemetry/sdk-node';
+import { redactCredentialSegments } from '../common/credential-shape';
 
 /**
  * Span attributes that hold a URL or its query string: the http and Nest instrumentations record
  * the request's (`url.query`, `url.full`; `http.target`, `http.url` under the old conventions),
  * undici the upstream's.
  */
-const URL_ATTRIBUTES = ['url.query', 'url.full', 'http.target', 'http.url'] as const;
+const URL_ATTRIBUTES = ['url.query', 'url.full', 'url.path', 'http.target', 'http.url'] as const;
 
 const REDACTED = '[redacted]';
 
@@ -28,13 +29,16 @@ export function redactQueryString(query: string): string {
     .join('&');
 }
 
-/** A URL (absolute, or a path) with its query string's values redacted; the fragment dropped. */
+/**
+ * A URL (absolute, or a path) with its query string's values redacted and any path segment that
+ * is a credential (`DELETE /tokens/<a refresh token>`) too; the fragment dropped.
+ */
 export function redactUrl(url: string): string {
   const hash = url.indexOf('#');
   const withoutFragment = hash < 0 ? url : url.slice(0, hash);
   const question = withoutFragment.indexOf('?');
-  if (question < 0) return withoutFragment;
-  return `${withoutFragment.slice(0, question + 1)}${redactQueryString(withoutFragment.slice(question + 1))}`;
+  if (question < 0) return redactCredentialSegments(withoutFragment);
+  return `${redactCredentialSegments(withoutFragment.slice(0, question))}?${redactQueryString(withoutFragment.slice(question + 1))}`;
 }
 
 /**
