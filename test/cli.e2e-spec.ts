@@ -6,6 +6,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { bearer, CLIENTS, createClient, tokenFor } from './support/factories';
 import { startTestApp, TestApp } from './support/app';
 import { freePort } from '../src/database/embedded-postgres';
+import { isAlive } from './support/process';
 
 const ROOT = join(__dirname, '..');
 // Each command is a Node process (about 0.5 s, more with a database); the build runs once.
@@ -622,14 +623,6 @@ describe('tessera CLI (real processes)', () => {
         return false;
       }
     };
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     let children: number[] = [];
     try {
       for (const deadline = Date.now() + 45_000; !(await ready());) {
@@ -649,9 +642,9 @@ describe('tessera CLI (real processes)', () => {
       expect(
         await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000, 'running'))]),
       ).toBe(0);
-      for (const deadline = Date.now() + 10_000; alive(children[0]) && Date.now() < deadline;)
+      for (const deadline = Date.now() + 10_000; isAlive(children[0]) && Date.now() < deadline;)
         await new Promise((r) => setTimeout(r, 100));
-      expect(alive(children[0])).toBe(false);
+      expect(isAlive(children[0])).toBe(false);
       expect(await ready()).toBe(false);
     } finally {
       // Whatever failed above, nothing of this test stays running (a shell's child too).
@@ -665,7 +658,7 @@ describe('tessera CLI (real processes)', () => {
         }
       });
       for (const pid of [npm.pid as number, ...children, ...descendants.map(Number)])
-        if (alive(pid)) process.kill(pid, 'SIGKILL');
+        if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
   });
 });

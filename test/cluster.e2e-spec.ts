@@ -5,7 +5,7 @@ import { freePort } from '../src/database/embedded-postgres';
 import { clientsJson, CLIENTS, tokenFor } from './support/factories';
 import { createDatabase, dropDatabase } from './support/app';
 import { policyFile, standardPolicy } from './support/policy';
-import { RunningServer, startServerProcess } from './support/process';
+import { allWorkersStarted, isAlive, RunningServer, startServerProcess } from './support/process';
 
 function databaseUrl(database: string): string {
   const url = new URL(process.env.TEST_ADMIN_DATABASE_URL as string);
@@ -99,9 +99,7 @@ describe('cluster mode: WORKERS=2 behaves as one server', () => {
       LOG_LEVEL: 'info', // request logs name the worker (pid) that answered
     });
     // The first worker answers as soon as it listens; the second starts after it.
-    const deadline = Date.now() + 120_000;
-    while (!server.output().includes('with 2 workers') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    await allWorkersStarted(server);
   }, 240_000);
 
   afterAll(async () => {
@@ -397,9 +395,7 @@ describe('cluster mode: a worker whose primary is killed shuts down gracefully',
       KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
       LOG_LEVEL: 'info',
     });
-    const deadline = Date.now() + 120_000;
-    while (!server.output().includes('with 2 workers') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    await allWorkersStarted(server);
   }, 240_000);
 
   afterAll(async () => {
@@ -429,18 +425,10 @@ describe('cluster mode: a worker whose primary is killed shuts down gracefully',
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
     server.process.kill('SIGKILL');
 
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     const deadline = Date.now() + 20_000;
-    while (workers.some(alive) && Date.now() < deadline)
+    while (workers.some(isAlive) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
-    expect(workers.filter(alive)).toEqual([]);
+    expect(workers.filter(isAlive)).toEqual([]);
 
     const client = new Client({ connectionString: databaseUrl(database) });
     await client.connect();
@@ -484,9 +472,7 @@ describe('cluster mode: more connections than PostgreSQL allows', () => {
       KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
     });
     try {
-      const deadline = Date.now() + 120_000;
-      while (!server.output().includes('with 2 workers') && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
+      await allWorkersStarted(server);
       const admin = new Client({ connectionString: databaseUrl(database) });
       await admin.connect();
       const allowed = Number(

@@ -64,3 +64,20 @@ export async function startServerProcess(
       }),
   };
 }
+
+/** Whether a process with this pid exists (signal 0). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (up to 2 minutes) until a cluster's listening line names all its `workers`. */
+export async function allWorkersStarted(server: RunningServer, workers = 2): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!server.output().includes(`with ${workers} workers`) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+}
