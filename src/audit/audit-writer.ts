@@ -1,13 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
 import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { basename, join } from 'node:path';
+  claimSpillFile,
+  newSpillId,
+  spillFilesToReplay,
+  writeSpillFile,
+} from '../common/spill-files';
 import { EventFields, eventFields } from './audit-chain';
 import type { ChainAppender } from './chain-appender';
 
@@ -312,15 +309,14 @@ export class AuditWriter {
    */
   private spill(pending: Pending[], why: string, dropOnFailure = false): boolean {
     if (pending.length === 0) return true;
-    const name = `${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
-      mkdirSync(this.options.spillDir, { recursive: true, mode: 0o700 });
-      const tmp = join(this.options.spillDir, `${name}.tmp`);
       // One JSON array a line: the event's fields, in eventFields' order.
-      writeFileSync(tmp, pending.map((p) => `[${p.fields}]`).join('\n') + '\n', {
-        mode: 0o600,
-      });
-      renameSync(tmp, join(this.options.spillDir, name + SPILL_SUFFIX));
+      writeSpillFile(
+        this.options.spillDir,
+        newSpillId(),
+        SPILL_SUFFIX,
+        pending.map((p) => `[${p.fields}]`).join('\n') + '\n',
+      );
       this.metrics.spilled(pending.length);
       this.spillsPending = true;
       this.logger.warn(
@@ -346,36 +342,22 @@ export class AuditWriter {
   private async replaySpills(): Promise<number> {
     this.spillsPending = false;
     let replayed = 0;
-    let files: string[];
-    try {
-      files = readdirSync(this.options.spillDir)
-        .filter((f) => f.endsWith(SPILL_SUFFIX) || orphanedReplay(f))
-        .sort();
-    } catch {
-      return 0; // no directory: nothing was ever spilled
-    }
-    for (const file of files) {
-      const path = join(this.options.spillDir, file);
-      const claimed = `${path.replace(/\.replaying\.\d+$/, '')}.replaying.${process.pid}`;
-      try {
-        renameSync(path, claimed); // another replica sharing DATA_DIR may have taken it
-      } catch {
-        continue;
-      }
-      const events = readFileSync(claimed, 'utf8')
+    for (const file of spillFilesToReplay(this.options.spillDir, SPILL_SUFFIX)) {
+      const claim = claimSpillFile(this.options.spillDir, file);
+      if (!claim) continue; // another replica sharing DATA_DIR took it
+      const events = readFileSync(claim.claimed, 'utf8')
         .split('\n')
         .filter((line) => line.trim() !== '')
         .map(spilledFields);
-      const id = basename(path.replace(/\.replaying\.\d+$/, ''));
       let appended: number;
       try {
-        appended = await this.replayOnce(id, events);
+        appended = await this.replayOnce(file.replace(/\.replaying\.\d+$/, ''), events);
       } catch (error) {
-        renameSync(claimed, path.replace(/\.replaying\.\d+$/, ''));
+        claim.release();
         this.spillsPending = true;
         throw error;
       }
-      unlinkSync(claimed);
+      unlinkSync(claim.claimed);
       if (appended === 0 && events.length > 0) {
         this.logger.warn(`Spilled audit events of ${file} were appended before; file removed`);
         continue;
@@ -411,20 +393,6 @@ function actionOf(fields: string): string {
 function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return typeof code === 'string' && /^2[23]/.test(code);
-}
-
-/** `…replaying.<pid>` left by a process that died mid-replay. */
-function orphanedReplay(file: string): boolean {
-  const match = /\.replaying\.(\d+)$/.exec(file);
-  if (!match) return false;
-  const pid = Number(match[1]);
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -8,18 +8,13 @@ import {
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomBytes } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
 import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+  claimSpillFile,
+  newSpillId,
+  spillFilesToReplay,
+  writeSpillFile,
+} from '../common/spill-files';
 import { join } from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import { ValidationFailedError } from '../common/errors';
@@ -354,22 +349,13 @@ export class UsageService
   private spillPending(why: string): void {
     if (this.pending.size === 0 && this.pendingModels.size === 0) return;
     const spill: UsageSpill = {
-      id: `${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}`,
+      id: newSpillId(),
       counts: [...this.pending.values()],
       models: [...this.pendingModels.values()],
     };
     const rows = spill.counts.length + spill.models.length;
     try {
-      mkdirSync(this.spillDir, { recursive: true, mode: 0o700 });
-      const tmp = join(this.spillDir, `${spill.id}.tmp`);
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, JSON.stringify(spill));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, join(this.spillDir, spill.id + SPILL_SUFFIX));
+      writeSpillFile(this.spillDir, spill.id, SPILL_SUFFIX, JSON.stringify(spill));
       this.pending = new Map();
       this.pendingModels = new Map();
       this.logger.warn(`${why}: ${rows} usage rows spilled to ${this.spillDir}`);
@@ -387,24 +373,11 @@ export class UsageService
    */
   private async replaySpills(): Promise<void> {
     this.spillsPending = false;
-    let files: string[];
-    try {
-      files = readdirSync(this.spillDir)
-        .filter((f) => f.endsWith(SPILL_SUFFIX))
-        .sort();
-    } catch {
-      return; // no directory: nothing was ever spilled
-    }
-    for (const file of files) {
-      const path = join(this.spillDir, file);
-      const claimed = `${path}.replaying.${process.pid}`;
+    for (const file of spillFilesToReplay(this.spillDir, SPILL_SUFFIX)) {
+      const claim = claimSpillFile(this.spillDir, file);
+      if (!claim) continue; // another replica sharing DATA_DIR took it
       try {
-        renameSync(path, claimed); // another replica sharing DATA_DIR may have taken it
-      } catch {
-        continue;
-      }
-      try {
-        const spill = JSON.parse(readFileSync(claimed, 'utf8')) as UsageSpill;
+        const spill = JSON.parse(readFileSync(claim.claimed, 'utf8')) as UsageSpill;
         const added = await this.dataSource.transaction(async (manager) => {
           const fresh: unknown[] = await manager.query(
             `INSERT INTO usage_spill_replays (id) VALUES ($1) ON CONFLICT (id) DO NOTHING
@@ -416,14 +389,14 @@ export class UsageService
           if (spill.models.length) await this.addModels(manager, spill.models);
           return true;
         });
-        unlinkSync(claimed);
+        unlinkSync(claim.claimed);
         this.logger.log(
           added
             ? `Replayed the usage spilled in ${file} (${spill.counts.length + spill.models.length} rows)`
             : `Usage spilled in ${file} was already replayed: file deleted`,
         );
       } catch (error) {
-        renameSync(claimed, path);
+        claim.release();
         this.spillsPending = true;
         this.logger.warn(`Spilled usage in ${file} not replayed yet: ${(error as Error).message}`);
         return;
